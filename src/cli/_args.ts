@@ -1,0 +1,20 @@
+import type { ArgsDef } from "citty";
+
+/** Flags every command takes (SPEC §4). */
+export const commonArgs = {
+  config: {
+    type: "string",
+    description: "YAML file of settings, keyed like the environment variables",
+    valueHint: "FILE",
+  },
+  "log-level": {
+    type: "enum",
+    options: ["error", "warn", "info", "debug", "trace"],
+    description: "least severe log level shown (env LOG_LEVEL)",
+  },
+} as const satisfies ArgsDef;
+
+/** `--json` for commands that print a result. */
+export const jsonArgs = {
+  json: { type: "boolean", description: "print the result as JSON" },
+} as const satisfies ArgsDef;

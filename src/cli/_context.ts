@@ -1,0 +1,28 @@
+import { type Config, type ConfigFlags, loadConfig } from "../config.ts";
+import { createLogger, type Logger, resolveLogFormat } from "../log.ts";
+
+export interface CommandContextOptions {
+  /** Parsed `--config` and `--log-level`. */
+  args: { config?: string; "log-level"?: string };
+  /** Command flags that override settings, already keyed by setting name. */
+  flags?: ConfigFlags;
+  /** Logs go to stdout for `serve` (RunPod reads it) and to stderr for commands that print results. */
+  stream?: "stdout" | "stderr";
+  env?: Record<string, string | undefined>;
+}
+
+/** Loads configuration and creates the logger for one command run. */
+export function createCommandContext(options: CommandContextOptions): { config: Config; log: Logger } {
+  const config = loadConfig({
+    env: options.env ?? process.env,
+    file: options.args.config,
+    flags: { LOG_LEVEL: options.args["log-level"], ...options.flags },
+  });
+  const stream = options.stream === "stdout" ? process.stdout : process.stderr;
+  const format = resolveLogFormat(config.LOG_FORMAT, {
+    isTTY: Boolean((stream as NodeJS.WriteStream).isTTY),
+    onRunPod: Boolean(config.RUNPOD_ENDPOINT_ID),
+  });
+  const log = createLogger({ level: config.LOG_LEVEL, format, redactor: config.redactor, stream });
+  return { config, log };
+}

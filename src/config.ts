@@ -1,0 +1,156 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { WorkerError } from "./errors.ts";
+import { Redactor } from "./lib/redact.ts";
+
+const port = z.coerce.number().int().min(1).max(65_535);
+const positiveInt = z.coerce.number().int().min(1);
+const seconds = z.coerce.number().min(0);
+const bool = z.stringbool();
+const list = z.string().transform((value) =>
+  value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+const url = z.url({ protocol: /^https?$/ });
+
+/** Every setting of SPEC §3 plus the RunPod variables we read; keys are the environment names. */
+export const ConfigSchema = z.object({
+  COMFY_DIR: z.string().default("/comfyui").describe("ComfyUI checkout (has main.py)"),
+  COMFY_PYTHON: z.string().default("python3").describe("interpreter used to start ComfyUI"),
+  COMFY_CMD: z.string().optional().describe("full start command, split like a shell; replaces python + main.py"),
+  COMFY_ARGS: z.string().optional().describe("extra arguments appended to ComfyUI's command line"),
+  COMFY_HOST: z.string().default("127.0.0.1").describe("where the supervised ComfyUI listens"),
+  COMFY_PORT: port.default(8188).describe("port of the supervised ComfyUI"),
+  COMFY_URL: url.optional().describe("attach to an already running ComfyUI instead of starting one"),
+  COMFY_READY_TIMEOUT_S: seconds.default(300).describe("time allowed from spawn to /system_stats answering"),
+  COMFY_LOG_LINES: positiveInt.default(500).describe("size of the ring buffer of ComfyUI output lines"),
+  COMFY_MAX_RESTARTS: z.coerce.number().int().min(0).default(5).describe("restarts allowed within 10 minutes"),
+  COMFY_HEALTH_INTERVAL_S: seconds.default(5).describe("how often a running ComfyUI is probed"),
+  COMFY_HEALTH_TIMEOUT_S: seconds.default(30).describe("a probe unanswered this long means ComfyUI hangs"),
+  SHUTDOWN_GRACE_S: seconds.default(30).describe("time running jobs get to finish on SIGTERM"),
+  EXTRA_MODEL_PATHS: list.optional().describe("comma-separated extra_model_paths.yaml files"),
+  MODELS_DIR: z.string().optional().describe("where downloads go when a folder has no is_default root"),
+  WEIGHTS_MODE: z.enum(["fail", "download", "skip"]).default("fail").describe("what a job does about missing weights"),
+  PRELOAD_KIT: list.optional().describe("kits to make present before the worker is ready"),
+  PRELOAD_WORKFLOW: list.optional().describe("workflows whose weights to make present before ready"),
+  WARMUP_WORKFLOW: z.string().optional().describe("workflow run once after ComfyUI is ready"),
+  HF_TOKEN: z.string().optional().describe("Hugging Face token"),
+  CIVITAI_TOKEN: z.string().optional().describe("Civitai token"),
+  DOWNLOAD_CONCURRENCY: positiveInt.default(4).describe("files downloaded at once"),
+  DOWNLOAD_CONNECTIONS: positiveInt.default(8).describe("parallel ranged connections per file"),
+  DOWNLOAD_ALLOW_HOSTS: list.default(["huggingface.co", "civitai.com"]).describe("hosts a job input may download from"),
+  SERVE_MODE: z.enum(["auto", "runpod", "api"]).default("auto").describe("runpod queue worker or HTTP API"),
+  PORT: port.default(8000).describe("HTTP port"),
+  API_TOKEN: z.string().optional().describe("bearer token required by every route but the health ones"),
+  CONCURRENCY: positiveInt.default(1).describe("jobs run at once"),
+  JOB_TIMEOUT_S: seconds.default(0).describe("per-job execution limit, 0 = none"),
+  REFRESH_WORKER: bool.default(false).describe("ask RunPod to replace the worker after each job"),
+  OUTPUT_INLINE_MAX_MB: z.coerce.number().min(0).default(15).describe("largest total output returned inline"),
+  BUCKET_ENDPOINT_URL: url.optional().describe("S3-compatible endpoint for outputs"),
+  BUCKET_ACCESS_KEY_ID: z.string().optional().describe("bucket access key id"),
+  BUCKET_SECRET_ACCESS_KEY: z.string().optional().describe("bucket secret key"),
+  BUCKET_NAME: z.string().optional().describe("bucket name"),
+  BUCKET_REGION: z.string().optional().describe("bucket region"),
+  BUCKET_PREFIX: z.string().optional().describe("key prefix for outputs"),
+  RESULT_TTL_S: seconds.default(1800).describe("how long finished job results are kept"),
+  LOG_FORMAT: z.enum(["auto", "pretty", "json"]).default("auto").describe("log line format"),
+  LOG_LEVEL: z.enum(["error", "warn", "info", "debug", "trace"]).default("info").describe("least severe level logged"),
+  RUNPOD_WEBHOOK_GET_JOB: z.string().optional().describe("RunPod job-take URL template"),
+  RUNPOD_WEBHOOK_POST_OUTPUT: z.string().optional().describe("RunPod job-done URL template"),
+  RUNPOD_WEBHOOK_POST_STREAM: z.string().optional().describe("RunPod stream URL template"),
+  RUNPOD_WEBHOOK_PING: z.string().optional().describe("RunPod heartbeat URL template"),
+  RUNPOD_AI_API_KEY: z.string().optional().describe("RunPod worker key (raw Authorization)"),
+  RUNPOD_POD_ID: z.string().optional().describe("worker id"),
+  RUNPOD_POD_HOSTNAME: z.string().optional().describe("worker host name, for error reports"),
+  RUNPOD_ENDPOINT_ID: z.string().optional().describe("set on RunPod; turns on JSON logs"),
+  RUNPOD_PING_INTERVAL: z.coerce.number().int().min(1000).default(10_000).describe("heartbeat interval in ms"),
+});
+
+/** Validated configuration; pass it down, never read it from a global. */
+export type Config = z.infer<typeof ConfigSchema> & { readonly redactor: Redactor };
+export type ConfigKey = keyof z.infer<typeof ConfigSchema>;
+
+/** Values given as command-line flags, already mapped to config keys. */
+export type ConfigFlags = Partial<Record<ConfigKey, string | number | boolean | undefined>>;
+
+export interface LoadConfigOptions {
+  env?: Record<string, string | undefined>;
+  flags?: ConfigFlags;
+  /** `--config FILE`: a YAML mapping of config keys (upper or lower case). */
+  file?: string;
+}
+
+const KEYS = new Set(Object.keys(ConfigSchema.shape));
+const ALIASES: Record<string, ConfigKey> = {
+  HUGGING_FACE_HUB_TOKEN: "HF_TOKEN",
+  HF_API_TOKEN: "HF_TOKEN",
+  CIVITAI_API_TOKEN: "CIVITAI_TOKEN",
+};
+
+/**
+ * Reads configuration once: flag > env > `--config` YAML > default. Throws one E_CONFIG error that names
+ * every bad key, where its value came from and what it accepts.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const problems: string[] = [];
+  const sources = new Map<string, string>();
+  const raw: Record<string, string> = {};
+  const put = (key: string, value: unknown, source: string) => {
+    if (value === undefined || value === null || value === "") return;
+    raw[key] = Array.isArray(value) ? value.join(",") : String(value);
+    sources.set(key, source);
+  };
+
+  if (options.file) {
+    for (const [key, value] of Object.entries(_readYaml(options.file, problems))) {
+      const name = ALIASES[key.toUpperCase()] ?? key.toUpperCase();
+      if (KEYS.has(name)) put(name, value, `--config ${options.file}`);
+      else problems.push(`${key} (in ${options.file}): unknown setting`);
+    }
+  }
+  const env = options.env ?? process.env;
+  for (const [alias, key] of Object.entries(ALIASES)) put(key, env[alias], `env ${alias}`);
+  for (const key of KEYS) put(key, env[key], "env");
+  for (const [key, value] of Object.entries(options.flags ?? {})) put(key, value, "flag");
+
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0] ?? "?");
+      problems.push(`${key} (${sources.get(key) ?? "default"}): ${issue.message}, got ${JSON.stringify(raw[key])}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) {
+    throw new WorkerError("E_CONFIG", `Invalid configuration:\n  - ${problems.join("\n  - ")}`, {
+      details: { problems },
+    });
+  }
+  const secrets = Object.entries(result.data)
+    .filter(([key]) => /TOKEN|KEY|SECRET/.test(key))
+    .map(([, value]) => (typeof value === "string" ? value : undefined));
+  return { ...result.data, redactor: new Redactor(secrets) };
+}
+
+function _readYaml(file: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    problems.push(`--config ${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? error})`);
+    return {};
+  }
+  try {
+    const doc: unknown = parseYaml(text);
+    if (doc === null || doc === undefined) return {};
+    if (typeof doc === "object" && !Array.isArray(doc)) return doc as Record<string, unknown>;
+    problems.push(
+      `--config ${file}: expected a mapping of settings, got ${Array.isArray(doc) ? "a list" : typeof doc}`,
+    );
+  } catch (error) {
+    problems.push(`--config ${file}: invalid YAML (${(error as Error).message.split("\n")[0]})`);
+  }
+  return {};
+}
