@@ -1,0 +1,99 @@
+/**
+ * Bundled GET /object_info snapshot for ComfyUI's built-in nodes (nodes.py + comfy_extras).
+ *
+ * Generated from ComfyUI v0.14.1, commit 19236edfa4d2f66070d66a6b3aee592c9c2ad574 (2026-02-17), by loading
+ * the node modules with empty model/input folders and serialising each node exactly as server.py does
+ * (V1 INPUT_TYPES or V3 GET_NODE_INFO_V1). comfy_extras.nodes_dataset / nodes_train are left out.
+ * File-picker combos (LOADERS) are stored empty; fillFileCombos fills them from the live folders.
+ */
+import { LOADERS, VAE_SPECIAL } from "../weights/loaders.ts";
+import snapshot from "./object-info.json" with { type: "json" };
+
+type Section = "required" | "optional" | "hidden";
+
+/** One node's /object_info entry; upstream adds fields over time, so unknown keys are kept. */
+export type NodeInfo = {
+  input: Partial<Record<Section, Record<string, unknown>>>;
+  input_order: Partial<Record<Section, string[]>>;
+  /** Type names; a V1 custom node may return a combo list as a type. */
+  output: (string | string[])[];
+  output_is_list: boolean[];
+  output_name: string[];
+  name: string;
+  /** null for V3 nodes that declare no display name. */
+  display_name: string | null;
+  description: string;
+  python_module: string;
+  category: string;
+  output_node: boolean;
+  output_tooltips?: (string | null)[];
+  [field: string]: unknown;
+};
+
+export type ObjectInfo = Record<string, NodeInfo>;
+
+/** A deep copy of the bundled snapshot, safe to mutate. */
+export function coreObjectInfo(): ObjectInfo {
+  return structuredClone(snapshot as unknown as ObjectInfo);
+}
+
+/**
+ * A copy of `info` with every LOADERS input filled from `list(folder)` ("input"/"output" for the
+ * dirs). Input-dir loaders filter by content type in ComfyUI (images for LoadImage, …); that is `list`'s job.
+ */
+export function fillFileCombos(info: ObjectInfo, list: (folder: string) => string[]): ObjectInfo {
+  const out = structuredClone(info);
+  for (const [classType, inputs] of Object.entries(LOADERS)) {
+    const node = Object.hasOwn(out, classType) ? out[classType] : undefined;
+    if (!node) continue;
+    for (const [input, folder] of Object.entries(inputs)) {
+      const spec = node.input.required?.[input] ?? node.input.optional?.[input];
+      if (!Array.isArray(spec)) continue;
+      _setOptions(spec, classType === "VAELoader" ? _vaeOptions(list) : list(folder));
+    }
+  }
+  return out;
+}
+
+/** The folders fillFileCombos asks `list` for on `info`, so async callers can list them up front. */
+export function fileComboFolders(info: ObjectInfo): string[] {
+  const asked = new Set<string>();
+  fillFileCombos(info, (folder) => {
+    asked.add(folder);
+    return [];
+  });
+  return [...asked].sort();
+}
+
+/** The options of a combo spec in either shape (`[[...], opts]` or `["COMBO", {options}]`), else undefined. */
+export function comboOptions(spec: unknown): string[] | undefined {
+  if (!Array.isArray(spec)) return undefined;
+  const [head, opts] = spec as unknown[];
+  if (Array.isArray(head)) return head.map(String);
+  if (head === "COMBO" && _isRecord(opts) && Array.isArray(opts.options)) return opts.options.map(String);
+  return undefined;
+}
+
+// --- internal ---
+
+function _setOptions(spec: unknown[], options: string[]): void {
+  if (Array.isArray(spec[0])) {
+    spec[0] = options;
+  } else if (spec[0] === "COMBO") {
+    // LoadImageOutput is a COMBO without options upstream (filled by a remote route); give it the list too
+    spec[1] = { ...(_isRecord(spec[1]) ? spec[1] : {}), options };
+  }
+}
+
+/** VAELoader.vae_list: vae files, video TAEs and complete TAESD pairs from vae_approx, then pixel_space. */
+function _vaeOptions(list: (folder: string) => string[]): string[] {
+  const approx = list(VAE_SPECIAL.approxFolder);
+  const has = (prefix: string) => approx.some((file) => file.startsWith(prefix));
+  const videos = approx.filter((file) => VAE_SPECIAL.videoTaePrefixes.some((prefix) => file.startsWith(prefix)));
+  const pairs = VAE_SPECIAL.approxPairs.filter((name) => has(`${name}_encoder.`) && has(`${name}_decoder.`));
+  return [...list("vae"), ...videos, ...pairs, ...VAE_SPECIAL.noFile];
+}
+
+function _isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

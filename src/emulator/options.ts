@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { WorkerError } from "../errors.ts";
+
+/** The version the emulator reports wherever ComfyUI reports its own. */
+export const EMULATOR_VERSION = "0.0.0-emulator";
+export const DEFAULT_PORT = 8188;
+export const DEFAULT_HOST = "127.0.0.1";
+/** Time each executed node takes unless `--node-ms` says otherwise. */
+export const NODE_TIME_MS = 20;
+/** Samplers report `progress` up to this many steps, whatever their `steps` input says. */
+export const MAX_PROGRESS_STEPS = 100;
+/** ComfyUI's `--max-upload-size` default (100 MB). */
+export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** ComfyUI's MAXIMUM_HISTORY_SIZE. */
+export const MAX_HISTORY_ITEMS = 10_000;
+
+const count = z.coerce.number().int().min(0);
+
+/** Everything `runEmulator` accepts; the knobs rehearse failures of a real ComfyUI. */
+export const EmulatorOptions = z.object({
+  baseDir: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_PORT),
+  host: z.string().min(1).default(DEFAULT_HOST),
+  extraModelPaths: z.array(z.string()).default([]),
+  /** Wait this long before listening (startup lines are still printed). */
+  startupDelayMs: count.default(0),
+  /** Die with a Python traceback and exit code 1 while executing the Nth queued prompt (0 = never). */
+  exitAfter: count.default(0),
+  /** Stop answering HTTP and websockets while executing the Nth queued prompt (0 = never). */
+  hangAfter: count.default(0),
+  /** Node types whose execution raises an exception. */
+  failNodes: z.array(z.string()).default([]),
+  /** Drop every websocket this long into each prompt (0 = never). */
+  dropWsMs: count.default(0),
+  /** Time each executed node takes. */
+  nodeMs: count.default(NODE_TIME_MS),
+  /** Extra log lines printed at startup and for every prompt. */
+  logBurst: count.default(0),
+  /** Send binary preview frames while samplers run. */
+  previews: z.boolean().default(false),
+});
+export type EmulatorOptions = z.input<typeof EmulatorOptions>;
+export type EmulatorSettings = z.infer<typeof EmulatorOptions>;
+
+/** Where the emulator writes its log and how it dies; injectable so tests can run it in-process. */
+export interface EmulatorIO {
+  /** Receives whole lines (with the newline), like ComfyUI's stderr. */
+  write: (text: string) => void;
+  /** Called only by the `exitAfter` knob. */
+  exit: (code: number) => void;
+  /** For `$VAR` in extra_model_paths.yaml `base_path`. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Validates options; throws E_USAGE naming every bad one. */
+export function resolveEmulatorOptions(input: EmulatorOptions): EmulatorSettings {
+  const result = EmulatorOptions.safeParse(input);
+  if (!result.success) {
+    throw new WorkerError("E_USAGE", `Invalid emulator options:\n${z.prettifyError(result.error)}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  addModel,
+  connectWs,
+  type Json,
+  postPrompt,
+  type SpawnedEmulator,
+  sd15Workflow,
+  spawnEmulator,
+} from "../helpers/emulator.ts";
+
+let emu: SpawnedEmulator;
+let url: string;
+
+beforeAll(async () => {
+  emu = await spawnEmulator();
+  url = emu.url;
+  await addModel(emu.base, "checkpoints", "dreamshaper_8.safetensors");
+});
+
+afterAll(async () => {
+  await emu?.stop();
+});
+
+const json = async (path: string) =>
+  (await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) })).json() as Promise<Json>;
+
+describe("read-only routes", () => {
+  test("/system_stats has ComfyUI's shape with an emulated cpu device", async () => {
+    const stats = await json("/system_stats");
+    expect(stats.system.comfyui_version).toBe("0.0.0-emulator");
+    expect(stats.system.ram_total).toBeGreaterThan(0);
+    expect(stats.system.argv).toBeArray();
+    expect(stats.devices).toHaveLength(1);
+    expect(stats.devices[0]).toMatchObject({ type: "cpu", index: null });
+    expect(stats.devices[0].name).toContain("cpu");
+    expect(Object.keys(stats.devices[0]).sort()).toEqual(
+      ["index", "name", "torch_vram_free", "torch_vram_total", "type", "vram_free", "vram_total"].sort(),
+    );
+  });
+
+  test("/ answers with a page that says it is not ComfyUI", async () => {
+    const res = await fetch(`${url}/`);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expect(await res.text()).toContain("not ComfyUI");
+  });
+
+  test("every route also answers under /api", async () => {
+    for (const path of [
+      "/system_stats",
+      "/object_info/KSampler",
+      "/prompt",
+      "/queue",
+      "/history",
+      "/models",
+      "/embeddings",
+      "/features",
+    ]) {
+      const [plain, api] = await Promise.all([fetch(`${url}${path}`), fetch(`${url}/api${path}`)]);
+      expect([path, api.status]).toEqual([path, 200]);
+      if (path !== "/system_stats") expect(await api.json()).toEqual(await plain.json());
+    }
+    const ws = await connectWs(url, "api-alias", { path: "/api/ws" });
+    expect(ws.messages[0]).toMatchObject({ type: "status", data: { sid: "api-alias" } });
+    ws.close();
+  });
+
+  test("/object_info fills checkpoint combos from the models folder and LoadImage from input", async () => {
+    await Bun.write(`${emu.base}/input/listed.png`, "not really a png");
+    const info = await json("/object_info");
+    expect(Object.keys(info).length).toBeGreaterThan(300);
+    expect(info.CheckpointLoaderSimple.input.required.ckpt_name[0]).toEqual(["dreamshaper_8.safetensors"]);
+    expect(info.LoadImage.input.required.image[0]).toContain("listed.png");
+    expect(await json("/object_info/NoSuchNode")).toEqual({});
+    const one = await json("/object_info/CheckpointLoaderSimple");
+    expect(Object.keys(one)).toEqual(["CheckpointLoaderSimple"]);
+  });
+
+  test("/models lists folder keys and files; unknown keys and the legacy unet/clip are 404", async () => {
+    const keys = (await json("/models")) as unknown as string[];
+    expect(keys).toContain("checkpoints");
+    expect(keys).toContain("diffusion_models");
+    expect(keys).not.toContain("unet");
+    expect(await json("/models/checkpoints")).toEqual(["dreamshaper_8.safetensors"]);
+    for (const key of ["unet", "clip", "nope"]) expect((await fetch(`${url}/models/${key}`)).status).toBe(404);
+  });
+
+  test("/embeddings lists names without extension; /features has the server flags", async () => {
+    await addModel(emu.base, "embeddings", "easynegative.safetensors");
+    expect(await json("/embeddings")).toEqual(["easynegative"]);
+    expect(await json("/features")).toMatchObject({ supports_preview_metadata: true });
+  });
+});
+
+describe("websocket", () => {
+  test("the first message is status with the clientId as sid; without one the server assigns a sid", async () => {
+    const named = await connectWs(url, "client-1");
+    expect(named.messages[0]).toEqual({
+      type: "status",
+      data: { status: { exec_info: { queue_remaining: 0 } }, sid: "client-1" },
+    });
+    const anonymous = await connectWs(url);
+    expect(anonymous.messages[0]?.type).toBe("status");
+    expect(anonymous.messages[0]?.data.sid).toMatch(/^[0-9a-f]{32}$/);
+    named.close();
+    anonymous.close();
+  });
+
+  test("the feature_flags handshake is answered with the server flags", async () => {
+    const ws = await connectWs(url, "flags", { featureFlags: { supports_preview_metadata: true } });
+    const reply = await ws.next((m) => m.type === "feature_flags");
+    expect(reply.data).toMatchObject({ supports_preview_metadata: true, max_upload_size: 100 * 1024 * 1024 });
+    ws.close();
+  });
+
+  test("a successful prompt sends the full event sequence to its client, ending with executing node:null after history", async () => {
+    const a = await connectWs(url, "seq-a");
+    const b = await connectWs(url, "seq-b");
+    const workflow = sd15Workflow();
+    workflow["3"].inputs.seed = 1001;
+    const { status, body } = await postPrompt(url, { prompt: workflow, client_id: "seq-a" });
+    expect(status).toBe(200);
+    const id = body.prompt_id as string;
+    const done = await a.next((m) => m.type === "executing" && m.data.node === null && m.data.prompt_id === id);
+    // history is written before the final executing event
+    expect(Object.keys(await json(`/history/${id}`))).toEqual([id]);
+    expect(done.data).toEqual({ node: null, prompt_id: id });
+    const own = a.messages.filter((m) => m.data.prompt_id === id && m.type !== "progress_state");
+    const types = own.map((m) => m.type);
+    expect(types[0]).toBe("execution_start");
+    expect(types[1]).toBe("execution_cached");
+    expect(types.at(-2)).toBe("execution_success");
+    expect(types.at(-1)).toBe("executing");
+    const executing = own.filter((m) => m.type === "executing" && m.data.node !== null).map((m) => m.data.node);
+    expect(executing.sort()).toEqual(["3", "4", "5", "6", "7", "8", "9"]);
+    const progress = own.filter((m) => m.type === "progress");
+    expect(progress).toHaveLength(20);
+    expect(progress.at(-1)?.data).toEqual({ value: 20, max: 20, prompt_id: id, node: "3" });
+    const executed = own.find((m) => m.type === "executed");
+    expect(executed?.data).toMatchObject({ node: "9", display_node: "9", prompt_id: id });
+    expect((executed?.data.output as Json | undefined)?.images[0]).toEqual({
+      filename: "ComfyUI_00001_.png",
+      subfolder: "",
+      type: "output",
+    });
+    expect(a.messages.some((m) => m.type === "progress_state" && m.data.prompt_id === id)).toBe(true);
+
+    // routing: the other client sees broadcasts (status, progress_state) but none of this prompt's own events
+    await Bun.sleep(50);
+    const leaked = b.messages.filter((m) =>
+      ["executing", "executed", "progress", "execution_start", "execution_success", "execution_cached"].includes(
+        m.type,
+      ),
+    );
+    expect(leaked).toEqual([]);
+    expect(b.messages.filter((m) => m.type === "status").length).toBeGreaterThanOrEqual(3);
+    expect(b.messages.some((m) => m.type === "progress_state")).toBe(true);
+    a.close();
+    b.close();
+  });
+});
