@@ -29,7 +29,10 @@ await mkdir(outdir, { recursive: true });
 const sums: string[] = [];
 for (const target of targets) {
   // the CI target keeps the plain name the README and tests use; others carry their platform
-  const outfile = join(outdir, target === "bun-linux-x64" && !values.all ? "comfy-worker" : `comfy-worker-${target.slice(4)}`);
+  const outfile = join(
+    outdir,
+    target === "bun-linux-x64" && !values.all ? "comfy-worker" : `comfy-worker-${target.slice(4)}`,
+  );
   const started = performance.now();
   const result = await Bun.build({
     entrypoints: ["src/main.ts"],
@@ -37,6 +40,7 @@ for (const target of targets) {
     minify: true,
     sourcemap: "inline",
     bytecode: true,
+    format: "esm",
     define: { COMFY_WORKER_VERSION: JSON.stringify(pkg.version) },
   });
   if (!result.success) {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigSchema, loadConfig } from "../src/config.ts";
-import { EXIT_CODES, WorkerError } from "../src/errors.ts";
+import { EXIT_CODES, type WorkerError } from "../src/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cw-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,7 +54,12 @@ describe("loadConfig", () => {
     const spec = await Bun.file(join(import.meta.dir, "../../shared/SPEC.md")).text();
     const section = spec.slice(spec.indexOf("## 3. Configuration"), spec.indexOf("## 4. Commands"));
     const names = [...section.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] as string);
-    const known = new Set([...Object.keys(ConfigSchema.shape), "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "CIVITAI_API_TOKEN"]);
+    const known = new Set([
+      ...Object.keys(ConfigSchema.shape),
+      "HUGGING_FACE_HUB_TOKEN",
+      "HF_API_TOKEN",
+      "CIVITAI_API_TOKEN",
+    ]);
     const missing = names.filter((name) => !known.has(name) && !name.startsWith("RUNPOD_WEBHOOK_"));
     expect(missing).toEqual([]);
     expect(names.length).toBeGreaterThan(35);
@@ -90,11 +95,21 @@ describe("loadConfig", () => {
   test("names every bad key, its source and what it accepts in one error", () => {
     const file = yamlFile("CONCURRENCY: zero\nNOT_A_SETTING: 1\n");
     const error = configError(() =>
-      loadConfig({ env: { COMFY_PORT: "99999", WEIGHTS_MODE: "maybe", REFRESH_WORKER: "perhaps" }, file, flags: { PORT: "x" } }),
+      loadConfig({
+        env: { COMFY_PORT: "99999", WEIGHTS_MODE: "maybe", REFRESH_WORKER: "perhaps" },
+        file,
+        flags: { PORT: "x" },
+      }),
     );
     expect(error.code).toBe("E_CONFIG");
     expect(EXIT_CODES[error.code]).toBe(2);
-    for (const key of ["COMFY_PORT (env)", "WEIGHTS_MODE (env)", "REFRESH_WORKER (env)", "PORT (flag)", "NOT_A_SETTING"]) {
+    for (const key of [
+      "COMFY_PORT (env)",
+      "WEIGHTS_MODE (env)",
+      "REFRESH_WORKER (env)",
+      "PORT (flag)",
+      "NOT_A_SETTING",
+    ]) {
       expect(error.message).toContain(key);
     }
     expect(error.message).toContain(`CONCURRENCY (--config ${file})`);

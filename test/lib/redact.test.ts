@@ -14,7 +14,9 @@ test("ignores values too short to be secrets", () => {
 test("hides URL credentials, token query parameters, bearer tokens and HF tokens", () => {
   const redactor = new Redactor();
   expect(redactor.text("https://user:pass@host.example/x")).toBe("https://***@host.example/x");
-  expect(redactor.text("https://h/x?a=1&token=abc&X-Amz-Signature=def")).toBe("https://h/x?a=1&token=***&X-Amz-Signature=***");
+  expect(redactor.text("https://h/x?a=1&token=abc&X-Amz-Signature=def")).toBe(
+    "https://h/x?a=1&token=***&X-Amz-Signature=***",
+  );
   expect(redactor.text("Authorization: Bearer abc.def")).toBe("Authorization: Bearer ***");
   expect(redactor.text("use hf_abcdefghijklmnopqrst now")).toBe("use *** now");
 });
@@ -33,5 +35,7 @@ test("survives cycles and errors", () => {
   const cyclic: Record<string, unknown> = { a: 1 };
   cyclic.self = cyclic;
   expect(new Redactor().value(cyclic)).toEqual({ a: 1, self: "[circular]" });
-  expect(new Redactor(["password1"]).value<unknown>({ e: new Error("bad password1") })).toEqual({ e: `bad ${REDACTED}` });
+  expect(new Redactor(["password1"]).value<unknown>({ e: new Error("bad password1") })).toEqual({
+    e: `bad ${REDACTED}`,
+  });
 });

@@ -1,0 +1,122 @@
+import type { ComfyClient } from "../comfy/client.ts";
+import { WorkerError } from "../errors.ts";
+import { mimeFromName } from "../lib/mime.ts";
+import type { JobOutput, OutputFile } from "./schema.ts";
+
+/** A file an output node reported in history: where it is and which result list it belongs to. */
+export interface OutputRef {
+  node_id: string;
+  filename: string;
+  subfolder: string;
+  type: "output" | "temp" | "input";
+  kind: "images" | "videos" | "audio" | "files";
+}
+
+export type CollectedOutputs = Pick<JobOutput, "images" | "videos" | "audio" | "files" | "text">;
+
+/** Stores one output file somewhere else (a bucket) and returns its URL; absent = inline only. */
+export type OutputUploader = (ref: OutputRef, bytes: Uint8Array, mime: string) => Promise<string>;
+
+export interface CollectOptions {
+  includeTemp: boolean;
+  inlineMaxBytes: number;
+  /** "bucket" forces the uploader; "auto" uses it only when inline outputs would exceed the limit. */
+  mode: "inline" | "bucket" | "auto";
+  upload?: OutputUploader;
+}
+
+/** Every file and text any output node produced, in node order; temp files only when asked for. */
+export function listOutputs(
+  outputs: Record<string, unknown>,
+  includeTemp: boolean,
+): { files: OutputRef[]; text: CollectedOutputs["text"] } {
+  const files: OutputRef[] = [];
+  const text: CollectedOutputs["text"] = [];
+  for (const [nodeId, ui] of Object.entries(outputs)) {
+    if (typeof ui !== "object" || ui === null) continue;
+    const animated = (ui as { animated?: unknown }).animated;
+    for (const [key, value] of Object.entries(ui)) {
+      if (!Array.isArray(value)) continue;
+      if (key === "text" || key === "string") {
+        for (const item of value)
+          text.push({ node_id: nodeId, text: typeof item === "string" ? item : JSON.stringify(item) });
+        continue;
+      }
+      for (const item of value) {
+        const ref = _fileRef(nodeId, key, item, Array.isArray(animated) && animated.some(Boolean));
+        if (ref && (ref.type !== "temp" || includeTemp)) files.push(ref);
+      }
+    }
+  }
+  return { files, text };
+}
+
+function _fileRef(nodeId: string, key: string, item: unknown, animated: boolean): OutputRef | undefined {
+  if (typeof item !== "object" || item === null || typeof (item as { filename?: unknown }).filename !== "string")
+    return;
+  const { filename, subfolder, type } = item as { filename: string; subfolder?: string; type?: string };
+  const safeType = type === "temp" || type === "input" ? type : "output";
+  return {
+    node_id: nodeId,
+    filename,
+    subfolder: subfolder ?? "",
+    type: safeType,
+    kind: _kind(key, filename, animated),
+  };
+}
+
+function _kind(key: string, filename: string, animated: boolean): OutputRef["kind"] {
+  const mime = mimeFromName(filename);
+  if (mime.startsWith("video/") || key === "gifs" || key === "videos" || key === "video") return "videos";
+  if (mime.startsWith("audio/") || key === "audio") return "audio";
+  if (mime.startsWith("image/")) return animated ? "videos" : "images";
+  return "files";
+}
+
+/** Fetches every output through /view and returns it inline (base64) or as bucket URLs. */
+export async function collectOutputs(
+  client: ComfyClient,
+  outputs: Record<string, unknown>,
+  options: CollectOptions,
+): Promise<{ result: CollectedOutputs; uploadMs: number }> {
+  const { files, text } = listOutputs(outputs, options.includeTemp);
+  const fetched: Array<{ ref: OutputRef; bytes: Uint8Array }> = [];
+  let total = 0;
+  for (const ref of files) {
+    const bytes = new Uint8Array(await (await client.view(ref)).arrayBuffer());
+    total += bytes.byteLength;
+    fetched.push({ ref, bytes });
+  }
+  const useBucket = options.mode === "bucket" || (options.mode === "auto" && total > options.inlineMaxBytes);
+  if (useBucket && !options.upload) {
+    const why =
+      options.mode === "bucket"
+        ? 'output.mode is "bucket"'
+        : `outputs total ${_mb(total)}, over OUTPUT_INLINE_MAX_MB (${_mb(options.inlineMaxBytes)})`;
+    throw new WorkerError(
+      "E_TOO_LARGE",
+      `${why} but no bucket is configured; set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY and BUCKET_NAME (or raise OUTPUT_INLINE_MAX_MB)`,
+    );
+  }
+  const result: CollectedOutputs = { images: [], videos: [], audio: [], files: [], text };
+  const started = performance.now();
+  for (const { ref, bytes } of fetched) {
+    const mime = mimeFromName(ref.filename);
+    const data =
+      useBucket && options.upload ? await options.upload(ref, bytes, mime) : Buffer.from(bytes).toString("base64");
+    const file: OutputFile = {
+      filename: ref.filename,
+      subfolder: ref.subfolder,
+      node_id: ref.node_id,
+      type: useBucket ? "s3_url" : "base64",
+      data,
+      mime,
+    };
+    result[ref.kind].push(file);
+  }
+  return { result, uploadMs: useBucket ? performance.now() - started : 0 };
+}
+
+function _mb(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}

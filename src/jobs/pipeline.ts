@@ -1,0 +1,197 @@
+import type { ComfyClient } from "../comfy/client.ts";
+import type { ObjectInfo } from "../comfy/object-info.ts";
+import { type PromptResult, runPrompt } from "../comfy/run-prompt.ts";
+import type { ComfyHandle } from "../comfy/supervisor.ts";
+import type { Config } from "../config.ts";
+import { WorkerError } from "../errors.ts";
+import type { LookupFn } from "../lib/net.ts";
+import type { Logger } from "../log.ts";
+import { type ApiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
+import { decodeJobFile, type InputFile } from "./input-files.ts";
+import { collectOutputs, type OutputUploader } from "./outputs.ts";
+import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
+import { JobInput, type JobOutput } from "./schema.ts";
+
+/** Progress of a running job, as RunPod's progress update and the `stream` route carry it. */
+export interface JobProgress {
+  node: string;
+  value: number;
+  max: number;
+  percent: number;
+}
+
+/** What a job needs from the rest of the worker; built once by `serve` or `run`. */
+export interface JobDeps {
+  client: ComfyClient;
+  comfy: ComfyHandle;
+  config: Pick<Config, "DOWNLOAD_ALLOW_HOSTS" | "OUTPUT_INLINE_MAX_MB" | "redactor">;
+  log: Logger;
+  objectInfo: () => Promise<ObjectInfo>;
+  /** Fails (E_WEIGHTS_MISSING, …) when the workflow's weights aren't usable; absent = not checked. */
+  checkWeights?: (workflow: ApiWorkflow, signal: AbortSignal) => Promise<void>;
+  upload?: OutputUploader;
+  fetch?: typeof fetch;
+  lookup?: LookupFn;
+}
+
+export interface JobRun {
+  id: string;
+  input: unknown;
+  signal: AbortSignal;
+  onProgress?: (progress: JobProgress) => void;
+}
+
+// ComfyUI's default --max-upload-size is 100 MB; a bigger input file would be refused by it anyway
+const MAX_INPUT_FILE_BYTES = 100 * 1_048_576;
+
+/** Runs one job start to finish (SPEC §6); throws a WorkerError whose details say what went wrong. */
+export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
+  const started = performance.now();
+  const input = _parseInput(run.input);
+  deps.config.redactor.add(input.comfy_org_api_key);
+  const workflow = parseApiWorkflow(input.workflow, "input.workflow");
+  // after a crash the next job waits for the restarted ComfyUI rather than failing against a dead port
+  await deps.comfy.waitReady(run.signal);
+  const objectInfo = await deps.objectInfo();
+  applyOverrides(workflow, input.overrides ?? {}, objectInfo);
+  _checkNodes(workflow, objectInfo);
+  const files = await Promise.all(
+    (input.images ?? []).map((file) =>
+      decodeJobFile(file, {
+        allowHosts: deps.config.DOWNLOAD_ALLOW_HOSTS,
+        maxBytes: MAX_INPUT_FILE_BYTES,
+        fetch: deps.fetch,
+        lookup: deps.lookup,
+        signal: run.signal,
+      }),
+    ),
+  );
+  await deps.checkWeights?.(workflow, run.signal);
+  const validated = performance.now();
+  // runPrompt's timestamps are epoch ms, so queue time is measured on that clock
+  const validatedAt = Date.now();
+
+  await _uploadInputs(deps.client, files);
+  const result = await _execute(deps, run, workflow, input);
+  const executed = performance.now();
+  const collected = await collectOutputs(deps.client, result.entry.outputs ?? {}, {
+    includeTemp: input.output?.include_temp ?? false,
+    inlineMaxBytes: deps.config.OUTPUT_INLINE_MAX_MB * 1_048_576,
+    mode: input.output?.mode ?? "auto",
+    upload: deps.upload,
+  });
+  const done = performance.now();
+  const startedAt = result.startedAt ?? result.queuedAt;
+  const queueMs = Math.max(0, startedAt - validatedAt);
+  return {
+    ...collected.result,
+    prompt_id: result.promptId,
+    timings: {
+      validate_ms: _ms(validated - started),
+      queue_ms: _ms(queueMs),
+      execution_ms: _ms(Math.max(0, result.finishedAt - startedAt)),
+      collect_ms: _ms(done - executed - collected.uploadMs),
+      upload_ms: _ms(collected.uploadMs),
+      total_ms: _ms(done - started),
+    },
+  };
+}
+
+function _parseInput(raw: unknown): JobInput {
+  let value = raw;
+  // RunPod clients sometimes send the input as a JSON string
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      throw new WorkerError("E_INPUT", "input is a string that is not valid JSON");
+    }
+  }
+  const parsed = JobInput.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => `${["input", ...issue.path].join(".")}: ${issue.message}`);
+  throw new WorkerError("E_INPUT", `invalid job input: ${issues.join("; ")}`, { details: { issues } });
+}
+
+function _checkNodes(workflow: ApiWorkflow, objectInfo: ObjectInfo): void {
+  const unknown = unknownNodeTypes(workflow, objectInfo);
+  if (unknown.length === 0) return;
+  throw new WorkerError(
+    "E_UNKNOWN_NODE",
+    `ComfyUI has no node type ${unknown.join(", ")}; install the custom node pack that provides ${unknown.length > 1 ? "them" : "it"}`,
+    { details: { unknown_nodes: unknown } },
+  );
+}
+
+async function _uploadInputs(client: ComfyClient, files: InputFile[]): Promise<void> {
+  for (const file of files) {
+    await client.upload(file.bytes, file.filename, { subfolder: file.subfolder, type: "input", overwrite: true });
+  }
+}
+
+async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input: JobInput): Promise<PromptResult> {
+  const generation = deps.comfy.generation;
+  const stop = new AbortController();
+  const stopWatching = deps.comfy.onExit((exit) => {
+    const how = exit.reason === "hang" ? "stopped responding" : `exited (code ${exit.code ?? exit.signal})`;
+    stop.abort(
+      new WorkerError("E_JOB_FAILED", `ComfyUI ${how} while running this job; it is being restarted`, {
+        details: { last_log_lines: exit.lastLines },
+      }),
+    );
+  });
+  try {
+    const result = await runPrompt(deps.client, workflow, {
+      clientId: `cw-${run.id}`,
+      extraData: input.comfy_org_api_key ? { api_key_comfy_org: input.comfy_org_api_key } : undefined,
+      signal: AbortSignal.any([run.signal, stop.signal]),
+      health: () => (deps.comfy.generation !== generation ? "ComfyUI was restarted while running this job" : undefined),
+      onEvent: (event) => {
+        if (event.type === "progress")
+          run.onProgress?.({ node: event.node, value: event.value, max: event.max, percent: event.percent });
+        // ComfyUI queues a prompt with only its valid outputs; a job that silently loses outputs is a failure
+        if (event.type === "queued" && Object.keys(event.nodeErrors).length > 0)
+          stop.abort(_partialFailure(event.nodeErrors));
+      },
+    });
+    if (result.status === "success") return result;
+    throw _executionFailure(result);
+  } finally {
+    stopWatching();
+  }
+}
+
+function _partialFailure(nodeErrors: Record<string, unknown>): WorkerError {
+  const nodes = Object.entries(nodeErrors).map(([id, e]) => `node ${id}: ${_nodeErrorText(e)}`);
+  return new WorkerError("E_INPUT", `ComfyUI rejected part of the workflow (${nodes.join("; ")})`, {
+    details: { node_errors: nodeErrors },
+  });
+}
+
+function _executionFailure(result: PromptResult): WorkerError {
+  if (result.status === "interrupted")
+    return new WorkerError("E_JOB_CANCELLED", "the prompt was interrupted in ComfyUI");
+  const error = result.error;
+  const node = error ? `${error.node_type} (node ${error.node_id})` : "a node";
+  const message = error?.exception_message?.trim().split("\n")[0] ?? "unknown error";
+  return new WorkerError("E_JOB_FAILED", `${node} failed: ${error?.exception_type ?? "Error"}: ${message}`, {
+    details: {
+      exception: {
+        type: error?.exception_type ?? "Error",
+        message: error?.exception_message ?? "",
+        node_id: error?.node_id,
+        node_type: error?.node_type,
+        traceback: error?.traceback,
+      },
+    },
+  });
+}
+
+function _nodeErrorText(error: unknown): string {
+  const first = (error as { errors?: Array<{ message?: string; details?: string }> }).errors?.[0];
+  return first ? `${first.message ?? ""}${first.details ? `: ${first.details}` : ""}` : JSON.stringify(error);
+}
+
+function _ms(value: number): number {
+  return Math.round(value);
+}

@@ -1,0 +1,58 @@
+import type { ComfyHandle } from "../comfy/supervisor.ts";
+import { VERSION } from "../version.ts";
+import type { JobStore } from "./job-store.ts";
+
+export type WorkerStatus = "starting" | "ready" | "degraded" | "failed";
+
+/** Weight state for /health; filled in by the weights feature when it runs. */
+export interface WeightsHealth {
+  state: "unchecked" | "checking" | "ready" | "downloading" | "failed";
+  pending: number;
+  missing: string[];
+}
+
+/** What /health, /ready and /ping read: the worker's phase plus live ComfyUI and job state. */
+export interface WorkerHealth {
+  /** Set by `serve` as it moves through preload → ComfyUI ready → warmup → serving. */
+  phase: "starting" | "serving" | "failed" | "stopping";
+  startedAt: number;
+  comfy: ComfyHandle;
+  jobs: JobStore;
+  weights: WeightsHealth;
+  comfyInfo?: { version?: string; devices?: unknown[] };
+}
+
+/** The worker's overall status: ready only when serving with a ready ComfyUI. */
+export function workerStatus(health: WorkerHealth): WorkerStatus {
+  if (health.phase === "failed" || health.comfy.state === "failed") return "failed";
+  if (health.phase !== "serving") return "starting";
+  return health.comfy.state === "ready" && health.jobs.accepting ? "ready" : "degraded";
+}
+
+/** The `/health` body of SPEC §5 (plus RunPod's `workers` so the unprefixed route serves both shapes). */
+export function healthReport(health: WorkerHealth) {
+  const status = workerStatus(health);
+  const inProgress = health.jobs.inProgress().length;
+  return {
+    status,
+    version: VERSION,
+    uptime_s: Math.round((Date.now() - health.startedAt) / 1000),
+    comfy: {
+      state: health.comfy.state,
+      pid: health.comfy.pid ?? null,
+      restarts: health.comfy.restarts,
+      url: health.comfy.url,
+      version: health.comfyInfo?.version ?? null,
+      devices: health.comfyInfo?.devices ?? [],
+    },
+    weights: health.weights,
+    jobs: {
+      inQueue: health.jobs.inQueue(),
+      inProgress,
+      completed: health.jobs.counts.completed,
+      failed: health.jobs.counts.failed,
+      retried: health.jobs.counts.retried,
+    },
+    workers: { idle: status === "ready" && inProgress === 0 ? 1 : 0, running: inProgress > 0 ? 1 : 0 },
+  };
+}

@@ -1,0 +1,292 @@
+import { WorkerError } from "../errors.ts";
+import type { JobFailure } from "../jobs/failure.ts";
+import type { JobProgress } from "../jobs/pipeline.ts";
+import type { JobRequest } from "./schemas.ts";
+
+export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+
+export interface JobRecord {
+  id: string;
+  status: JobStatus;
+  request: JobRequest;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  output?: unknown;
+  error?: string;
+  progress?: JobProgress;
+  stream: JobProgress[];
+  delivered: number;
+  controller?: AbortController;
+  /** Absolute time (ms) after which the job is forgotten (policy.ttl, or RESULT_TTL_S after finishing). */
+  expiresAt: number;
+}
+
+/** A job as RunPod's `/status` shows it. */
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  delayTime?: number;
+  executionTime?: number;
+  output?: unknown;
+  error?: string;
+  workerId?: string;
+}
+
+export interface JobExecution {
+  signal: AbortSignal;
+  onProgress: (progress: JobProgress) => void;
+}
+
+export interface JobStoreOptions {
+  concurrency: number;
+  resultTtlMs: number;
+  /** Default execution limit (JOB_TIMEOUT_S); 0 = none. A job's policy.executionTimeout wins. */
+  timeoutMs: number;
+  execute: (job: JobRecord, execution: JobExecution) => Promise<unknown>;
+  fail: (error: unknown) => JobFailure;
+  onFinish?: (job: JobRecord) => void;
+  workerId?: string;
+}
+
+// RunPod's default job lifespan when policy.ttl is absent
+const DEFAULT_TTL_MS = 86_400_000;
+const SWEEP_INTERVAL_MS = 10_000;
+
+/** The in-memory job queue behind the RunPod-compatible API: FIFO, CONCURRENCY at once, results kept for a TTL. */
+export class JobStore {
+  readonly #jobs = new Map<string, JobRecord>();
+  readonly #queue: string[] = [];
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #options: JobStoreOptions;
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #running = 0;
+  #accepting = true;
+  counts = { completed: 0, failed: 0, retried: 0 };
+
+  constructor(options: JobStoreOptions) {
+    this.#options = options;
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  /** Queues a job; throws E_COMFY_UNAVAILABLE once the worker is shutting down. */
+  submit(request: JobRequest, id: string = crypto.randomUUID()): JobRecord {
+    if (!this.#accepting)
+      throw new WorkerError("E_COMFY_UNAVAILABLE", "the worker is shutting down and takes no new jobs");
+    const now = Date.now();
+    const job: JobRecord = {
+      id,
+      status: "IN_QUEUE",
+      request,
+      createdAt: now,
+      stream: [],
+      delivered: 0,
+      expiresAt: now + (request.policy?.ttl ?? DEFAULT_TTL_MS),
+    };
+    this.#jobs.set(id, job);
+    this.#queue.push(id);
+    queueMicrotask(() => this.#pump());
+    return job;
+  }
+
+  /** The job, unless unknown or expired. */
+  get(id: string): JobRecord | undefined {
+    const job = this.#jobs.get(id);
+    if (job && job.expiresAt <= Date.now()) {
+      this.#forget(job);
+      return undefined;
+    }
+    return job;
+  }
+
+  /** RunPod's status object for a job. */
+  view(job: JobRecord): JobView {
+    const view: JobView = { id: job.id, status: job.status };
+    if (job.startedAt) view.delayTime = job.startedAt - job.createdAt;
+    if (job.startedAt && job.finishedAt) view.executionTime = job.finishedAt - job.startedAt;
+    if (job.output !== undefined) view.output = job.output;
+    else if (job.status === "IN_PROGRESS" && job.progress) view.output = job.progress;
+    if (job.error !== undefined) view.error = job.error;
+    if (this.#options.workerId) view.workerId = this.#options.workerId;
+    return view;
+  }
+
+  /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
+  async wait(id: string, ms: number): Promise<void> {
+    const job = this.get(id);
+    if (!job || TERMINAL_STATUSES.has(job.status)) return;
+    await this.#changed(id, ms, () => TERMINAL_STATUSES.has(job.status));
+  }
+
+  /** Undelivered progress chunks (long-polls up to `ms` for one); each chunk is delivered once. */
+  async takeStream(id: string, ms: number): Promise<JobProgress[]> {
+    const job = this.get(id);
+    if (!job) return [];
+    if (job.delivered >= job.stream.length && !TERMINAL_STATUSES.has(job.status)) {
+      await this.#changed(id, ms, () => job.delivered < job.stream.length || TERMINAL_STATUSES.has(job.status));
+    }
+    const chunks = job.stream.slice(job.delivered);
+    job.delivered = job.stream.length;
+    return chunks;
+  }
+
+  /** Cancels a queued job at once and a running one through its abort signal. */
+  cancel(id: string): JobRecord | undefined {
+    const job = this.get(id);
+    if (!job || TERMINAL_STATUSES.has(job.status)) return job;
+    if (job.status === "IN_QUEUE") {
+      this.#queue.splice(this.#queue.indexOf(id), 1);
+      this.#finish(job, "CANCELLED", { error: "cancelled before it started" });
+    } else {
+      job.controller?.abort(new WorkerError("E_JOB_CANCELLED", "the job was cancelled"));
+    }
+    return job;
+  }
+
+  /** Re-queues a FAILED or TIMED_OUT job under the same id; E_INPUT otherwise. */
+  retry(id: string): JobRecord | undefined {
+    const job = this.get(id);
+    if (!job) return undefined;
+    if (job.status !== "FAILED" && job.status !== "TIMED_OUT") {
+      throw new WorkerError("E_INPUT", `job ${id} is ${job.status}; only FAILED or TIMED_OUT jobs can be retried`);
+    }
+    Object.assign(job, {
+      status: "IN_QUEUE",
+      output: undefined,
+      error: undefined,
+      startedAt: undefined,
+      finishedAt: undefined,
+      progress: undefined,
+      stream: [],
+      delivered: 0,
+    });
+    job.expiresAt = Date.now() + (job.request.policy?.ttl ?? DEFAULT_TTL_MS);
+    this.counts.retried++;
+    this.#queue.push(id);
+    queueMicrotask(() => this.#pump());
+    return job;
+  }
+
+  /** Drops every queued (not running) job; returns how many. */
+  purge(): number {
+    const ids = this.#queue.splice(0);
+    for (const id of ids) {
+      const job = this.#jobs.get(id);
+      if (job) this.#finish(job, "CANCELLED", { error: "removed by purge-queue" });
+    }
+    return ids.length;
+  }
+
+  inQueue(): number {
+    return this.#queue.length;
+  }
+
+  inProgress(): string[] {
+    return [...this.#jobs.values()].filter((job) => job.status === "IN_PROGRESS").map((job) => job.id);
+  }
+
+  /** Stops taking jobs, lets running ones finish within `graceMs`, then cancels what is left. */
+  async drain(graceMs: number): Promise<void> {
+    this.#accepting = false;
+    this.purge();
+    const deadline = Date.now() + graceMs;
+    while (this.#running > 0 && Date.now() < deadline) await Bun.sleep(50);
+    for (const id of this.inProgress()) this.cancel(id);
+    while (this.#running > 0 && Date.now() < deadline + 5_000) await Bun.sleep(50);
+    clearInterval(this.#sweeper);
+  }
+
+  #pump(): void {
+    while (this.#running < this.#options.concurrency && this.#queue.length > 0) {
+      const job = this.#jobs.get(this.#queue.shift() as string);
+      if (job && job.status === "IN_QUEUE") void this.#run(job);
+    }
+  }
+
+  async #run(job: JobRecord): Promise<void> {
+    this.#running++;
+    const controller = new AbortController();
+    Object.assign(job, { status: "IN_PROGRESS", startedAt: Date.now(), controller });
+    this.#notify(job.id);
+    const limit = job.request.policy?.executionTimeout ?? this.#options.timeoutMs;
+    const timer =
+      limit > 0
+        ? setTimeout(
+            () =>
+              controller.abort(
+                new WorkerError("E_JOB_TIMEOUT", `the job ran past its ${limit / 1000} s execution timeout`),
+              ),
+            limit,
+          )
+        : undefined;
+    try {
+      const output = await this.#options.execute(job, {
+        signal: controller.signal,
+        onProgress: (progress) => {
+          job.progress = progress;
+          job.stream.push(progress);
+          this.#notify(job.id);
+        },
+      });
+      this.#finish(job, "COMPLETED", { output });
+    } catch (error) {
+      const failure = this.#options.fail(error);
+      this.#finish(job, failure.status, { error: failure.error, output: { details: failure.details } });
+    } finally {
+      clearTimeout(timer);
+      job.controller = undefined;
+      this.#running--;
+      this.#pump();
+    }
+  }
+
+  #finish(job: JobRecord, status: JobStatus, result: { output?: unknown; error?: string }): void {
+    const finishedAt = Date.now();
+    Object.assign(job, { status, finishedAt, ...result });
+    job.expiresAt = Math.min(job.expiresAt, finishedAt + this.#options.resultTtlMs);
+    if (status === "COMPLETED") this.counts.completed++;
+    else this.counts.failed++;
+    this.#notify(job.id);
+    this.#options.onFinish?.(job);
+  }
+
+  #changed(id: string, ms: number, done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const waiters = this.#waiters.get(id) ?? new Set();
+      this.#waiters.set(id, waiters);
+      const check = () => {
+        if (!done()) return;
+        finish();
+      };
+      const timer = setTimeout(() => finish(), ms);
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+    });
+  }
+
+  #notify(id: string): void {
+    for (const waiter of [...(this.#waiters.get(id) ?? [])]) waiter();
+  }
+
+  #forget(job: JobRecord): void {
+    job.controller?.abort(new WorkerError("E_JOB_TIMEOUT", "the job's ttl expired"));
+    this.#jobs.delete(job.id);
+    const index = this.#queue.indexOf(job.id);
+    if (index >= 0) this.#queue.splice(index, 1);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const job of [...this.#jobs.values()]) if (job.expiresAt <= now) this.#forget(job);
+  }
+}

@@ -1,0 +1,43 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { healthReport, type WorkerHealth, workerStatus } from "../health.ts";
+import type { Metrics } from "../metrics.ts";
+import { zv } from "../validate.ts";
+
+const LogsQuery = z.object({ lines: z.coerce.number().int().min(1).max(100_000).optional() });
+
+/** /health, /ready, /ping (no auth), /logs and /metrics (SPEC §5). */
+export function healthRoutes(health: WorkerHealth, metrics: Metrics) {
+  return new Hono()
+    .get("/health", (c) => {
+      const report = healthReport(health);
+      return c.json(report, report.status === "failed" ? 503 : 200);
+    })
+    .get("/ready", (c) => {
+      const status = workerStatus(health);
+      return c.json({ ready: status === "ready", status }, status === "ready" ? 200 : 503);
+    })
+    .get("/ping", (c) => {
+      const status = workerStatus(health);
+      if (status === "ready") return c.json({ status: "healthy" }, 200);
+      // RunPod load balancers keep 204 workers as "initializing" and drop anything else
+      if (status === "failed") return c.json({ status: "unhealthy" }, 503);
+      return c.body(null, 204);
+    })
+    .get("/logs", zv("query", LogsQuery), (c) => {
+      const lines = health.comfy.logs(c.req.valid("query").lines ?? 100);
+      return c.text(lines.length > 0 ? `${lines.join("\n")}\n` : "");
+    })
+    .get("/metrics", (c) =>
+      c.text(metricsText(health, metrics), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+    );
+}
+
+function metricsText(health: WorkerHealth, metrics: Metrics): string {
+  return metrics.render({
+    restarts: health.comfy.restarts,
+    queueDepth: health.jobs.inQueue(),
+    inProgress: health.jobs.inProgress().length,
+    ready: workerStatus(health) === "ready",
+  });
+}

@@ -1,0 +1,128 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { basename, join, resolve, sep } from "node:path";
+import { createComfyClient } from "../comfy/client.ts";
+import type { Config } from "../config.ts";
+import { WorkerError } from "../errors.ts";
+import type { JobProgress } from "../jobs/pipeline.ts";
+import { runJob } from "../jobs/pipeline.ts";
+import type { JobFile, JobOutput } from "../jobs/schema.ts";
+import type { Logger } from "../log.ts";
+import { createComfy } from "./comfy.ts";
+import { createJobDeps } from "./start.ts";
+
+export interface RunOnceOptions {
+  workflowPath: string;
+  /** `NODE.INPUT=VALUE`; VALUE is JSON when it parses, else a string; `@path` uploads that file. */
+  sets: string[];
+  /** `NAME=PATH`: input files written to ComfyUI's input folder. */
+  images: string[];
+  outDir: string;
+  timeoutS?: number;
+  emulate?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: JobProgress) => void;
+}
+
+export interface RunOnceResult {
+  output: JobOutput;
+  saved: string[];
+}
+
+/** `comfy-worker run`: start or attach to ComfyUI, run one workflow file, save every output to disk. */
+export async function runWorkflowOnce(config: Config, log: Logger, options: RunOnceOptions): Promise<RunOnceResult> {
+  const input = await buildJobInput(options);
+  const { comfy, dispose } = await createComfy(config, log.child({ tag: "comfy" }), { emulate: options.emulate });
+  try {
+    await comfy.start();
+    const client = createComfyClient({ url: comfy.url, log });
+    // outputs are saved locally, so the inline limit that protects RunPod responses doesn't apply
+    const deps = createJobDeps({ ...config, OUTPUT_INLINE_MAX_MB: Number.MAX_SAFE_INTEGER }, log, comfy, client);
+    const signals = [options.signal, options.timeoutS ? _timeout(options.timeoutS) : undefined].filter(
+      Boolean,
+    ) as AbortSignal[];
+    const output = await runJob(deps, {
+      id: crypto.randomUUID(),
+      input,
+      signal: AbortSignal.any(signals),
+      onProgress: options.onProgress,
+    });
+    return { output, saved: await saveOutputs(output, options.outDir) };
+  } finally {
+    await comfy.stop();
+    await dispose();
+  }
+}
+
+function _timeout(seconds: number): AbortSignal {
+  const controller = new AbortController();
+  const error = new WorkerError("E_JOB_TIMEOUT", `the workflow ran past --timeout ${seconds} s`);
+  setTimeout(() => controller.abort(error), seconds * 1000).unref();
+  return controller.signal;
+}
+
+/** Job input from a workflow file plus `--set` and `--image` flags. */
+export async function buildJobInput(options: Pick<RunOnceOptions, "workflowPath" | "sets" | "images">) {
+  const workflow = _parseJson(await _read(options.workflowPath), options.workflowPath);
+  const images: JobFile[] = [];
+  for (const spec of options.images) {
+    const [name, path] = _split(spec, "--image", "NAME=PATH");
+    images.push({ name, image: (await _read(path, "buffer")).toString("base64") });
+  }
+  const overrides: Record<string, unknown> = {};
+  for (const spec of options.sets) {
+    const [key, raw] = _split(spec, "--set", "NODE.INPUT=VALUE");
+    if (raw.startsWith("@")) {
+      const name = basename(raw.slice(1));
+      images.push({ name, image: (await _read(raw.slice(1), "buffer")).toString("base64") });
+      overrides[key] = name;
+    } else overrides[key] = _literal(raw);
+  }
+  return { workflow, images, overrides, output: { mode: "inline" as const, include_temp: false } };
+}
+
+/** Writes every output file under `outDir` (keeping ComfyUI's subfolders, never escaping `outDir`). */
+export async function saveOutputs(output: JobOutput, outDir: string): Promise<string[]> {
+  const root = resolve(outDir);
+  const saved: string[] = [];
+  for (const file of [...output.images, ...output.videos, ...output.audio, ...output.files]) {
+    const target = resolve(root, file.subfolder, file.filename);
+    if (!target.startsWith(root + sep))
+      throw new WorkerError("E_INPUT", `output name ${file.subfolder}/${file.filename} escapes ${outDir}`);
+    await mkdir(resolve(target, ".."), { recursive: true });
+    await writeFile(target, Buffer.from(file.data, "base64"));
+    saved.push(join(outDir, file.subfolder, file.filename));
+  }
+  return saved;
+}
+
+function _split(spec: string, flag: string, shape: string): [string, string] {
+  const at = spec.indexOf("=");
+  if (at <= 0) throw new WorkerError("E_USAGE", `${flag} "${spec}" must look like ${shape}`);
+  return [spec.slice(0, at), spec.slice(at + 1)];
+}
+
+function _literal(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function _parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new WorkerError("E_INPUT", `${file} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+async function _read(path: string): Promise<string>;
+async function _read(path: string, as: "buffer"): Promise<Buffer>;
+async function _read(path: string, as?: "buffer"): Promise<string | Buffer> {
+  try {
+    return as ? await readFile(path) : await readFile(path, "utf8");
+  } catch (error) {
+    throw new WorkerError("E_USAGE", `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`);
+  }
+}

@@ -1,0 +1,106 @@
+import { type ComfyClient, createComfyClient } from "../comfy/client.ts";
+import type { ComfyHandle } from "../comfy/supervisor.ts";
+import type { Config } from "../config.ts";
+import { describeFailure } from "../jobs/failure.ts";
+import { type JobDeps, runJob } from "../jobs/pipeline.ts";
+import type { Logger } from "../log.ts";
+import { createApp } from "../server/app.ts";
+import type { WorkerHealth } from "../server/health.ts";
+import { JobStore } from "../server/job-store.ts";
+import { Metrics } from "../server/metrics.ts";
+import { sendWebhook } from "../server/webhook.ts";
+import { createComfy } from "./comfy.ts";
+
+export interface WorkerHandle {
+  url: string;
+  health: WorkerHealth;
+  comfy: ComfyHandle;
+  /** Drains jobs within SHUTDOWN_GRACE_S, stops the HTTP server and ComfyUI's whole process group. */
+  stop(): Promise<void>;
+}
+
+/** The job pipeline's dependencies for one ComfyUI; /object_info is fetched once per ComfyUI (re)start. */
+export function createJobDeps(config: Config, log: Logger, comfy: ComfyHandle, client: ComfyClient): JobDeps {
+  let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
+  return {
+    client,
+    comfy,
+    config,
+    log,
+    objectInfo: () => {
+      if (!cached || cached.generation !== comfy.generation) {
+        const info = client.objectInfo();
+        cached = { generation: comfy.generation, info };
+        info.catch(() => (cached = undefined));
+      }
+      return cached.info;
+    },
+  };
+}
+
+/** `serve` in API mode: HTTP first (health answers while starting), then ComfyUI, then jobs. */
+export async function startWorker(
+  config: Config,
+  log: Logger,
+  options: { emulate?: boolean; signal?: AbortSignal } = {},
+): Promise<WorkerHandle> {
+  const { comfy, dispose } = await createComfy(config, log.child({ tag: "comfy" }), options);
+  const client = createComfyClient({ url: comfy.url, log });
+  const deps = createJobDeps(config, log, comfy, client);
+  const metrics = new Metrics();
+  const jobs: JobStore = new JobStore({
+    concurrency: config.CONCURRENCY,
+    resultTtlMs: config.RESULT_TTL_S * 1000,
+    timeoutMs: config.JOB_TIMEOUT_S * 1000,
+    workerId: config.RUNPOD_POD_ID,
+    execute: (job, execution) =>
+      runJob(deps, {
+        id: job.id,
+        input: job.request.input,
+        signal: execution.signal,
+        onProgress: execution.onProgress,
+      }),
+    fail: (error) => describeFailure(error, (n) => comfy.logs(n), config.redactor),
+    onFinish: (job) => {
+      metrics.jobFinished(job.status, ((job.finishedAt ?? 0) - (job.startedAt ?? job.createdAt)) / 1000);
+      log.info(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ""}`, { requestId: job.id });
+      if (job.request.webhook) void sendWebhook(job.request.webhook, jobs.view(job), log);
+    },
+  });
+  const health: WorkerHealth = {
+    phase: "starting",
+    startedAt: Date.now(),
+    comfy,
+    jobs,
+    weights: { state: "unchecked", pending: 0, missing: [] },
+  };
+  const app = createApp({ health, metrics, log: log.child({ tag: "http" }), apiToken: config.API_TOKEN });
+  // idleTimeout 0: /runsync and /status-sync long-poll for up to 5 minutes
+  const server = Bun.serve({ port: config.PORT, hostname: "0.0.0.0", fetch: app.fetch, idleTimeout: 0 });
+  const url = `http://127.0.0.1:${server.port}`;
+  log.info(`HTTP API listening on ${url} (health answers while ComfyUI starts)`);
+  const stop = async () => {
+    health.phase = "stopping";
+    await jobs.drain(config.SHUTDOWN_GRACE_S * 1000);
+    await server.stop(true);
+    await comfy.stop();
+    await dispose();
+  };
+  // a signal while ComfyUI starts stops it, which makes start() reject
+  const abort = () => void comfy.stop();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  try {
+    await comfy.start();
+    const stats = await client.systemStats();
+    health.comfyInfo = { version: stats.system.comfyui_version, devices: stats.devices };
+  } catch (error) {
+    health.phase = "failed";
+    await stop();
+    throw error;
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+  }
+  health.phase = "serving";
+  log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once`);
+  return { url, health, comfy, stop };
+}

@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import { listOutputs } from "../../src/jobs/outputs.ts";
+
+const history = {
+  "9": { images: [{ filename: "a_00001_.png", subfolder: "demo", type: "output" }] },
+  "10": { images: [{ filename: "p_temp_abcde_00001_.png", subfolder: "", type: "temp" }] },
+  "11": { images: [{ filename: "anim_00001_.webp", subfolder: "", type: "output" }], animated: [true] },
+  "12": { gifs: [{ filename: "clip_00001.mp4", subfolder: "v", type: "output", format: "video/h264-mp4" }] },
+  "13": { audio: [{ filename: "sound_00001_.flac", subfolder: "audio", type: "output" }] },
+  "14": { text: ["hello", { not: "a string" }] },
+  "15": { latents: [{ filename: "x_00001_.latent", subfolder: "", type: "output" }] },
+  "16": { meta: "ignored", images: [{ nofilename: true }] },
+};
+
+test("lists every output file of every node, classified, temp excluded by default", () => {
+  const { files, text } = listOutputs(history, false);
+  expect(files.map((f) => [f.node_id, f.kind, f.subfolder, f.filename, f.type])).toEqual([
+    ["9", "images", "demo", "a_00001_.png", "output"],
+    ["11", "videos", "", "anim_00001_.webp", "output"],
+    ["12", "videos", "v", "clip_00001.mp4", "output"],
+    ["13", "audio", "audio", "sound_00001_.flac", "output"],
+    ["15", "files", "", "x_00001_.latent", "output"],
+  ]);
+  expect(text).toEqual([
+    { node_id: "14", text: "hello" },
+    { node_id: "14", text: '{"not":"a string"}' },
+  ]);
+});
+
+test("includes temp outputs when asked", () => {
+  const { files } = listOutputs(history, true);
+  expect(files.find((f) => f.node_id === "10")).toMatchObject({ type: "temp", kind: "images" });
+});
