@@ -1,0 +1,128 @@
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import pkg from "../../package.json" with { type: "json" };
+import { coreObjectInfo } from "../../src/comfy/object-info.ts";
+import { JobInput } from "../../src/jobs/schema.ts";
+import { DEFAULT_FOLDERS } from "../../src/weights/folders.ts";
+import { parseApiWorkflow } from "../../src/workflow/api.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+const dockerfile = await Bun.file(join(ROOT, "Dockerfile.cuda")).text();
+const args = Object.fromEntries([...dockerfile.matchAll(/^ARG (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+// instructions with their continuation lines joined, in order
+const instructions = dockerfile
+  .replace(/\\\n/g, " ")
+  .split("\n")
+  .filter((line) => /^[A-Z]+ /.test(line));
+const indexOf = (re: RegExp) => instructions.findIndex((line) => re.test(line));
+
+test("every base image is pinned to a version tag, CUDA 12.8 for Blackwell, Bun as package.json pins it", () => {
+  const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1] as string);
+  expect(bases).toEqual(["${BUN_IMAGE}", "${UV_IMAGE}", "${CUDA_IMAGE}"]);
+  const images = [args.BUN_IMAGE, args.CUDA_IMAGE, args.UV_IMAGE];
+  for (const image of images) expect(image).toMatch(/^[\w./-]+:\d[\w.-]*$/);
+  expect(args.CUDA_IMAGE).toMatch(/^nvidia\/cuda:12\.8\.\d+-[\w-]*runtime/);
+  expect(args.BUN_IMAGE).toBe(`oven/bun:${pkg.devDependencies.bun}-debian`);
+});
+
+test("ComfyUI, Python and torch are pinned; ComfyUI is cloned shallow at a tag", () => {
+  expect(args.COMFYUI_REF).toMatch(/^v\d+\.\d+\.\d+$/);
+  expect(instructions[indexOf(/git clone/)]).toContain("--depth 1 --branch ${COMFYUI_REF}");
+  for (const name of ["TORCH_VERSION", "TORCHVISION_VERSION", "TORCHAUDIO_VERSION", "PYTHON_VERSION"]) {
+    expect(args[name]).toMatch(/^\d+\.\d+(\.\d+)?$/);
+  }
+  expect(args.TORCH_INDEX).toEndWith("/cu128");
+  expect(instructions[indexOf(/uv venv/)]).toContain("torch==${TORCH_VERSION}");
+});
+
+test("layers are ordered so a code change does not rebuild Python", () => {
+  const binary = indexOf(/^COPY --from=build/);
+  for (const re of [/uv venv/, /git clone/, /install-custom-nodes\.sh \//, /apt-get install/]) {
+    expect(indexOf(re)).toBeGreaterThan(0);
+    expect(indexOf(re)).toBeLessThan(binary);
+  }
+});
+
+test("tini is init, the binary is the entrypoint, serve the command, /ready the health check", () => {
+  expect(dockerfile).toMatch(/apt-get install[\s\S]*\btini\b/);
+  const entrypoint = JSON.parse(instructions[indexOf(/^ENTRYPOINT /)]?.slice("ENTRYPOINT ".length) ?? "[]") as string[];
+  expect(entrypoint[0]).toBe("/usr/bin/tini");
+  expect(entrypoint.at(-1)).toBe("/usr/local/bin/comfy-worker");
+  expect(instructions[indexOf(/^CMD /)]).toBe('CMD ["serve"]');
+  expect(instructions[indexOf(/^HEALTHCHECK /)]).toContain("/ready");
+  expect(instructions[indexOf(/^COPY --from=build/)]).toContain("/usr/local/bin/comfy-worker");
+});
+
+test("the build stage compiles with the project's build script, and a MODEL_KIT argument bakes a kit", () => {
+  expect(instructions[indexOf(/^RUN bun scripts\/build\.ts/)]).toContain("--target bun-linux-x64");
+  expect(instructions[indexOf(/bun install/)]).toContain("--frozen-lockfile");
+  expect(args.MODEL_KIT).toBe("");
+  expect(instructions[indexOf(/pull --kit/)]).toContain('comfy-worker pull --kit "${MODEL_KIT}"');
+});
+
+test("the runtime environment points comfy-worker at the image's ComfyUI and model paths", () => {
+  const env = instructions.filter((line) => line.startsWith("ENV ")).join(" ");
+  expect(env).toContain("COMFY_DIR=/comfyui");
+  expect(env).toContain("COMFY_PYTHON=/opt/venv/bin/python");
+  expect(env).toContain("EXTRA_MODEL_PATHS=/etc/comfy-worker/extra_model_paths.yaml");
+  expect(instructions[indexOf(/extra_model_paths\.yaml docker/)]).toContain("/etc/comfy-worker/");
+});
+
+test("custom-nodes.txt lines are '<https git URL> <pinned ref>'", async () => {
+  const lines = (await Bun.file(join(ROOT, "docker/custom-nodes.txt")).text())
+    .split("\n")
+    .filter((line) => line.trim() && !line.startsWith("#"));
+  expect(lines.length).toBeGreaterThan(0);
+  for (const line of lines)
+    expect(line).toMatch(/^https:\/\/[\w.-]+\/[\w.-]+\/[\w.-]+\.git ([0-9a-f]{40}|v?\d+\.\d+\.\d+)$/);
+});
+
+test("the custom-node installer is valid bash and rejects malformed lines", async () => {
+  const syntax = Bun.spawnSync(["bash", "-n", join(ROOT, "docker/install-custom-nodes.sh")]);
+  expect(syntax.exitCode).toBe(0);
+  const list = join(ROOT, "docker/.test-bad-list.txt");
+  await Bun.write(list, "https://example.invalid/x.git\n");
+  try {
+    const run = Bun.spawnSync(["bash", join(ROOT, "docker/install-custom-nodes.sh"), list, "/nonexistent"]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.toString()).toContain("expected '<git URL> <ref>'");
+  } finally {
+    await Bun.file(list).delete();
+  }
+});
+
+for (const [file, base] of [
+  ["extra_model_paths.yaml", "/runpod-volume/models"],
+  ["extra_model_paths.workspace.yaml", "/workspace/models"],
+] as const) {
+  test(`docker/${file} maps every ComfyUI model folder under ${base}`, async () => {
+    const doc = parseYaml(await Bun.file(join(ROOT, "docker", file)).text()) as Record<string, Record<string, unknown>>;
+    const section = Object.values(doc)[0] as Record<string, unknown>;
+    expect(section.base_path).toBe(base);
+    expect(section.is_default).toBe(true);
+    const modelFolders = Object.entries(DEFAULT_FOLDERS)
+      .filter(([, spec]) => !spec.underBase)
+      .map(([key]) => key);
+    const keys = Object.keys(section).filter((key) => key !== "base_path" && key !== "is_default");
+    expect(keys.sort()).toEqual(modelFolders.sort());
+    for (const folder of [
+      "diffusion_models",
+      "text_encoders",
+      "audio_encoders",
+      "model_patches",
+      "latent_upscale_models",
+    ]) {
+      expect(keys).toContain(folder);
+    }
+  });
+}
+
+test("docker/test_input.json is a valid job that needs no model weights and only core nodes", async () => {
+  const job = JSON.parse(await Bun.file(join(ROOT, "docker/test_input.json")).text()) as { input: unknown };
+  const input = JobInput.parse(job.input);
+  const workflow = parseApiWorkflow(input.workflow);
+  const core = coreObjectInfo();
+  for (const node of Object.values(workflow)) expect(Object.hasOwn(core, node.class_type)).toBe(true);
+  expect(Object.values(workflow).map((node) => node.class_type)).toEqual(["EmptyImage", "SaveImage"]);
+});
