@@ -11,13 +11,11 @@ beforeAll(async () => {
   await ensureBinary();
 }, 120_000);
 
-test("--version prints the stamped version fast", async () => {
-  const started = performance.now();
+// its speed is measured by bench/startup.ts, not asserted here
+test("--version prints the stamped version", async () => {
   const { code, stdout } = await runBinary(["--version"]);
   expect(code).toBe(0);
   expect(stdout.trim()).toBe(pkg.version);
-  // generous bound for a loaded CI machine; bench/startup.ts measures it properly
-  expect(performance.now() - started).toBeLessThan(2_000);
 });
 
 // every command must have an e2e --help check here; adding a command without one is a type error
