@@ -70,7 +70,11 @@ export const ConfigSchema = z.object({
 });
 
 /** Validated configuration; pass it down, never read it from a global. */
-export type Config = z.infer<typeof ConfigSchema> & { readonly redactor: Redactor };
+export type Config = z.infer<typeof ConfigSchema> & {
+  readonly redactor: Redactor;
+  /** The environment the settings were read from; ComfyUI expands `$VARS` in model paths from the same one. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+};
 export type ConfigKey = keyof z.infer<typeof ConfigSchema>;
 
 /** Values given as command-line flags, already mapped to config keys. */
@@ -131,7 +135,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const secrets = Object.entries(result.data)
     .filter(([key]) => /TOKEN|KEY|SECRET/.test(key))
     .map(([, value]) => (typeof value === "string" ? value : undefined));
-  return { ...result.data, redactor: new Redactor(secrets) };
+  return { ...result.data, redactor: new Redactor(secrets), env };
 }
 
 function _readYaml(file: string, problems: string[]): Record<string, unknown> {

@@ -3,6 +3,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from "../emulator/options.ts";
 import { runEmulator } from "../emulator/server.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { commonArgs } from "./_args.ts";
+import { createCommandContext } from "./_context.ts";
 
 // bare `--listen` means every interface, as ComfyUI's argparse const says
 const LISTEN_ALL = "0.0.0.0";
@@ -59,6 +60,9 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     // listen before starting so a signal during --startup-delay-ms still ends the process cleanly
     const signal = waitForSignal();
+    // the emulator logs like ComfyUI rather than through our logger; settings are read for $VARS and to
+    // reject a bad --config like every other command
+    const { config } = createCommandContext({ args });
     const handle = await runEmulator(
       {
         baseDir: args.base ?? args["base-directory"] ?? ".",
@@ -76,7 +80,7 @@ export default defineCommand({
         ...(args["log-burst"] ? { logBurst: args["log-burst"] } : {}),
         previews: Boolean(args.previews),
       } as Parameters<typeof runEmulator>[0],
-      { env: process.env },
+      { env: config.env },
     );
     await signal;
     await handle.stop();

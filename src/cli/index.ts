@@ -6,6 +6,9 @@ const commands = {
   serve: () => import("./serve.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
   emulate: () => import("./emulate.ts").then((m) => m.default),
+  check: () => import("./check.ts").then((m) => m.default),
+  convert: () => import("./convert.ts").then((m) => m.default),
+  kits: () => import("./kits.ts").then((m) => m.default),
   // biome-ignore lint/suspicious/noExplicitAny: each command has its own args type
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 

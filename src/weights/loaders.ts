@@ -34,6 +34,9 @@ export const VAE_SPECIAL = {
 const GGUF_CLIP = "text_encoders|clip_gguf";
 const MOTION = "animatediff_models";
 
+/** Picker values that mean "no file" in custom loaders (core loaders never offer them). */
+export const NO_FILE_VALUES: readonly string[] = ["", "None", "none", "[none]"];
+
 /** class_type → { input name → folder key } for every known loader; "input"/"output" are ComfyUI's dirs. */
 export const LOADERS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   // core: nodes.py
@@ -133,6 +136,9 @@ export const LOADERS: Readonly<Record<string, Readonly<Record<string, string>>>>
   GemmaAPITextEncode: { ckpt_name: "checkpoints" },
   // TheMistoAI/MistoControlNet-Flux-dev @1293188
   LoadTheMistoFluxControlNet: { model_name: "TheMisto_model" },
+  // kijai/ComfyUI-WanVideoWrapper (nodes_model_loading.py)
+  WanVideoVAELoader: { model_name: "vae" },
+  LoadWanVideoT5TextEncoder: { model_name: "text_encoders" },
   // ltdrdata/ComfyUI-Impact-Pack @727295b, ComfyUI-Impact-Subpack @5b4e550 (values are "bbox/x.pt" or "segm/x.pt")
   SAMLoader: { model_name: "sams" },
   UltralyticsDetectorProvider: { model_name: "ultralytics" },

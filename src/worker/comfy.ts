@@ -5,6 +5,7 @@ import { buildComfyCommand, resolveComfyUrl } from "../comfy/command.ts";
 import { attachComfy, type ComfyHandle, createSupervisor } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { ComfyModels } from "../weights/serve-weights.ts";
 
 export interface StartComfyOptions {
   /** Supervise the built-in emulator instead of ComfyUI (never used unless asked). */
@@ -19,12 +20,12 @@ export async function createComfy(
   config: Config,
   log: Logger,
   options: StartComfyOptions = {},
-): Promise<{ comfy: ComfyHandle; dispose: () => Promise<void> }> {
+): Promise<{ comfy: ComfyHandle; dispose: () => Promise<void>; models: ComfyModels }> {
   const healthIntervalMs = config.COMFY_HEALTH_INTERVAL_S * 1000;
   const healthTimeoutMs = config.COMFY_HEALTH_TIMEOUT_S * 1000;
   if (config.COMFY_URL && !options.emulate) {
     const comfy = attachComfy({ url: resolveComfyUrl(config), healthIntervalMs, healthTimeoutMs, log });
-    return { comfy, dispose: async () => {} };
+    return { comfy, dispose: async () => {}, models: {} };
   }
   const baseDir = options.emulate ? await mkdtemp(join(tmpdir(), "comfy-worker-emulator-")) : undefined;
   const command = buildComfyCommand(config, baseDir ? { emulate: { baseDir } } : {});
@@ -43,5 +44,7 @@ export async function createComfy(
   const dispose = async () => {
     if (baseDir) await rm(baseDir, { recursive: true, force: true });
   };
-  return { comfy, dispose };
+  // the emulator reads only --extra-model-paths-config; ComfyUI also reads its checkout's own YAML
+  const models: ComfyModels = baseDir ? { baseDir } : { baseDir: config.COMFY_DIR, comfyDir: config.COMFY_DIR };
+  return { comfy, dispose, models };
 }

@@ -31,12 +31,20 @@ export interface RunOnceResult {
 /** `comfy-worker run`: start or attach to ComfyUI, run one workflow file, save every output to disk. */
 export async function runWorkflowOnce(config: Config, log: Logger, options: RunOnceOptions): Promise<RunOnceResult> {
   const input = await buildJobInput(options);
-  const { comfy, dispose } = await createComfy(config, log.child({ tag: "comfy" }), { emulate: options.emulate });
+  const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), {
+    emulate: options.emulate,
+  });
   try {
     await comfy.start();
     const client = createComfyClient({ url: comfy.url, log });
     // outputs are saved locally, so the inline limit that protects RunPod responses doesn't apply
-    const deps = createJobDeps({ ...config, OUTPUT_INLINE_MAX_MB: Number.MAX_SAFE_INTEGER }, log, comfy, client);
+    const deps = createJobDeps(
+      { ...config, OUTPUT_INLINE_MAX_MB: Number.MAX_SAFE_INTEGER },
+      log,
+      comfy,
+      client,
+      models,
+    );
     const signals = [options.signal, options.timeoutS ? _timeout(options.timeoutS) : undefined].filter(
       Boolean,
     ) as AbortSignal[];

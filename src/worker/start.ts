@@ -4,11 +4,13 @@ import type { Config } from "../config.ts";
 import { describeFailure } from "../jobs/failure.ts";
 import { type JobDeps, runJob } from "../jobs/pipeline.ts";
 import type { Logger } from "../log.ts";
+import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
 import { createApp } from "../server/app.ts";
-import type { WorkerHealth } from "../server/health.ts";
+import type { WeightsHealth, WorkerHealth } from "../server/health.ts";
 import { JobStore } from "../server/job-store.ts";
 import { Metrics } from "../server/metrics.ts";
 import { sendWebhook } from "../server/webhook.ts";
+import { type ComfyModels, createServeWeights } from "../weights/serve-weights.ts";
 import { createComfy } from "./comfy.ts";
 
 export interface WorkerHandle {
@@ -19,23 +21,33 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
-/** The job pipeline's dependencies for one ComfyUI; /object_info is fetched once per ComfyUI (re)start. */
-export function createJobDeps(config: Config, log: Logger, comfy: ComfyHandle, client: ComfyClient): JobDeps {
+/**
+ * The job pipeline's dependencies for one ComfyUI; /object_info is fetched once per ComfyUI (re)start.
+ * With `models` (where that ComfyUI keeps its weights) jobs are checked per WEIGHTS_MODE; `weights` is
+ * the /health state that check keeps current.
+ */
+export function createJobDeps(
+  config: Config,
+  log: Logger,
+  comfy: ComfyHandle,
+  client: ComfyClient,
+  models?: ComfyModels,
+): JobDeps & { weights: WeightsHealth } {
   let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
-  return {
-    client,
-    comfy,
-    config,
-    log,
-    objectInfo: () => {
-      if (!cached || cached.generation !== comfy.generation) {
-        const info = client.objectInfo();
-        cached = { generation: comfy.generation, info };
-        info.catch(() => (cached = undefined));
-      }
-      return cached.info;
-    },
+  const objectInfo = () => {
+    if (!cached || cached.generation !== comfy.generation) {
+      const info = client.objectInfo();
+      cached = { generation: comfy.generation, info };
+      info.catch(() => (cached = undefined));
+    }
+    return cached.info;
   };
+  // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
+  const weights = models
+    ? createServeWeights({ config, log, client, models, objectInfo, env: config.env })
+    : { health: { state: "unchecked" as const, pending: 0, missing: [] } };
+  const checkWeights = "check" in weights ? weights.check : undefined;
+  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights: weights.health };
 }
 
 /** `serve` in API mode: HTTP first (health answers while starting), then ComfyUI, then jobs. */
@@ -44,9 +56,10 @@ export async function startWorker(
   log: Logger,
   options: { emulate?: boolean; signal?: AbortSignal } = {},
 ): Promise<WorkerHandle> {
-  const { comfy, dispose } = await createComfy(config, log.child({ tag: "comfy" }), options);
+  resolveEnvBucket(config);
+  const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), options);
   const client = createComfyClient({ url: comfy.url, log });
-  const deps = createJobDeps(config, log, comfy, client);
+  const deps = createJobDeps(config, log, comfy, client, models);
   const metrics = new Metrics();
   const jobs: JobStore = new JobStore({
     concurrency: config.CONCURRENCY,
@@ -54,12 +67,15 @@ export async function startWorker(
     timeoutMs: config.JOB_TIMEOUT_S * 1000,
     workerId: config.RUNPOD_POD_ID,
     execute: (job, execution) =>
-      runJob(deps, {
-        id: job.id,
-        input: job.request.input,
-        signal: execution.signal,
-        onProgress: execution.onProgress,
-      }),
+      runJob(
+        { ...deps, upload: jobUploader(config, job.id, job.request.s3Config) },
+        {
+          id: job.id,
+          input: job.request.input,
+          signal: execution.signal,
+          onProgress: execution.onProgress,
+        },
+      ),
     fail: (error) => describeFailure(error, (n) => comfy.logs(n), config.redactor),
     onFinish: (job) => {
       metrics.jobFinished(job.status, ((job.finishedAt ?? 0) - (job.startedAt ?? job.createdAt)) / 1000);
@@ -72,7 +88,7 @@ export async function startWorker(
     startedAt: Date.now(),
     comfy,
     jobs,
-    weights: { state: "unchecked", pending: 0, missing: [] },
+    weights: deps.weights,
   };
   const app = createApp({ health, metrics, log: log.child({ tag: "http" }), apiToken: config.API_TOKEN });
   // idleTimeout 0: /runsync and /status-sync long-poll for up to 5 minutes

@@ -23,6 +23,9 @@ const HELP_MUST_MENTION: Record<CommandName, string> = {
   serve: "--emulate",
   run: "--comfy-url",
   emulate: "--exit-after",
+  check: "--verify",
+  kits: "--json",
+  convert: "--object-info",
 };
 
 test("--help works for the root and every command", async () => {

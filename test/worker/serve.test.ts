@@ -197,8 +197,10 @@ test("bad input gets a clear failure and the worker keeps serving", async () => 
   const missingModel = sd15Workflow();
   missingModel["4"].inputs.ckpt_name = "nope.safetensors";
   const rejected = await runsync(w, { workflow: missingModel });
-  expect(rejected).toMatchObject({ status: "FAILED", output: { details: { code: "E_INPUT" } } });
-  expect(JSON.stringify(rejected.output.details.node_errors)).toContain("value_not_in_list");
+  expect(rejected).toMatchObject({ status: "FAILED", output: { details: { code: "E_WEIGHTS_MISSING" } } });
+  expect(rejected.output.details.missing_weights).toEqual([
+    expect.objectContaining({ folder: "checkpoints", name: "nope.safetensors" }),
+  ]);
   const huge = await w.api("/run", jsonPost({ input: { workflow: sd15Workflow(), pad: "x".repeat(31 * 1_048_576) } }));
   expect(huge.status).toBe(413);
   expect((await runsync(w, { workflow: sd15Workflow() })).status).toBe("COMPLETED");

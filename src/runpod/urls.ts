@@ -1,0 +1,83 @@
+import type { Config } from "../config.ts";
+import { WorkerError } from "../errors.ts";
+
+/** The worker→platform endpoints of one worker, resolved from RunPod's URL templates (reference §1.3). */
+export interface RunpodUrls {
+  take: string;
+  /** Absent when the take template has no `/job-take/` segment to rewrite. */
+  takeBatch?: string;
+  /** Absent when the take template has no `/job-take/` segment: per-job stop is then off (§1.3). */
+  stop?: string;
+  done: (jobId: string) => string;
+  stream?: (jobId: string) => string;
+  ping?: string;
+}
+
+type UrlConfig = Pick<
+  Config,
+  "RUNPOD_WEBHOOK_GET_JOB" | "RUNPOD_WEBHOOK_POST_OUTPUT" | "RUNPOD_WEBHOOK_POST_STREAM" | "RUNPOD_WEBHOOK_PING"
+>;
+
+// the SDK's stand-ins for an unset variable (§1.2); they are not URLs and mean "not set"
+const PLACEHOLDERS = new Set(["JOB_DONE_URL", "JOB_STREAM_URL", "PING_NOT_SET"]);
+
+/**
+ * Substitutes the templates at call time, never at import (§1.17): `$RUNPOD_POD_ID` first, then `$ID`, both
+ * with the worker id in the take and ping templates and `$ID` with the job id in done/stream (§1.3).
+ * Throws E_CONFIG when the take or done template is missing.
+ */
+export function resolveRunpodUrls(config: UrlConfig, workerId: string): RunpodUrls {
+  const take = _set(config.RUNPOD_WEBHOOK_GET_JOB);
+  const done = _set(config.RUNPOD_WEBHOOK_POST_OUTPUT);
+  if (!take || !done) {
+    const missing = !take ? "RUNPOD_WEBHOOK_GET_JOB" : "RUNPOD_WEBHOOK_POST_OUTPUT";
+    throw new WorkerError(
+      "E_CONFIG",
+      `${missing} is not set; RunPod sets it on serverless workers — outside RunPod use --mode api, or --test-input FILE for a one-shot job`,
+    );
+  }
+  const takeUrl = fillWorker(take, workerId);
+  const stream = _set(config.RUNPOD_WEBHOOK_POST_STREAM);
+  const ping = _set(config.RUNPOD_WEBHOOK_PING);
+  return {
+    take: takeUrl,
+    takeBatch: takeUrl.includes("/job-take/") ? takeUrl.replace("/job-take/", "/job-take-batch/") : undefined,
+    stop: takeUrl.includes("/job-take/") ? takeUrl.replace("/job-take/", "/job-stop/") : undefined,
+    done: (jobId) => fillJob(done, workerId, jobId),
+    stream: stream ? (jobId) => fillJob(stream, workerId, jobId) : undefined,
+    ping: ping ? fillWorker(ping, workerId) : undefined,
+  };
+}
+
+/** A take or ping template with both placeholders set to the worker id (§1.3, the robust variant). */
+export function fillWorker(template: string, workerId: string): string {
+  const id = encodeURIComponent(workerId);
+  return template.replaceAll("$RUNPOD_POD_ID", id).replaceAll("$ID", id);
+}
+
+/** A done or stream template: `$RUNPOD_POD_ID` → worker id, then `$ID` → job id (§1.3). */
+export function fillJob(template: string, workerId: string, jobId: string): string {
+  return template
+    .replaceAll("$RUNPOD_POD_ID", encodeURIComponent(workerId))
+    .replaceAll("$ID", encodeURIComponent(jobId));
+}
+
+/**
+ * Appends query parameters with `?` or `&` as the URL needs; the SDK always appends `&`, which only works
+ * because production templates already carry a `?` (§1.3). Undefined values are left out.
+ */
+export function appendQuery(url: string, params: Record<string, string | number | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) query.append(key, String(value));
+  const text = query.toString();
+  if (!text) return url;
+  const hash = url.indexOf("#");
+  const [base, fragment] = hash >= 0 ? [url.slice(0, hash), url.slice(hash)] : [url, ""];
+  const joiner = !base.includes("?") ? "?" : base.endsWith("?") || base.endsWith("&") ? "" : "&";
+  return `${base}${joiner}${text}${fragment}`;
+}
+
+function _set(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed && !PLACEHOLDERS.has(trimmed) ? trimmed : undefined;
+}

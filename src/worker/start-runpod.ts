@@ -1,0 +1,170 @@
+import { timingSafeEqual } from "node:crypto";
+import { Hono } from "hono";
+import { createComfyClient } from "../comfy/client.ts";
+import type { ComfyHandle } from "../comfy/supervisor.ts";
+import type { Config } from "../config.ts";
+import { WorkerError } from "../errors.ts";
+import { describeFailure } from "../jobs/failure.ts";
+import { runJob } from "../jobs/pipeline.ts";
+import type { Logger } from "../log.ts";
+import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
+import { createRunpodClient } from "../runpod/client.ts";
+import { loadTestInput, type OneShotResult, oneShotResult } from "../runpod/one-shot.ts";
+import type { JobOutcome } from "../runpod/result.ts";
+import { resolveRunpodUrls } from "../runpod/urls.ts";
+import type { RunpodWorker, WorkerEnd, WorkerTiming } from "../runpod/worker.ts";
+import type { WorkerHealth } from "../server/health.ts";
+import { errorResponse } from "../server/http-errors.ts";
+import { Metrics } from "../server/metrics.ts";
+import { healthRoutes } from "../server/routes/health.ts";
+import { createComfy } from "./comfy.ts";
+import { createRunpodService } from "./runpod-jobs.ts";
+import { createJobDeps } from "./start.ts";
+
+export interface RunpodWorkerHandle {
+  url: string;
+  health: WorkerHealth;
+  comfy: ComfyHandle;
+  worker: RunpodWorker;
+  /** Resolves when the loop ends on its own (REFRESH_WORKER) or after `stop()`. */
+  finished: Promise<WorkerEnd>;
+  /** Stops taking, drains within SHUTDOWN_GRACE_S, reports, then stops HTTP and ComfyUI's process group. */
+  stop(): Promise<void>;
+}
+
+export interface StartRunpodOptions {
+  emulate?: boolean;
+  signal?: AbortSignal;
+  timing?: Partial<WorkerTiming>;
+}
+
+const OPEN_PATHS = new Set(["/health", "/ready", "/ping"]);
+
+/** `serve` in RunPod mode: health on PORT first, then ComfyUI, then the queue-worker loop (reference §1.19). */
+export async function startRunpodWorker(
+  config: Config,
+  log: Logger,
+  options: StartRunpodOptions = {},
+): Promise<RunpodWorkerHandle> {
+  // §1.2: without RUNPOD_POD_ID the SDK uses a random id; templates and bucket are checked before anything starts
+  const urls = resolveRunpodUrls(config, config.RUNPOD_POD_ID ?? crypto.randomUUID());
+  resolveEnvBucket(config);
+  const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), options);
+  const comfyClient = createComfyClient({ url: comfy.url, log });
+  const deps = createJobDeps(config, log, comfy, comfyClient, models);
+  const metrics = new Metrics();
+  const client = createRunpodClient({ urls, apiKey: config.RUNPOD_AI_API_KEY, log: log.child({ tag: "runpod" }) });
+  const { worker, store } = createRunpodService({
+    config,
+    client,
+    log: log.child({ tag: "runpod" }),
+    metrics,
+    timing: options.timing,
+    logs: (n) => comfy.logs(n),
+    execute: async (job, run) =>
+      runJob({ ...deps, upload: jobUploader(config, job.id, job.s3Config) }, { id: job.id, input: job.input, ...run }),
+  });
+  const health: WorkerHealth = {
+    phase: "starting",
+    startedAt: Date.now(),
+    comfy,
+    jobs: store,
+    weights: deps.weights,
+  };
+  const app = _healthApp(health, metrics, log, config.API_TOKEN);
+  const server = Bun.serve({ port: config.PORT, hostname: "0.0.0.0", fetch: app.fetch });
+  const url = `http://127.0.0.1:${server.port}`;
+  log.info(`health routes on ${url}; RunPod queue mode (jobs come from RUNPOD_WEBHOOK_GET_JOB)`);
+  const shutdown = async () => {
+    health.phase = "stopping";
+    await worker.stop();
+    await server.stop(true);
+    await comfy.stop();
+    await dispose();
+  };
+  await _startComfy(comfy, comfyClient, health, shutdown, options.signal);
+  health.phase = "serving";
+  log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once; taking jobs`);
+  return { url, health, comfy, worker, finished: worker.run(), stop: shutdown };
+}
+
+/**
+ * One-shot test mode (§3.1): start ComfyUI, run one job from `--test-input` (file or JSON) or
+ * ./test_input.json, stop. No HTTP and no platform calls. The result says whether to exit 0 or 1.
+ */
+export async function runOneShot(
+  config: Config,
+  log: Logger,
+  options: { source: string; emulate?: boolean; signal?: AbortSignal },
+): Promise<{ result: OneShotResult; ok: boolean }> {
+  const job = await loadTestInput(options.source);
+  log.info(
+    `one-shot test: job ${job.id} from ${options.source.trimStart().startsWith("{") ? "--test-input" : options.source}`,
+  );
+  const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), options);
+  try {
+    await comfy.start();
+    const deps = createJobDeps(config, log, comfy, createComfyClient({ url: comfy.url, log }), models);
+    const signal = options.signal ?? new AbortController().signal;
+    let outcome: JobOutcome;
+    try {
+      const upload = jobUploader(config, job.id, job.s3Config);
+      outcome = {
+        status: "COMPLETED",
+        output: await runJob({ ...deps, upload }, { id: job.id, input: job.input, signal }),
+      };
+    } catch (error) {
+      const failure = describeFailure(error, (n) => comfy.logs(n), config.redactor);
+      outcome = { status: failure.status, error: failure.error, details: failure.details };
+    }
+    log.info(
+      `one-shot test: job ${job.id} ${outcome.status}${outcome.status === "COMPLETED" ? "" : `: ${outcome.error}`}`,
+    );
+    return oneShotResult(job.id, outcome, { hostname: config.RUNPOD_POD_HOSTNAME, workerId: config.RUNPOD_POD_ID });
+  } finally {
+    await comfy.stop();
+    await dispose();
+  }
+}
+
+async function _startComfy(
+  comfy: ComfyHandle,
+  client: ReturnType<typeof createComfyClient>,
+  health: WorkerHealth,
+  shutdown: () => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  // a signal while ComfyUI starts stops it, which makes start() reject
+  const abort = () => void comfy.stop();
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    await comfy.start();
+    const stats = await client.systemStats();
+    health.comfyInfo = { version: stats.system.comfyui_version, devices: stats.devices };
+  } catch (error) {
+    health.phase = "failed";
+    await shutdown();
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", abort);
+  }
+}
+
+// only the health routes: in RunPod mode jobs come from the platform, never over this port
+function _healthApp(health: WorkerHealth, metrics: Metrics, log: Logger, apiToken?: string) {
+  const app = new Hono();
+  app.onError((error, c) => errorResponse(error, c, log));
+  app.use(async (c, next) => {
+    if (apiToken && !OPEN_PATHS.has(c.req.path) && !_tokenMatches(c.req.header("authorization"), apiToken))
+      throw new WorkerError("E_AUTH", "this route needs Authorization: Bearer <API_TOKEN>");
+    await next();
+  });
+  app.route("/", healthRoutes(health, metrics));
+  return app;
+}
+
+function _tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.replace(/^Bearer\s+/i, "") ?? "");
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,68 @@
+import { expect, test } from "bun:test";
+import type { ComfyClient } from "../../src/comfy/client.ts";
+import { coreObjectInfo } from "../../src/comfy/object-info.ts";
+import { isWorkerError } from "../../src/errors.ts";
+import { Redactor } from "../../src/lib/redact.ts";
+import { createLogger } from "../../src/log.ts";
+import { createWeightsCheck, type WeightsState } from "../../src/weights/job-check.ts";
+import { createRemoteSnapshot } from "../../src/weights/remote-snapshot.ts";
+import type { ApiWorkflow } from "../../src/workflow/api.ts";
+
+// an attached ComfyUI on another machine: only its /models listings are visible
+const LISTINGS: Record<string, string[]> = {
+  checkpoints: ["sd15/dreamshaper_8.safetensors"],
+  loras: ["detail.safetensors"],
+  embeddings: ["EasyNegative.safetensors"],
+};
+const asked: string[] = [];
+const client = {
+  url: "http://comfy:8188",
+  models: async (folder?: string) => {
+    asked.push(folder ?? "");
+    const names = LISTINGS[folder ?? ""];
+    if (!names) throw new Error("404");
+    return names;
+  },
+} as unknown as ComfyClient;
+
+const workflow = (ckpt: string): ApiWorkflow => ({
+  "1": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: ckpt } },
+  "2": { class_type: "CLIPTextEncode", inputs: { clip: ["1", 1], text: "embedding:EasyNegative" } },
+  "3": { class_type: "LoraLoader", inputs: { lora_name: "detail.safetensors", model: ["1", 0], clip: ["1", 1] } },
+  "4": { class_type: "Sink", inputs: { a: ["2", 0], b: ["3", 0] } },
+});
+
+test("a listing-only snapshot answers the check of an attached ComfyUI", async () => {
+  const snapshot = await createRemoteSnapshot(client, ["checkpoints", "loras|unet", "embeddings"]);
+  expect(asked.sort()).toEqual(["checkpoints", "diffusion_models", "embeddings", "loras"]);
+  expect(snapshot.find("checkpoints", "sd15/dreamshaper_8.safetensors")).toBe(
+    "http://comfy:8188/models/checkpoints/sd15/dreamshaper_8.safetensors",
+  );
+  expect(snapshot.searched("loras")).toEqual(["http://comfy:8188/models/loras"]);
+  expect(snapshot.list("diffusion_models")).toEqual([]);
+
+  const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
+  const check = createWeightsCheck({
+    mode: "fail",
+    snapshot: (lookups) => createRemoteSnapshot(client, lookups),
+    objectInfo: async () => coreObjectInfo(),
+    health,
+    log: createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr }),
+  });
+  await check?.(workflow("sd15/dreamshaper_8.safetensors"), new AbortController().signal);
+  expect(health).toEqual({ state: "ready", pending: 0, missing: [] });
+  const error = await check?.(workflow("dreamshaper_8.safetensors"), new AbortController().signal).catch((e) => e);
+  expect(isWorkerError(error) && error.code).toBe("E_WEIGHTS_MISSING");
+  expect(error.message).toBe(
+    "missing weights: checkpoints/dreamshaper_8.safetensors (did you mean checkpoints/sd15/dreamshaper_8.safetensors?); put it in http://comfy:8188/models/checkpoints (or another checkpoints folder ComfyUI searches) and retry",
+  );
+  expect(health.missing).toEqual(["checkpoints/dreamshaper_8.safetensors"]);
+});
+
+test("WEIGHTS_MODE=skip gives no hook", () => {
+  const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
+  const options = { snapshot: async () => createRemoteSnapshot(client, []), objectInfo: async () => coreObjectInfo() };
+  const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
+  expect(createWeightsCheck({ ...options, mode: "skip", health, log })).toBeUndefined();
+  expect(createWeightsCheck({ ...options, mode: "download", health, log })).toBeFunction();
+});
