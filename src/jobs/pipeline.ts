@@ -6,7 +6,9 @@ import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import type { LookupFn } from "../lib/net.ts";
 import type { Logger } from "../log.ts";
-import { type ApiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
+import { type ApiWorkflow, isUiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
+import { convertUiToApi } from "../workflow/convert.ts";
+import { parseUiWorkflow } from "../workflow/ui.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
 import { collectOutputs, type OutputUploader } from "./outputs.ts";
 import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
@@ -49,10 +51,12 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
   const started = performance.now();
   const input = _parseInput(run.input);
   deps.config.redactor.add(input.comfy_org_api_key);
-  const workflow = parseApiWorkflow(input.workflow, "input.workflow");
+  // UI workflows are converted with the live /object_info, so parse API ones first: bad input fails at once
+  const api = isUiWorkflow(input.workflow) ? undefined : parseApiWorkflow(input.workflow, "input.workflow");
   // after a crash the next job waits for the restarted ComfyUI rather than failing against a dead port
   await deps.comfy.waitReady(run.signal);
   const objectInfo = await deps.objectInfo();
+  const workflow = api ?? _convertUi(input.workflow, objectInfo);
   applyOverrides(workflow, input.overrides ?? {}, objectInfo);
   _checkNodes(workflow, objectInfo);
   const files = await Promise.all(
@@ -111,6 +115,17 @@ function _parseInput(raw: unknown): JobInput {
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => `${["input", ...issue.path].join(".")}: ${issue.message}`);
   throw new WorkerError("E_INPUT", `invalid job input: ${issues.join("; ")}`, { details: { issues } });
+}
+
+function _convertUi(value: unknown, objectInfo: ObjectInfo): ApiWorkflow {
+  const { api, unknownNodes } = convertUiToApi(parseUiWorkflow(value, "input.workflow"), objectInfo);
+  if (unknownNodes.length === 0) return api;
+  const named = unknownNodes.map((node) => (node.pack ? `${node.class_type} (from ${node.pack})` : node.class_type));
+  throw new WorkerError(
+    "E_UNKNOWN_NODE",
+    `ComfyUI has no node type ${named.join(", ")}; install the custom node pack that provides ${unknownNodes.length > 1 ? "them" : "it"}`,
+    { details: { unknown_nodes: unknownNodes } },
+  );
 }
 
 function _checkNodes(workflow: ApiWorkflow, objectInfo: ObjectInfo): void {

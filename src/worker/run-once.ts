@@ -7,6 +7,7 @@ import type { JobProgress } from "../jobs/pipeline.ts";
 import { runJob } from "../jobs/pipeline.ts";
 import type { JobFile, JobOutput } from "../jobs/schema.ts";
 import type { Logger } from "../log.ts";
+import { loadWorkflowFile } from "../workflow/load.ts";
 import { createComfy } from "./comfy.ts";
 import { createJobDeps } from "./start.ts";
 
@@ -70,18 +71,20 @@ function _timeout(seconds: number): AbortSignal {
 
 /** Job input from a workflow file plus `--set` and `--image` flags. */
 export async function buildJobInput(options: Pick<RunOnceOptions, "workflowPath" | "sets" | "images">) {
-  const workflow = _parseJson(await _read(options.workflowPath), options.workflowPath);
+  // API or UI JSON, or a PNG/WebP with the workflow embedded; UI workflows are converted by the job
+  const loaded = await loadWorkflowFile(options.workflowPath);
+  const workflow = loaded.api ?? loaded.ui;
   const images: JobFile[] = [];
   for (const spec of options.images) {
     const [name, path] = _split(spec, "--image", "NAME=PATH");
-    images.push({ name, image: (await _read(path, "buffer")).toString("base64") });
+    images.push({ name, image: (await _read(path)).toString("base64") });
   }
   const overrides: Record<string, unknown> = {};
   for (const spec of options.sets) {
     const [key, raw] = _split(spec, "--set", "NODE.INPUT=VALUE");
     if (raw.startsWith("@")) {
       const name = basename(raw.slice(1));
-      images.push({ name, image: (await _read(raw.slice(1), "buffer")).toString("base64") });
+      images.push({ name, image: (await _read(raw.slice(1))).toString("base64") });
       overrides[key] = name;
     } else overrides[key] = _literal(raw);
   }
@@ -117,19 +120,9 @@ function _literal(raw: string): unknown {
   }
 }
 
-function _parseJson(text: string, file: string): unknown {
+async function _read(path: string): Promise<Buffer> {
   try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new WorkerError("E_INPUT", `${file} is not valid JSON (${(error as Error).message})`);
-  }
-}
-
-async function _read(path: string): Promise<string>;
-async function _read(path: string, as: "buffer"): Promise<Buffer>;
-async function _read(path: string, as?: "buffer"): Promise<string | Buffer> {
-  try {
-    return as ? await readFile(path) : await readFile(path, "utf8");
+    return await readFile(path);
   } catch (error) {
     throw new WorkerError("E_USAGE", `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`);
   }

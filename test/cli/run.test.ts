@@ -83,6 +83,6 @@ test("--timeout interrupts the workflow and exits 5", async () => {
 test("bad flags are usage errors (exit 2)", async () => {
   expect((await run(["run", EXAMPLE, "--emulate", "--comfy-url", "http://127.0.0.1:1"])).code).toBe(2);
   expect((await run(["run", EXAMPLE, "--emulate", "--timeout", "soon"])).stderr).toContain("--timeout must be");
-  expect((await run(["run", join(dir, "missing.json"), "--emulate"])).stderr).toContain("cannot read");
+  expect((await run(["run", join(dir, "missing.json"), "--emulate"])).stderr).toContain("missing.json: no such file");
   expect((await run(["run", EXAMPLE, "--emulate", "--set", "novalue"])).stderr).toContain("NODE.INPUT=VALUE");
 });
