@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are Dockerfile text with ${VAR} in it
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
