@@ -1,5 +1,6 @@
 import { type Config, type ConfigFlags, loadConfig } from "../config.ts";
 import { createLogger, type Logger, resolveLogFormat } from "../log.ts";
+import { CLI_REDACTOR } from "./_redactor.ts";
 
 export interface CommandContextOptions {
   /** Parsed `--config` and `--log-level`. */
@@ -18,6 +19,7 @@ export function createCommandContext(options: CommandContextOptions): { config: 
     file: options.args.config,
     flags: { LOG_LEVEL: options.args["log-level"], ...options.flags },
   });
+  CLI_REDACTOR.merge(config.redactor);
   const stream = options.stream === "stdout" ? process.stdout : process.stderr;
   const format = resolveLogFormat(config.LOG_FORMAT, {
     isTTY: Boolean((stream as NodeJS.WriteStream).isTTY),

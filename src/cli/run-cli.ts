@@ -1,7 +1,7 @@
 import { type CommandDef, renderUsage, runCommand } from "citty";
 import { isWorkerError, toExitCode, WorkerError } from "../errors.ts";
-import { Redactor } from "../lib/redact.ts";
 import { VERSION } from "../version.ts";
+import { CLI_REDACTOR } from "./_redactor.ts";
 import { root } from "./index.ts";
 
 export interface CliIO {
@@ -38,7 +38,7 @@ export async function runCli(rawArgs: string[], io: CliIO = DEFAULT_IO): Promise
 }
 
 async function _report(error: unknown, cmd: CommandDef, parent: CommandDef | undefined, io: CliIO): Promise<number> {
-  const redactor = new Redactor();
+  const redactor = CLI_REDACTOR;
   // citty's own errors (unknown command, missing argument) are usage errors
   if (error instanceof Error && error.name === "CLIError") {
     io.err(`${await renderUsage(cmd, parent)}\n\nerror: ${redactor.text(error.message)}\n`);

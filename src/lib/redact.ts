@@ -26,6 +26,11 @@ export class Redactor {
     if (secret && secret.length >= 4) this.#secrets.add(secret);
   }
 
+  /** Learns every secret `other` knows (the CLI's error printer learns the command's config secrets). */
+  merge(other: Redactor): void {
+    for (const secret of other.#secrets) this.#secrets.add(secret);
+  }
+
   /** A copy of `text` with every known secret and secret-shaped substring replaced. */
   text(text: string): string {
     let out = text;

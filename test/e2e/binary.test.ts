@@ -152,3 +152,13 @@ test("run --emulate from the binary saves the outputs and prints timings", async
   expect(await Bun.file(result.saved[0] as string).bytes()).toHaveLength(Bun.file(result.saved[0] as string).size);
   expect(result.timings.total_ms).toBeGreaterThan(0);
 }, 30_000);
+
+test("a secret from the environment never reaches an error message", async () => {
+  const token = "civitai-secret-0123456789abcdef";
+  const { code, stderr } = await runBinary(["run", `/nonexistent/dir/${token}.json`], {
+    env: { CIVITAI_TOKEN: token },
+  });
+  expect(code).toBe(2);
+  expect(stderr).toContain("***");
+  expect(stderr).not.toContain(token);
+});
