@@ -34,7 +34,9 @@ export const ConfigSchema = z.object({
   EXTRA_MODEL_PATHS: list.optional().describe("comma-separated extra_model_paths.yaml files"),
   MODELS_DIR: z.string().optional().describe("where downloads go when a folder has no is_default root"),
   WEIGHTS_MODE: z.enum(["fail", "download", "skip"]).default("fail").describe("what a job does about missing weights"),
-  PRELOAD_KIT: list.optional().describe("kits to make present before the worker is ready"),
+  PRELOAD_KIT: list
+    .optional()
+    .describe("kits (built-in names, or manifest YAML paths) to make present before the worker is ready"),
   PRELOAD_WORKFLOW: list.optional().describe("workflows whose weights to make present before ready"),
   WARMUP_WORKFLOW: z.string().optional().describe("workflow run once after ComfyUI is ready"),
   HF_TOKEN: z.string().optional().describe("Hugging Face token"),

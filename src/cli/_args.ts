@@ -18,3 +18,13 @@ export const commonArgs = {
 export const jsonArgs = {
   json: { type: "boolean", description: "print the result as JSON" },
 } as const satisfies ArgsDef;
+
+/** Every value of a repeatable flag (`--kit a --kit b`, `--kit=a`): citty keeps only the last one. */
+export function repeatedFlag(rawArgs: readonly string[], flag: string): string[] {
+  const values: string[] = [];
+  rawArgs.forEach((arg, i) => {
+    if (arg === flag && rawArgs[i + 1] !== undefined) values.push(rawArgs[i + 1] as string);
+    else if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
+  });
+  return values;
+}

@@ -5,14 +5,17 @@ import { createComfyClient } from "../comfy/client.ts";
 import { coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
 import type { Config } from "../config.ts";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
+import { waitForSignal } from "../lib/signals.ts";
 import type { Logger } from "../log.ts";
-import { checkWorkflowFiles } from "../weights/check.ts";
+import { type CheckDownloadOptions, downloadMissing } from "../preload/check-download.ts";
+import { cliModelRoots } from "../preload/pull.ts";
+import { type CheckReport, checkWorkflowFiles } from "../weights/check.ts";
 import { createModelIndex } from "../weights/model-index.ts";
-import { loadModelRoots } from "../weights/roots.ts";
 import { VERIFY_LEVELS, type VerifyLevel } from "../weights/verify.ts";
-import { commonArgs, jsonArgs } from "./_args.ts";
+import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { formatCheckReport } from "./_check-table.ts";
 import { createCommandContext } from "./_context.ts";
+import { createPullProgress } from "./_pull-output.ts";
 
 export default defineCommand({
   meta: {
@@ -43,10 +46,14 @@ export default defineCommand({
       description: "exists, size, header (safetensors structure) or sha256 (cached in <file>.sha256.json)",
       default: "exists",
     },
+    download: {
+      type: "boolean",
+      description: "download every missing weight with a known source (as `pull` does), then check again",
+    },
   },
   async run({ args, rawArgs }) {
     const files = args._.length > 0 ? args._.map(String) : [args.workflow];
-    const extra = _repeated(rawArgs, "--extra-model-paths");
+    const extra = repeatedFlag(rawArgs, "--extra-model-paths");
     const { config, log } = createCommandContext({
       args,
       flags: { MODELS_DIR: args["models-dir"], EXTRA_MODEL_PATHS: extra.length > 0 ? extra.join(",") : undefined },
@@ -54,27 +61,35 @@ export default defineCommand({
     const level = args.verify as VerifyLevel;
     if (!VERIFY_LEVELS.includes(level))
       throw new WorkerError("E_USAGE", `--verify must be one of ${VERIFY_LEVELS.join(", ")}`);
-    const roots = await loadModelRoots({
-      baseDir: config.COMFY_DIR,
-      comfyDir: config.COMFY_DIR,
-      extraConfigs: config.EXTRA_MODEL_PATHS ?? [],
-      modelsDirs: config.MODELS_DIR ? [config.MODELS_DIR] : [],
-      env: config.env,
-    });
+    const roots = await cliModelRoots(config);
     const { info, live } = await _objectInfo(config, log);
     const base = resolve(config.COMFY_DIR);
-    const report = await checkWorkflowFiles(files, {
-      index: createModelIndex(roots),
-      objectInfo: info,
-      live,
-      level,
-      dirs: { input: join(base, "input"), output: join(base, "output"), temp: join(base, "temp") },
-      hash: { cacheDir: join(tmpdir(), "comfy-worker-sha256") },
-    });
-    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatCheckReport(report));
-    if (!report.ok) process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
+    const index = createModelIndex(roots);
+    const check = () =>
+      checkWorkflowFiles(files, {
+        index,
+        objectInfo: info,
+        live,
+        level,
+        dirs: { input: join(base, "input"), output: join(base, "output"), temp: join(base, "temp") },
+        hash: { cacheDir: join(tmpdir(), "comfy-worker-sha256") },
+      });
+    let report = await check();
+    const downloads = args.download ? await _download(report, { config, log, roots, index }) : undefined;
+    if (downloads?.length) report = await check();
+    const out = downloads ? { ...report, downloads } : report;
+    process.stdout.write(args.json ? `${JSON.stringify(out, null, 2)}\n` : formatCheckReport(report));
+    if (downloads?.some((d) => d.outcome === "failed")) process.exitCode = EXIT_CODES.E_DOWNLOAD;
+    else if (!report.ok) process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
   },
 });
+
+async function _download(report: CheckReport, options: Omit<CheckDownloadOptions, "onState" | "onResult">) {
+  const interrupt = new AbortController();
+  void waitForSignal().then(() => interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")));
+  const progress = createPullProgress(process.stderr, Boolean(process.stderr.isTTY));
+  return downloadMissing(report, { ...options, ...progress, signal: interrupt.signal }).finally(() => progress.done());
+}
 
 // a running ComfyUI (COMFY_URL) knows custom nodes and their file pickers; offline, the bundled core set
 async function _objectInfo(config: Config, log: Logger): Promise<{ info: ObjectInfo; live: boolean }> {
@@ -88,14 +103,4 @@ async function _objectInfo(config: Config, log: Logger): Promise<{ info: ObjectI
     );
     return { info: coreObjectInfo(), live: false };
   }
-}
-
-/** citty keeps only the last value of a repeated flag, so collect them from the raw arguments. */
-function _repeated(rawArgs: string[], flag: string): string[] {
-  const values: string[] = [];
-  rawArgs.forEach((arg, i) => {
-    if (arg === flag && rawArgs[i + 1] !== undefined) values.push(rawArgs[i + 1] as string);
-    else if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
-  });
-  return values;
 }

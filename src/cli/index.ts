@@ -9,6 +9,7 @@ const commands = {
   check: () => import("./check.ts").then((m) => m.default),
   convert: () => import("./convert.ts").then((m) => m.default),
   kits: () => import("./kits.ts").then((m) => m.default),
+  pull: () => import("./pull.ts").then((m) => m.default),
   // biome-ignore lint/suspicious/noExplicitAny: each command has its own args type
 } satisfies Record<string, () => Promise<CommandDef<any>>>;
 

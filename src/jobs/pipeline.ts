@@ -8,7 +8,7 @@ import type { LookupFn } from "../lib/net.ts";
 import type { Logger } from "../log.ts";
 import { type ApiWorkflow, isUiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
 import { convertUiToApi } from "../workflow/convert.ts";
-import { parseUiWorkflow } from "../workflow/ui.ts";
+import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
 import { collectOutputs, type OutputUploader } from "./outputs.ts";
 import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
@@ -29,8 +29,15 @@ export interface JobDeps {
   config: Pick<Config, "DOWNLOAD_ALLOW_HOSTS" | "OUTPUT_INLINE_MAX_MB" | "redactor">;
   log: Logger;
   objectInfo: () => Promise<ObjectInfo>;
-  /** Fails (E_WEIGHTS_MISSING, …) when the workflow's weights aren't usable; absent = not checked. */
-  checkWeights?: (workflow: ApiWorkflow, signal: AbortSignal) => Promise<void>;
+  /**
+   * Fails (E_WEIGHTS_MISSING, …) when the workflow's weights aren't usable; absent = not checked. With
+   * WEIGHTS_MODE=download it first fetches them, reporting progress as `node: "download:<folder>/<name>"`.
+   */
+  checkWeights?: (
+    workflow: ApiWorkflow,
+    signal: AbortSignal,
+    job?: { ui?: UiWorkflow; onProgress?: (progress: JobProgress) => void },
+  ) => Promise<void>;
   upload?: OutputUploader;
   fetch?: typeof fetch;
   lookup?: LookupFn;
@@ -56,7 +63,8 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
   // after a crash the next job waits for the restarted ComfyUI rather than failing against a dead port
   await deps.comfy.waitReady(run.signal);
   const objectInfo = await deps.objectInfo();
-  const workflow = api ?? _convertUi(input.workflow, objectInfo);
+  const ui = api ? undefined : parseUiWorkflow(input.workflow, "input.workflow");
+  const workflow = api ?? _convertUi(ui as UiWorkflow, objectInfo);
   applyOverrides(workflow, input.overrides ?? {}, objectInfo);
   _checkNodes(workflow, objectInfo);
   const files = await Promise.all(
@@ -70,7 +78,8 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
       }),
     ),
   );
-  await deps.checkWeights?.(workflow, run.signal);
+  // the UI's `models` metadata names download sources for WEIGHTS_MODE=download
+  await deps.checkWeights?.(workflow, run.signal, { ...(ui ? { ui } : {}), onProgress: run.onProgress });
   const validated = performance.now();
   // runPrompt's timestamps are epoch ms, so queue time is measured on that clock
   const validatedAt = Date.now();
@@ -117,8 +126,8 @@ function _parseInput(raw: unknown): JobInput {
   throw new WorkerError("E_INPUT", `invalid job input: ${issues.join("; ")}`, { details: { issues } });
 }
 
-function _convertUi(value: unknown, objectInfo: ObjectInfo): ApiWorkflow {
-  const { api, unknownNodes } = convertUiToApi(parseUiWorkflow(value, "input.workflow"), objectInfo);
+function _convertUi(ui: UiWorkflow, objectInfo: ObjectInfo): ApiWorkflow {
+  const { api, unknownNodes } = convertUiToApi(ui, objectInfo);
   if (unknownNodes.length === 0) return api;
   const named = unknownNodes.map((node) => (node.pack ? `${node.class_type} (from ${node.pack})` : node.class_type));
   throw new WorkerError(

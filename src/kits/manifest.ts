@@ -35,6 +35,8 @@ export const KIT_FOLDERS: readonly string[] = [...Object.keys(DEFAULT_FOLDERS), 
 const KIT_NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const HTTPS_URL_RE = /^https:\/\/[^\s/?#]+[^\s]*$/;
+// plain http only to this machine: a local mirror or cache (and the tests' weight host), never the network
+const FILE_URL_RE = /^(?:https:\/\/[^\s/?#]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?(?=[/?#]|$))[^\s]*$/;
 // relative, "/"-separated, no empty, "." or ".." segment, no backslash, colon or NUL
 const FILE_NAME_RE = /^(?!\/)(?!.*\/$)(?!.*\/\/)(?!(?:.*\/)?\.\.?(?:\/|$))[^\\:\0]+$/;
 const MAX_ISSUES_SHOWN = 10;
@@ -52,9 +54,11 @@ export const ManifestFile = z.strictObject({
     .describe("file name as the loader node's widget shows it; may contain '/'-separated subfolders"),
   url: z
     .string()
-    .regex(HTTPS_URL_RE, { error: "expected an https:// URL" })
+    .regex(FILE_URL_RE, { error: "expected an https:// URL (plain http:// only to 127.0.0.1 or localhost)" })
     .refine((value) => URL.canParse(value), { error: "expected an https:// URL" })
-    .describe("direct download URL (Hugging Face resolve URL, Civitai download URL, …)"),
+    .describe(
+      "direct download URL (Hugging Face resolve URL, Civitai download URL, …); http:// only for a mirror on this machine",
+    ),
   sha256: z
     .string()
     .regex(SHA256_RE, { error: "expected 64 lower-case hex digits" })

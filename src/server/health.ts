@@ -1,15 +1,12 @@
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import { VERSION } from "../version.ts";
+import type { WeightsState } from "../weights/weight-state.ts";
 import type { JobStore } from "./job-store.ts";
 
 export type WorkerStatus = "starting" | "ready" | "degraded" | "failed";
 
-/** Weight state for /health; filled in by the weights feature when it runs. */
-export interface WeightsHealth {
-  state: "unchecked" | "checking" | "ready" | "downloading" | "failed";
-  pending: number;
-  missing: string[];
-}
+/** Weight state for /health (SPEC's `{state, pending, missing}` plus per-file `files`); kept by the weights feature. */
+export type WeightsHealth = WeightsState;
 
 /** What /health, /ready and /ping read: the worker's phase plus live ComfyUI and job state. */
 export interface WorkerHealth {

@@ -48,6 +48,8 @@ export interface JobStoreOptions {
   fail: (error: unknown) => JobFailure;
   onFinish?: (job: JobRecord) => void;
   workerId?: string;
+  /** Queue jobs but start none until `resume()` (serve: preloads and warmup come first). */
+  paused?: boolean;
 }
 
 // RunPod's default job lifespan when policy.ttl is absent
@@ -63,16 +65,24 @@ export class JobStore {
   readonly #sweeper: ReturnType<typeof setInterval>;
   #running = 0;
   #accepting = true;
+  #paused: boolean;
   counts = { completed: 0, failed: 0, retried: 0 };
 
   constructor(options: JobStoreOptions) {
     this.#options = options;
+    this.#paused = options.paused ?? false;
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
 
   get accepting(): boolean {
     return this.#accepting;
+  }
+
+  /** Starts running queued jobs (after a `paused` start). */
+  resume(): void {
+    this.#paused = false;
+    this.#pump();
   }
 
   /** Queues a job; throws E_COMFY_UNAVAILABLE once the worker is shutting down. */
@@ -203,7 +213,7 @@ export class JobStore {
   }
 
   #pump(): void {
-    while (this.#running < this.#options.concurrency && this.#queue.length > 0) {
+    while (!this.#paused && this.#running < this.#options.concurrency && this.#queue.length > 0) {
       const job = this.#jobs.get(this.#queue.shift() as string);
       if (job && job.status === "IN_QUEUE") void this.#run(job);
     }

@@ -1,25 +1,45 @@
 /**
  * The `serve` weights check (WEIGHTS_MODE): before anything is queued, a job whose weights are not in
- * ComfyUI's model folders fails with E_WEIGHTS_MISSING, `details.missing_weights` and a one-line fix.
- * `/health` `weights.missing` lists what recent jobs found missing until a later job finds it present.
+ * ComfyUI's model folders fails with E_WEIGHTS_MISSING, `details.missing_weights` and a one-line fix; with
+ * `download`, an injected downloader first fetches what has a known source. `/health` `weights` shows
+ * each weight's state (weight-state.ts).
  */
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ApiWorkflow } from "../workflow/api.ts";
+import type { UiWorkflow } from "../workflow/ui.ts";
 import { createCandidateFinder } from "./candidates.ts";
 import { comboFolderFor } from "./check.ts";
 import { locateWeights, type WeightReport } from "./locate.ts";
 import type { ModelSnapshot } from "./model-index.ts";
 import { type RequiredWeight, requiredFiles } from "./required.ts";
+import { settleWeights, setWeightState, type WeightsState, weightKey } from "./weight-state.ts";
 
-/** The part of /health this check keeps current (server/health.ts WeightsHealth). */
-export interface WeightsState {
-  state: "unchecked" | "checking" | "ready" | "downloading" | "failed";
-  pending: number;
-  missing: string[];
+/** Progress of a job's weight download, reported as the job's progress (`node: "download:<folder>/<name>"`). */
+export interface DownloadJobProgress {
+  node: string;
+  value: number;
+  max: number;
+  percent: number;
 }
+
+/** What the hook knows about the job beyond its API graph. */
+export interface JobWeightsContext {
+  /** The UI workflow the job sent, for its `models` metadata (download sources). */
+  ui?: UiWorkflow;
+  onProgress?: (progress: DownloadJobProgress) => void;
+}
+
+/** Fetches the missing weights it has a known source for; throws E_WEIGHTS_MISSING at once when one has none. */
+export type JobWeightsDownload = (
+  missing: WeightReport[],
+  job: JobWeightsContext & { signal: AbortSignal },
+) => Promise<void>;
+
+/** The JobDeps.checkWeights hook. */
+export type WeightsCheck = (workflow: ApiWorkflow, signal: AbortSignal, job?: JobWeightsContext) => Promise<void>;
 
 export interface WeightsCheckOptions {
   mode: Config["WEIGHTS_MODE"];
@@ -28,37 +48,51 @@ export interface WeightsCheckOptions {
   objectInfo: () => Promise<ObjectInfo>;
   health: WeightsState;
   log: Logger;
+  /** WEIGHTS_MODE=download: fetches missing weights; absent = `download` fails like `fail`. */
+  download?: JobWeightsDownload;
 }
 
-/** Most entries `/health` `weights.missing` keeps; the oldest go first. */
-export const MAX_MISSING_SHOWN = 50;
-
 /** The JobDeps.checkWeights hook for a WEIGHTS_MODE, or undefined when weights are not checked (`skip`). */
-export function createWeightsCheck(
-  options: WeightsCheckOptions,
-): ((workflow: ApiWorkflow, signal: AbortSignal) => Promise<void>) | undefined {
+export function createWeightsCheck(options: WeightsCheckOptions): WeightsCheck | undefined {
   if (options.mode === "skip") return undefined;
-  // "download" fetches missing files once downloads exist (issue 5); until then it fails like "fail"
-  return async (workflow, signal) => {
+  const download = options.mode === "download" ? options.download : undefined;
+  return async (workflow, signal, job = {}) => {
     const objectInfo = await options.objectInfo();
-    const snapshot = await options.snapshot(_lookups(workflow, objectInfo));
+    const lookups = _lookups(workflow, objectInfo, job.ui);
+    let bad = await _locate(options, workflow, lookups, objectInfo, job.ui);
     signal.throwIfAborted();
-    const required = requiredFiles(workflow, { objectInfo, comboFolder: comboFolderFor(snapshot) });
-    const reports = await locateWeights(snapshot, required.weights, {
-      level: "exists",
-      candidates: createCandidateFinder(snapshot),
-    });
-    _record(options.health, reports);
-    const bad = reports.filter((report) => report.status !== "present");
+    if (bad.length > 0 && download) {
+      await download(bad, { ...job, signal });
+      // what the download made present is confirmed the way ComfyUI will see it
+      bad = await _locate(options, workflow, lookups, objectInfo, job.ui);
+    }
     if (bad.length === 0) return;
     options.log.warn(`job needs ${bad.length} missing weight(s): ${bad.map(weightLabel).join(", ")}`);
     throw missingWeightsError(bad);
   };
 }
 
+async function _locate(
+  options: WeightsCheckOptions,
+  workflow: ApiWorkflow,
+  lookups: string[],
+  objectInfo: ObjectInfo,
+  ui: UiWorkflow | undefined,
+): Promise<WeightReport[]> {
+  const snapshot = await options.snapshot(lookups);
+  const comboFolder = comboFolderFor(snapshot);
+  const required = requiredFiles(workflow, { objectInfo, comboFolder, ...(ui ? { ui } : {}) });
+  const reports = await locateWeights(snapshot, required.weights, {
+    level: "exists",
+    candidates: createCandidateFinder(snapshot),
+  });
+  _record(options.health, reports);
+  return reports.filter((report) => report.status !== "present");
+}
+
 /** `folder/name`, as `/health` and messages show a weight. */
 export function weightLabel(weight: Pick<RequiredWeight | WeightReport, "folder" | "name">): string {
-  return `${weight.folder}/${weight.name}`;
+  return weightKey(weight);
 }
 
 /** The job failure for weights that are missing (or, at stricter levels, invalid), with a one-line fix. */
@@ -83,20 +117,23 @@ export function missingWeightsError(bad: WeightReport[]): WorkerError {
   });
 }
 
-function _lookups(workflow: ApiWorkflow, objectInfo: ObjectInfo): string[] {
+function _lookups(workflow: ApiWorkflow, objectInfo: ObjectInfo, ui: UiWorkflow | undefined): string[] {
   // the folders a remote listing must fetch: every loader folder plus embeddings
-  const required = requiredFiles(workflow, { objectInfo });
+  const required = requiredFiles(workflow, { objectInfo, ...(ui ? { ui } : {}) });
   return [...new Set([...required.weights.map((weight) => weight.lookup), "embeddings"])];
 }
 
 function _record(health: WeightsState, reports: WeightReport[]): void {
-  const missing = new Set(health.missing);
+  const busy = new Set(
+    (health.files ?? []).filter((f) => f.state === "downloading" || f.state === "verifying").map(weightKey),
+  );
   for (const report of reports) {
-    const label = weightLabel(report);
-    missing.delete(label);
-    // re-added at the end, so the newest stay when the list is trimmed
-    if (report.status !== "present") missing.add(label);
+    const { folder, name } = report;
+    // another job's download of this very file is still running: its state says more than "missing"
+    if (report.status === "missing" && busy.has(weightKey(report))) continue;
+    if (report.status === "present") setWeightState(health, { folder, name, state: "ready", path: report.path });
+    else if (report.status === "missing") setWeightState(health, { folder, name, state: "missing" });
+    else setWeightState(health, { folder, name, state: "failed", reason: report.reason ?? report.status });
   }
-  health.missing = [...missing].slice(-MAX_MISSING_SHOWN);
-  health.state = health.missing.length > 0 ? "failed" : "ready";
+  settleWeights(health);
 }

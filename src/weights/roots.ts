@@ -94,9 +94,18 @@ export function parseExtraModelPaths(file: string, text: string): ExtraPathsFile
   );
 }
 
+// roots that came from an `is_default` section, per roots map: downloads go there first (SPEC §7)
+const DEFAULT_PATHS = new WeakMap<FolderRoots, Set<string>>();
+
+/** True when `path` was added to `folder`'s roots by an `is_default: true` section of extra_model_paths.yaml. */
+export function isDefaultRoot(roots: FolderRoots, folder: string, path: string): boolean {
+  return DEFAULT_PATHS.get(roots)?.has(`${canonicalFolder(folder)}\0${path}`) === true;
+}
+
 /** folder_paths.add_model_folder_path: legacy names mapped, `is_default` moves or inserts at the front. */
 export function addModelFolderPath(roots: FolderRoots, key: string, path: string, isDefault = false): void {
   const folder = canonicalFolder(key);
+  if (isDefault) DEFAULT_PATHS.set(roots, (DEFAULT_PATHS.get(roots) ?? new Set<string>()).add(`${folder}\0${path}`));
   const entry = roots.get(folder);
   // an unknown key becomes a folder that lists every extension
   if (!entry) return void roots.set(folder, { paths: [path], extensions: [] });

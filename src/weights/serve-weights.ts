@@ -6,11 +6,12 @@ import type { ComfyClient } from "../comfy/client.ts";
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { ApiWorkflow } from "../workflow/api.ts";
-import { createWeightsCheck, type WeightsState } from "./job-check.ts";
+import type { FolderRoots } from "./folders.ts";
+import { createWeightsCheck, type JobWeightsDownload, type WeightsCheck } from "./job-check.ts";
 import { createModelIndex, type ModelIndex } from "./model-index.ts";
 import { createRemoteSnapshot } from "./remote-snapshot.ts";
 import { loadModelRoots } from "./roots.ts";
+import { createWeightsState, type WeightsState } from "./weight-state.ts";
 
 /** Where the ComfyUI we run jobs on keeps its models, as far as this machine can see. */
 export interface ComfyModels {
@@ -18,6 +19,12 @@ export interface ComfyModels {
   baseDir?: string;
   /** Its checkout, whose own extra_model_paths.yaml it reads; the emulator has none. */
   comfyDir?: string;
+}
+
+/** ComfyUI's model roots on this disk and an index over them, shared by the job check and downloads. */
+export interface LocalModels {
+  roots: FolderRoots;
+  index: ModelIndex;
 }
 
 export interface ServeWeightsOptions {
@@ -28,34 +35,48 @@ export interface ServeWeightsOptions {
   objectInfo: () => Promise<ObjectInfo>;
   /** For `$VARS`/`~` in extra_model_paths.yaml, as ComfyUI (our child) expands them. */
   env: Record<string, string | undefined>;
+  /** The /health state to keep current (a fresh one by default). */
+  health?: WeightsState;
+  /** ComfyUI's local roots (see createLocalModels); built here when absent. */
+  local?: (() => Promise<LocalModels>) | undefined;
+  /** WEIGHTS_MODE=download: fetches a job's missing weights. */
+  download?: JobWeightsDownload | undefined;
+}
+
+/**
+ * The roots ComfyUI computes for `models`, loaded once (a bad YAML fails the caller with its E_CONFIG
+ * message and is read again next time); undefined when its disk is not ours to see.
+ */
+export function createLocalModels(
+  models: ComfyModels,
+  extraConfigs: readonly string[],
+  env: Record<string, string | undefined>,
+): (() => Promise<LocalModels>) | undefined {
+  const { baseDir, comfyDir } = models;
+  if (!baseDir) return undefined;
+  let local: Promise<LocalModels> | undefined;
+  return () => {
+    local ??= loadModelRoots({ baseDir, ...(comfyDir ? { comfyDir } : {}), extraConfigs, env }).then((roots) => ({
+      roots,
+      index: createModelIndex(roots),
+    }));
+    local.catch(() => (local = undefined));
+    return local;
+  };
 }
 
 /** The /health weights state plus the job hook (undefined with WEIGHTS_MODE=skip). */
-export function createServeWeights(options: ServeWeightsOptions): {
-  health: WeightsState;
-  check?: (workflow: ApiWorkflow, signal: AbortSignal) => Promise<void>;
-} {
-  const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
-  const { baseDir, comfyDir } = options.models;
-  let index: Promise<ModelIndex> | undefined;
-  const localIndex = (dir: string) => {
-    index ??= loadModelRoots({
-      baseDir: dir,
-      ...(comfyDir ? { comfyDir } : {}),
-      extraConfigs: options.config.EXTRA_MODEL_PATHS ?? [],
-      env: options.env,
-    }).then(createModelIndex);
-    // a bad YAML fails this job with its E_CONFIG message; the next job tries again
-    index.catch(() => (index = undefined));
-    return index;
-  };
+export function createServeWeights(options: ServeWeightsOptions): { health: WeightsState; check?: WeightsCheck } {
+  const health = options.health ?? createWeightsState();
+  const local = options.local ?? createLocalModels(options.models, options.config.EXTRA_MODEL_PATHS ?? [], options.env);
   const check = createWeightsCheck({
     mode: options.config.WEIGHTS_MODE,
     snapshot: async (lookups) =>
-      baseDir ? (await localIndex(baseDir)).snapshot() : createRemoteSnapshot(options.client, lookups),
+      local ? (await local()).index.snapshot() : createRemoteSnapshot(options.client, lookups),
     objectInfo: options.objectInfo,
     health,
     log: options.log,
+    ...(options.download ? { download: options.download } : {}),
   });
   return { health, ...(check ? { check } : {}) };
 }

@@ -17,6 +17,7 @@ import type { WorkerHealth } from "../server/health.ts";
 import { errorResponse } from "../server/http-errors.ts";
 import { Metrics } from "../server/metrics.ts";
 import { healthRoutes } from "../server/routes/health.ts";
+import { bringUp } from "./bring-up.ts";
 import { createComfy } from "./comfy.ts";
 import { createRunpodService } from "./runpod-jobs.ts";
 import { createJobDeps } from "./start.ts";
@@ -36,11 +37,13 @@ export interface StartRunpodOptions {
   emulate?: boolean;
   signal?: AbortSignal;
   timing?: Partial<WorkerTiming>;
+  /** Tests only: job weight URLs may be plain http to loopback. */
+  allowPrivateDownloads?: boolean;
 }
 
 const OPEN_PATHS = new Set(["/health", "/ready", "/ping"]);
 
-/** `serve` in RunPod mode: health on PORT first, then ComfyUI, then the queue-worker loop (reference §1.19). */
+/** `serve` in RunPod mode: health on PORT first, then ComfyUI and preloads, warmup, then the queue-worker loop (reference §1.19). */
 export async function startRunpodWorker(
   config: Config,
   log: Logger,
@@ -51,8 +54,11 @@ export async function startRunpodWorker(
   resolveEnvBucket(config);
   const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), options);
   const comfyClient = createComfyClient({ url: comfy.url, log });
-  const deps = createJobDeps(config, log, comfy, comfyClient, models);
   const metrics = new Metrics();
+  const deps = createJobDeps(config, log, comfy, comfyClient, models, {
+    onFetched: (bytes) => (metrics.bytesDownloaded += bytes),
+    allowPrivateDownloads: options.allowPrivateDownloads,
+  });
   const client = createRunpodClient({ urls, apiKey: config.RUNPOD_AI_API_KEY, log: log.child({ tag: "runpod" }) });
   const { worker, store } = createRunpodService({
     config,
@@ -69,7 +75,7 @@ export async function startRunpodWorker(
     startedAt: Date.now(),
     comfy,
     jobs: store,
-    weights: deps.weights,
+    weights: deps.weights.health,
   };
   const app = _healthApp(health, metrics, log, config.API_TOKEN);
   const server = Bun.serve({ port: config.PORT, hostname: "0.0.0.0", fetch: app.fetch });
@@ -77,12 +83,14 @@ export async function startRunpodWorker(
   log.info(`health routes on ${url}; RunPod queue mode (jobs come from RUNPOD_WEBHOOK_GET_JOB)`);
   const shutdown = async () => {
     health.phase = "stopping";
+    deps.weights.close();
     await worker.stop();
     await server.stop(true);
     await comfy.stop();
     await dispose();
   };
-  await _startComfy(comfy, comfyClient, health, shutdown, options.signal);
+  // the loop starts only after this, so no job is taken before preloads and warmup are done
+  await bringUp({ config, log, comfy, client: comfyClient, health, deps, shutdown, signal: options.signal });
   health.phase = "serving";
   log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once; taking jobs`);
   return { url, health, comfy, worker, finished: worker.run(), stop: shutdown };
@@ -124,29 +132,6 @@ export async function runOneShot(
   } finally {
     await comfy.stop();
     await dispose();
-  }
-}
-
-async function _startComfy(
-  comfy: ComfyHandle,
-  client: ReturnType<typeof createComfyClient>,
-  health: WorkerHealth,
-  shutdown: () => Promise<void>,
-  signal?: AbortSignal,
-): Promise<void> {
-  // a signal while ComfyUI starts stops it, which makes start() reject
-  const abort = () => void comfy.stop();
-  signal?.addEventListener("abort", abort, { once: true });
-  try {
-    await comfy.start();
-    const stats = await client.systemStats();
-    health.comfyInfo = { version: stats.system.comfyui_version, devices: stats.devices };
-  } catch (error) {
-    health.phase = "failed";
-    await shutdown();
-    throw error;
-  } finally {
-    signal?.removeEventListener("abort", abort);
   }
 }
 

@@ -6,12 +6,14 @@ import { type JobDeps, runJob } from "../jobs/pipeline.ts";
 import type { Logger } from "../log.ts";
 import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
 import { createApp } from "../server/app.ts";
-import type { WeightsHealth, WorkerHealth } from "../server/health.ts";
+import type { WorkerHealth } from "../server/health.ts";
 import { JobStore } from "../server/job-store.ts";
 import { Metrics } from "../server/metrics.ts";
 import { sendWebhook } from "../server/webhook.ts";
-import { type ComfyModels, createServeWeights } from "../weights/serve-weights.ts";
+import type { ComfyModels } from "../weights/serve-weights.ts";
+import { bringUp } from "./bring-up.ts";
 import { createComfy } from "./comfy.ts";
+import { createWorkerWeights, type WorkerWeights } from "./weights.ts";
 
 export interface WorkerHandle {
   url: string;
@@ -21,10 +23,18 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
+/** Extras for createJobDeps beyond the config. */
+export interface JobDepsOptions {
+  /** Bytes fetched by weight downloads (/metrics). */
+  onFetched?: (bytes: number) => void;
+  /** Tests only: job weight URLs may be plain http to loopback. */
+  allowPrivateDownloads?: boolean | undefined;
+}
+
 /**
  * The job pipeline's dependencies for one ComfyUI; /object_info is fetched once per ComfyUI (re)start.
  * With `models` (where that ComfyUI keeps its weights) jobs are checked per WEIGHTS_MODE; `weights` is
- * the /health state that check keeps current.
+ * the /health state that check keeps current, plus preloads and the transfers behind both.
  */
 export function createJobDeps(
   config: Config,
@@ -32,7 +42,8 @@ export function createJobDeps(
   comfy: ComfyHandle,
   client: ComfyClient,
   models?: ComfyModels,
-): JobDeps & { weights: WeightsHealth } {
+  options: JobDepsOptions = {},
+): JobDeps & { weights: WorkerWeights } {
   let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
   const objectInfo = () => {
     if (!cached || cached.generation !== comfy.generation) {
@@ -43,29 +54,39 @@ export function createJobDeps(
     return cached.info;
   };
   // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
-  const weights = models
-    ? createServeWeights({ config, log, client, models, objectInfo, env: config.env })
-    : { health: { state: "unchecked" as const, pending: 0, missing: [] } };
-  const checkWeights = "check" in weights ? weights.check : undefined;
-  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights: weights.health };
+  const weights = createWorkerWeights({ config, log, client, models, objectInfo, ...options });
+  const checkWeights = weights.check;
+  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights };
 }
 
-/** `serve` in API mode: HTTP first (health answers while starting), then ComfyUI, then jobs. */
+export interface StartWorkerOptions {
+  emulate?: boolean;
+  signal?: AbortSignal;
+  /** Tests only: job weight URLs may be plain http to loopback. */
+  allowPrivateDownloads?: boolean;
+}
+
+/** `serve` in API mode: HTTP first (health answers while starting), then ComfyUI and preloads, warmup, jobs. */
 export async function startWorker(
   config: Config,
   log: Logger,
-  options: { emulate?: boolean; signal?: AbortSignal } = {},
+  options: StartWorkerOptions = {},
 ): Promise<WorkerHandle> {
   resolveEnvBucket(config);
   const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), options);
   const client = createComfyClient({ url: comfy.url, log });
-  const deps = createJobDeps(config, log, comfy, client, models);
   const metrics = new Metrics();
+  const deps = createJobDeps(config, log, comfy, client, models, {
+    onFetched: (bytes) => (metrics.bytesDownloaded += bytes),
+    allowPrivateDownloads: options.allowPrivateDownloads,
+  });
   const jobs: JobStore = new JobStore({
     concurrency: config.CONCURRENCY,
     resultTtlMs: config.RESULT_TTL_S * 1000,
     timeoutMs: config.JOB_TIMEOUT_S * 1000,
     workerId: config.RUNPOD_POD_ID,
+    // jobs sent while starting wait until preloads and warmup are done
+    paused: true,
     execute: (job, execution) =>
       runJob(
         { ...deps, upload: jobUploader(config, job.id, job.request.s3Config) },
@@ -88,7 +109,7 @@ export async function startWorker(
     startedAt: Date.now(),
     comfy,
     jobs,
-    weights: deps.weights,
+    weights: deps.weights.health,
   };
   const app = createApp({ health, metrics, log: log.child({ tag: "http" }), apiToken: config.API_TOKEN });
   // idleTimeout 0: /runsync and /status-sync long-poll for up to 5 minutes
@@ -97,25 +118,14 @@ export async function startWorker(
   log.info(`HTTP API listening on ${url} (health answers while ComfyUI starts)`);
   const stop = async () => {
     health.phase = "stopping";
+    deps.weights.close();
     await jobs.drain(config.SHUTDOWN_GRACE_S * 1000);
     await server.stop(true);
     await comfy.stop();
     await dispose();
   };
-  // a signal while ComfyUI starts stops it, which makes start() reject
-  const abort = () => void comfy.stop();
-  options.signal?.addEventListener("abort", abort, { once: true });
-  try {
-    await comfy.start();
-    const stats = await client.systemStats();
-    health.comfyInfo = { version: stats.system.comfyui_version, devices: stats.devices };
-  } catch (error) {
-    health.phase = "failed";
-    await stop();
-    throw error;
-  } finally {
-    options.signal?.removeEventListener("abort", abort);
-  }
+  await bringUp({ config, log, comfy, client, health, deps, shutdown: stop, signal: options.signal });
+  jobs.resume();
   health.phase = "serving";
   log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once`);
   return { url, health, comfy, stop };

@@ -25,6 +25,7 @@ const HELP_MUST_MENTION: Record<CommandName, string> = {
   emulate: "--exit-after",
   check: "--verify",
   kits: "--json",
+  pull: "--dry-run",
   convert: "--object-info",
 };
 

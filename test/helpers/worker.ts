@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
-import { startWorker, type WorkerHandle } from "../../src/worker/start.ts";
+import { type StartWorkerOptions, startWorker, type WorkerHandle } from "../../src/worker/start.ts";
 import { freePort } from "./emulator.ts";
 
 export const MODELS_DIR = mkdtempSync(join(tmpdir(), "cw-models-"));
@@ -24,6 +24,7 @@ await addWorkerModel("checkpoints", "dreamshaper_8.safetensors");
 /** `serve --emulate` in-process on free ports; the emulator runs as a real supervised process. */
 export async function startTestWorker(
   env: Record<string, string> = {},
+  options: Omit<StartWorkerOptions, "emulate"> = {},
 ): Promise<WorkerHandle & { api: (path: string, init?: RequestInit) => Promise<Response> }> {
   const config = loadConfig({
     env: {
@@ -44,7 +45,7 @@ export async function startTestWorker(
     redactor: new Redactor(),
     stream: process.stderr,
   });
-  const worker = await startWorker(config, log, { emulate: true });
+  const worker = await startWorker(config, log, { ...options, emulate: true });
   const api = (path: string, init?: RequestInit) =>
     fetch(`${worker.url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
   return Object.assign(worker, { api });

@@ -4,8 +4,9 @@ import { coreObjectInfo } from "../../src/comfy/object-info.ts";
 import { isWorkerError } from "../../src/errors.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
-import { createWeightsCheck, type WeightsState } from "../../src/weights/job-check.ts";
+import { createWeightsCheck } from "../../src/weights/job-check.ts";
 import { createRemoteSnapshot } from "../../src/weights/remote-snapshot.ts";
+import type { WeightsState } from "../../src/weights/weight-state.ts";
 import type { ApiWorkflow } from "../../src/workflow/api.ts";
 
 // an attached ComfyUI on another machine: only its /models listings are visible
@@ -50,7 +51,7 @@ test("a listing-only snapshot answers the check of an attached ComfyUI", async (
     log: createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr }),
   });
   await check?.(workflow("sd15/dreamshaper_8.safetensors"), new AbortController().signal);
-  expect(health).toEqual({ state: "ready", pending: 0, missing: [] });
+  expect(health).toMatchObject({ state: "ready", pending: 0, missing: [] });
   const error = await check?.(workflow("dreamshaper_8.safetensors"), new AbortController().signal).catch((e) => e);
   expect(isWorkerError(error) && error.code).toBe("E_WEIGHTS_MISSING");
   expect(error.message).toBe(

@@ -68,13 +68,23 @@ test("close matches appear in the message and the details", async () => {
 test("/health lists what jobs found missing until a later job finds it present", async () => {
   const w = await worker();
   const health = async () => ((await (await w.api("/health")).json()) as Json).weights;
-  expect(await health()).toEqual({ state: "unchecked", pending: 0, missing: [] });
+  expect(await health()).toEqual({ state: "unchecked", pending: 0, missing: [], files: [] });
   const name = `later-${crypto.randomUUID()}.safetensors`;
   expect((await runsync(w, needing(name))).status).toBe("FAILED");
-  expect(await health()).toEqual({ state: "failed", pending: 0, missing: [`checkpoints/${name}`] });
+  expect(await health()).toEqual({
+    state: "failed",
+    pending: 0,
+    missing: [`checkpoints/${name}`],
+    files: [{ folder: "checkpoints", name, state: "missing" }],
+  });
   await addWorkerModel("checkpoints", name);
   expect((await runsync(w, needing(name))).status).toBe("COMPLETED");
-  expect(await health()).toEqual({ state: "ready", pending: 0, missing: [] });
+  expect(await health()).toEqual({
+    state: "ready",
+    pending: 0,
+    missing: [],
+    files: [{ folder: "checkpoints", name, state: "ready", path: expect.stringContaining(name) }],
+  });
 });
 
 test("weights in the emulator's own base directory count, as they do for the emulator", async () => {

@@ -1,0 +1,120 @@
+import type { EnsureResult } from "../preload/ensure.ts";
+import type { PullSummary } from "../preload/pull.ts";
+import type { WeightFileState } from "../weights/weight-state.ts";
+import { formatBytes } from "./_kits-table.ts";
+
+/** Where progress goes: a terminal gets redrawn bars, anything else JSON-line events. */
+export interface PullProgress {
+  onState(state: WeightFileState): void;
+  onResult(result: EnsureResult): void;
+  /** Clears the bars. */
+  done(): void;
+}
+
+const REDRAW_INTERVAL_MS = 200;
+const BAR_CELLS = 20;
+const MARK: Record<EnsureResult["outcome"], string> = {
+  present: "ok",
+  downloaded: "downloaded",
+  to_download: "would download",
+  failed: "FAILED",
+  no_source: "MISSING (no source)",
+  invalid: "INVALID",
+};
+
+/**
+ * Progress of a pull on `stream` (stderr): on a TTY one bar per active file plus a line per finished
+ * one; otherwise `{"event":"download",folder,name,bytes,total,rate,eta}` lines and a `done` per file.
+ */
+export function createPullProgress(stream: NodeJS.WriteStream, tty: boolean): PullProgress {
+  if (!tty) {
+    const write = (event: object) => stream.write(`${JSON.stringify(event)}\n`);
+    return {
+      onState: (state) => {
+        if (state.state !== "downloading" && state.state !== "verifying") return;
+        const { folder, name, bytes, total, rate, eta } = state;
+        write({ event: state.state === "downloading" ? "download" : "verify", folder, name, bytes, total, rate, eta });
+      },
+      onResult: (result) => write({ event: "done", ...result }),
+      done: () => {},
+    };
+  }
+  return _bars(stream);
+}
+
+function _bars(stream: NodeJS.WriteStream): PullProgress {
+  const active = new Map<string, WeightFileState>();
+  let drawn = 0;
+  let last = 0;
+  const redraw = (permanent: string[] = [], force = false) => {
+    const now = performance.now();
+    if (!force && permanent.length === 0 && now - last < REDRAW_INTERVAL_MS) return;
+    last = now;
+    // back to the first bar line, clear to the end of the screen, then print everything again
+    const up = drawn > 0 ? `\x1b[${drawn}F\x1b[J` : "";
+    const bars = [...active.values()].map(_bar);
+    stream.write(up + [...permanent, ...bars].map((line) => `${line}\n`).join(""));
+    drawn = bars.length;
+  };
+  return {
+    onState: (state) => {
+      const key = `${state.folder}/${state.name}`;
+      if (state.state === "downloading" || state.state === "verifying") active.set(key, state);
+      else active.delete(key);
+      redraw();
+    },
+    onResult: (result) => {
+      active.delete(`${result.folder}/${result.name}`);
+      redraw([formatResult(result)], true);
+    },
+    done: () => {
+      active.clear();
+      redraw([], true);
+    },
+  };
+}
+
+function _bar(state: WeightFileState): string {
+  const bytes = state.bytes ?? 0;
+  const share = state.total ? Math.min(1, bytes / state.total) : 0;
+  const filled = Math.round(share * BAR_CELLS);
+  const bar = `[${"#".repeat(filled)}${".".repeat(BAR_CELLS - filled)}]`;
+  const size = `${formatBytes(bytes)}${state.total ? ` / ${formatBytes(state.total)}` : ""}`;
+  const speed = state.rate ? `  ${formatBytes(state.rate)}/s` : "";
+  const eta = state.eta !== undefined ? `  eta ${state.eta} s` : "";
+  const what = state.state === "verifying" ? "  verifying" : "";
+  return `  ${bar} ${Math.round(share * 100)}%  ${state.folder}/${state.name}  ${size}${speed}${eta}${what}`;
+}
+
+/** One finished weight as a line: outcome, folder/name, size, where, and why when it went wrong. */
+export function formatResult(result: EnsureResult): string {
+  const size = result.size !== undefined ? `  ${formatBytes(result.size)}` : "";
+  const where = result.path ? `  ${result.path}` : "";
+  const why = result.reason ? `\n      ${result.reason}` : "";
+  return `${MARK[result.outcome]}  ${result.folder}/${result.name}${size}${where}${why}`;
+}
+
+/** The closing summary: counts, bytes and time, then what to do about anything not ready. */
+export function formatPullSummary(summary: PullSummary, dryRun: boolean): string {
+  const parts = [
+    `${summary.present} present`,
+    dryRun ? `${summary.to_download} to download` : `${summary.downloaded} downloaded`,
+    `${summary.failed} failed`,
+    `${summary.no_source} without a source`,
+  ];
+  if (summary.invalid > 0) parts.push(`${summary.invalid} invalid`);
+  const lines = [`${parts.join(", ")}; ${formatBytes(summary.bytes)} fetched in ${summary.seconds} s`];
+  if (dryRun) {
+    for (const file of summary.files.filter((f) => f.outcome === "to_download"))
+      lines.push(
+        `  would download ${file.url} (${file.size ? formatBytes(file.size) : "size unknown"}) to ${file.path}`,
+      );
+  }
+  const noSource = summary.files.filter((f) => f.outcome === "no_source");
+  if (noSource.length > 0) {
+    lines.push(
+      `no known source for ${noSource.map((f) => `${f.folder}/${f.name}`).join(", ")}: add it to a manifest (--manifest) or put the file in place`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,62 @@
+import type { ComfyClient } from "../comfy/client.ts";
+import type { ComfyHandle } from "../comfy/supervisor.ts";
+import type { Config } from "../config.ts";
+import type { JobDeps } from "../jobs/pipeline.ts";
+import type { Logger } from "../log.ts";
+import type { WorkerHealth } from "../server/health.ts";
+import { runWarmup } from "./warmup.ts";
+import type { WorkerWeights } from "./weights.ts";
+
+export interface BringUpOptions {
+  config: Pick<Config, "WARMUP_WORKFLOW">;
+  log: Logger;
+  comfy: ComfyHandle;
+  client: ComfyClient;
+  health: WorkerHealth;
+  deps: JobDeps & { weights: WorkerWeights };
+  /** Stops everything started so far; called before a failed start rethrows. */
+  shutdown: () => Promise<void>;
+  /** SIGTERM/SIGINT while starting. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Serve's start after HTTP is up (SPEC §4): ComfyUI and the preloads at the same time (both take minutes
+ * on a cold worker, and neither needs the other), then the warmup once both are done. Resolves when the
+ * worker may take jobs. On any failure — a download failed for good (E_DOWNLOAD, exit 4), a preloaded
+ * weight with no source (exit 3), ComfyUI not starting (exit 6), the warmup failing — health says
+ * `failed`, everything is stopped and the error is rethrown: the process exits non-zero and RunPod (or
+ * Kubernetes) replaces the worker, which beats a worker that stays up unable to run its workflow.
+ */
+export async function bringUp(options: BringUpOptions): Promise<void> {
+  const { comfy, client, health, deps, signal } = options;
+  const stopping = new AbortController();
+  // a signal while starting stops ComfyUI (which makes start() reject) and the preload and warmup waits
+  const abort = () => {
+    stopping.abort();
+    void comfy.stop();
+  };
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    const comfyUp = _startComfy(comfy, client, health);
+    const preloaded = deps.weights.preload(stopping.signal);
+    // whichever fails first decides; the other's rejection after shutdown is expected
+    comfyUp.catch(() => {});
+    preloaded.catch(() => {});
+    await Promise.all([comfyUp, preloaded]);
+    await runWarmup(deps, options.config.WARMUP_WORKFLOW, options.log, stopping.signal);
+  } catch (error) {
+    stopping.abort();
+    health.phase = "failed";
+    await options.shutdown();
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", abort);
+  }
+}
+
+async function _startComfy(comfy: ComfyHandle, client: ComfyClient, health: WorkerHealth): Promise<void> {
+  await comfy.start();
+  const stats = await client.systemStats();
+  health.comfyInfo = { version: stats.system.comfyui_version, devices: stats.devices };
+}
