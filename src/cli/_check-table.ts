@@ -1,3 +1,4 @@
+import { formatBytes } from "../lib/bytes.ts";
 import type { CheckReport, WorkflowReport } from "../weights/check.ts";
 import type { WeightReport } from "../weights/locate.ts";
 
@@ -20,7 +21,12 @@ export function formatCheckReport(report: CheckReport): string {
 function _workflow(report: WorkflowReport): string {
   const lines = [`${report.file} (${report.format} format)`];
   if (report.weights.length === 0) lines.push("  no model files needed");
-  const rows = report.weights.map((w) => [MARK[w.status], w.folder, w.name, w.size === undefined ? "" : _size(w.size)]);
+  const rows = report.weights.map((w) => [
+    MARK[w.status],
+    w.folder,
+    w.name,
+    w.size === undefined ? "" : formatBytes(w.size),
+  ]);
   const widths = [0, 1, 2].map((i) => Math.max(0, ...rows.map((row) => (row[i] ?? "").length)));
   report.weights.forEach((weight, i) => {
     const row = rows[i] ?? [];
@@ -53,15 +59,4 @@ function _details(weight: WeightReport): string[] {
     out.push(`      source: ${weight.source.url}${weight.source.sha256 ? ` (sha256 ${weight.source.sha256})` : ""}`);
   }
   return out;
-}
-
-function _size(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

@@ -1,4 +1,5 @@
 import type { Manifest } from "../kits/manifest.ts";
+import { formatBytes } from "../lib/bytes.ts";
 
 /** Total bytes of a kit's files and whether every file's size is known. */
 export function kitSize(kit: Manifest): { bytes: number; complete: boolean } {
@@ -51,18 +52,6 @@ export function formatKit(kit: Manifest): string {
     );
   }
   return `${lines.join("\n")}\n`;
-}
-
-/** Bytes in binary units, labelled like `check` does (1.5 GB = 1.5 × 1024³ bytes). */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 // --- internal ---

@@ -1,7 +1,7 @@
+import { formatBytes } from "../lib/bytes.ts";
 import type { EnsureResult } from "../preload/ensure.ts";
 import type { PullSummary } from "../preload/pull.ts";
 import type { WeightFileState } from "../weights/weight-state.ts";
-import { formatBytes } from "./_kits-table.ts";
 
 /** Where progress goes: a terminal gets redrawn bars, anything else JSON-line events. */
 export interface PullProgress {

@@ -3,7 +3,7 @@ import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { runWorkflowOnce } from "../worker/run-once.ts";
-import { commonArgs, jsonArgs } from "./_args.ts";
+import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
 
 export default defineCommand({
@@ -37,8 +37,8 @@ export default defineCommand({
     const progress = _progressPrinter(Boolean(process.stderr.isTTY));
     const { output, saved } = await runWorkflowOnce(config, log, {
       workflowPath: args.workflow,
-      sets: _repeated(rawArgs, "--set"),
-      images: _repeated(rawArgs, "--image"),
+      sets: repeatedFlag(rawArgs, "--set"),
+      images: repeatedFlag(rawArgs, "--image"),
       outDir: args.out,
       timeoutS,
       emulate: args.emulate,
@@ -61,16 +61,6 @@ export default defineCommand({
     );
   },
 });
-
-/** citty keeps only the last value of a repeated string flag, so collect them from the raw arguments. */
-function _repeated(rawArgs: string[], flag: string): string[] {
-  const values: string[] = [];
-  rawArgs.forEach((arg, i) => {
-    if (arg === flag && rawArgs[i + 1] !== undefined) values.push(rawArgs[i + 1] as string);
-    else if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
-  });
-  return values;
-}
 
 function _progressPrinter(tty: boolean) {
   let shown = false;

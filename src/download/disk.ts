@@ -1,5 +1,6 @@
 import { statfs } from "node:fs/promises";
 import { WorkerError } from "../errors.ts";
+import { formatBytes } from "../lib/bytes.ts";
 
 // room left for everything else on the volume (logs, outputs, the state file) after a download
 export const FREE_SPACE_MARGIN_BYTES = 64 * 1024 * 1024;
@@ -12,18 +13,6 @@ export const freeSpace: FreeSpaceFn = async (dir) => {
   const info = await statfs(dir);
   return info.bavail * info.bsize;
 };
-
-/** Human-readable bytes for messages (`6.46 GB`). */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(2)} ${units[unit]}`;
-}
 
 /** Throws E_DOWNLOAD, before any byte is fetched, when `dir`'s volume cannot take `needed` more bytes. */
 export async function ensureFreeSpace(dir: string, needed: number, free: FreeSpaceFn = freeSpace): Promise<void> {

@@ -1,4 +1,5 @@
 import { WorkerError } from "../errors.ts";
+import { formatBytes } from "../lib/bytes.ts";
 import { isAllowedHost, isPrivateAddress, type LookupFn, lookupAll } from "../lib/net.ts";
 import type { JobFile } from "./schema.ts";
 
@@ -65,7 +66,7 @@ export async function decodeJobFile(file: JobFile, options: DecodeOptions): Prom
   if (bytes.byteLength > options.maxBytes) {
     throw new WorkerError(
       "E_TOO_LARGE",
-      `${what} is ${_mb(bytes.byteLength)}, over the ${_mb(options.maxBytes)} limit`,
+      `${what} is ${formatBytes(bytes.byteLength)}, over the ${formatBytes(options.maxBytes)} limit`,
     );
   }
   return { subfolder, filename, bytes };
@@ -115,17 +116,16 @@ async function _checkUrl(raw: string, what: string, options: DecodeOptions): Pro
 async function _readLimited(res: Response, what: string, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(res.headers.get("content-length") ?? 0);
   if (declared > maxBytes)
-    throw new WorkerError("E_TOO_LARGE", `${what} is ${_mb(declared)}, over the ${_mb(maxBytes)} limit`);
+    throw new WorkerError(
+      "E_TOO_LARGE",
+      `${what} is ${formatBytes(declared)}, over the ${formatBytes(maxBytes)} limit`,
+    );
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of res.body ?? []) {
     total += chunk.byteLength;
-    if (total > maxBytes) throw new WorkerError("E_TOO_LARGE", `${what} is over the ${_mb(maxBytes)} limit`);
+    if (total > maxBytes) throw new WorkerError("E_TOO_LARGE", `${what} is over the ${formatBytes(maxBytes)} limit`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
-}
-
-function _mb(bytes: number): string {
-  return `${(bytes / 1_048_576).toFixed(1)} MB`;
 }

@@ -1,5 +1,6 @@
 import type { ComfyClient } from "../comfy/client.ts";
 import { WorkerError } from "../errors.ts";
+import { formatBytes } from "../lib/bytes.ts";
 import { mimeFromName } from "../lib/mime.ts";
 import type { JobOutput, OutputFile } from "./schema.ts";
 
@@ -92,7 +93,7 @@ export async function collectOutputs(
     const why =
       options.mode === "bucket"
         ? 'output.mode is "bucket"'
-        : `outputs total ${_mb(total)}, over OUTPUT_INLINE_MAX_MB (${_mb(options.inlineMaxBytes)})`;
+        : `outputs total ${formatBytes(total)}, over OUTPUT_INLINE_MAX_MB (${formatBytes(options.inlineMaxBytes)})`;
     throw new WorkerError(
       "E_TOO_LARGE",
       `${why} but no bucket is configured; set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY and BUCKET_NAME (or raise OUTPUT_INLINE_MAX_MB)`,
@@ -115,8 +116,4 @@ export async function collectOutputs(
     result[ref.kind].push(file);
   }
   return { result, uploadMs: useBucket ? performance.now() - started : 0 };
-}
-
-function _mb(bytes: number): string {
-  return `${(bytes / 1_048_576).toFixed(1)} MB`;
 }

@@ -95,7 +95,7 @@ test("re-checks every redirect target", async () => {
 
 test("refuses files over the size limit", async () => {
   await expect(decodeJobFile({ name: "a.bin", image: "https://files.example/big" }, options)).rejects.toThrow(
-    "over the 0.0 MB limit",
+    "over the 1.0 KB limit",
   );
   const big = Buffer.alloc(2048).toString("base64");
   await expect(decodeJobFile({ name: "a.bin", image: big }, options)).rejects.toThrow("over the");
