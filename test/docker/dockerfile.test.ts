@@ -5,7 +5,9 @@ import { parse as parseYaml } from "yaml";
 import pkg from "../../package.json" with { type: "json" };
 import { coreObjectInfo } from "../../src/comfy/object-info.ts";
 import { JobInput } from "../../src/jobs/schema.ts";
+import { downloadRoot, preferredDir } from "../../src/weights/destination.ts";
 import { DEFAULT_FOLDERS } from "../../src/weights/folders.ts";
+import { isDefaultRoot, loadModelRoots } from "../../src/weights/roots.ts";
 import { parseApiWorkflow } from "../../src/workflow/api.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -59,7 +61,8 @@ test("the build stage compiles with the project's build script, and a MODEL_KIT 
   expect(instructions[indexOf(/^RUN bun scripts\/build\.ts/)]).toContain("--target bun-linux-x64");
   expect(instructions[indexOf(/bun install/)]).toContain("--frozen-lockfile");
   expect(args.MODEL_KIT).toBe("");
-  expect(instructions[indexOf(/pull --kit/)]).toContain('comfy-worker pull --kit "${MODEL_KIT}"');
+  const pull = instructions[indexOf(/pull --kit/)];
+  expect(pull).toContain('EXTRA_MODEL_PATHS= comfy-worker pull --kit "${MODEL_KIT}" --models-dir /comfyui/models');
 });
 
 test("the runtime environment points comfy-worker at the image's ComfyUI and model paths", () => {
@@ -126,4 +129,31 @@ test("docker/test_input.json is a valid job that needs no model weights and only
   const core = coreObjectInfo();
   for (const node of Object.values(workflow)) expect(Object.hasOwn(core, node.class_type)).toBe(true);
   expect(Object.values(workflow).map((node) => node.class_type)).toEqual(["EmptyImage", "SaveImage"]);
+});
+
+test("the image's extra_model_paths.yaml is read by our roots code as the image expects", async () => {
+  const roots = await loadModelRoots({
+    baseDir: "/comfyui",
+    comfyDir: "/nonexistent-comfyui-checkout",
+    extraConfigs: [join(ROOT, "docker/extra_model_paths.yaml")],
+    env: {},
+  });
+  for (const [folder, spec] of Object.entries(DEFAULT_FOLDERS)) {
+    if (spec.underBase) continue;
+    const paths = roots.get(folder)?.paths ?? [];
+    // the volume comes first (is_default), ComfyUI's own models folder is still searched after it
+    expect([folder, paths[0]?.startsWith("/runpod-volume/models/")]).toEqual([folder, true]);
+    expect([folder, isDefaultRoot(roots, folder, paths[0] as string)]).toEqual([folder, true]);
+    expect(paths.some((path) => path.startsWith("/comfyui/models/"))).toBe(true);
+    // downloads land on the volume, in the canonical directory
+    expect(downloadRoot(roots, folder)).toBe(`/runpod-volume/models/${preferredDir(folder)}`);
+  }
+  expect(roots.get("diffusion_models")?.paths.slice(0, 2)).toEqual([
+    "/runpod-volume/models/diffusion_models",
+    "/runpod-volume/models/unet",
+  ]);
+  expect(roots.get("text_encoders")?.paths.slice(0, 2)).toEqual([
+    "/runpod-volume/models/text_encoders",
+    "/runpod-volume/models/clip",
+  ]);
 });
