@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are Dockerfile text with ${VAR} in it
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import pkg from "../../package.json" with { type: "json" };
 import { coreObjectInfo } from "../../src/comfy/object-info.ts";
@@ -156,4 +156,21 @@ test("the image's extra_model_paths.yaml is read by our roots code as the image 
     "/runpod-volume/models/text_encoders",
     "/runpod-volume/models/clip",
   ]);
+});
+
+test("the build stage copies every file outside src/ that the code imports", async () => {
+  const copied = instructions
+    .slice(0, indexOf(/^FROM \$\{UV_IMAGE\}/))
+    .filter((line) => line.startsWith("COPY "))
+    .flatMap((line) => line.split(/\s+/).slice(1, -1));
+  const outside = new Set<string>();
+  for await (const file of new Bun.Glob("src/**/*.ts").scan({ cwd: ROOT })) {
+    const text = await Bun.file(join(ROOT, file)).text();
+    for (const match of text.matchAll(/from "(\.[^"]+)"/g)) {
+      const target = join(dirname(file), match[1] as string);
+      if (!target.startsWith("src/")) outside.add(target.split("/")[0] as string);
+    }
+  }
+  expect([...outside].sort()).toEqual(["manifests", "package.json"]);
+  for (const entry of outside) expect(copied).toContain(entry);
 });

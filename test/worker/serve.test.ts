@@ -1,8 +1,9 @@
 import { afterEach, expect, test } from "bun:test";
-import { sd15Workflow } from "../helpers/emulator.ts";
+import { freePort, sd15Workflow } from "../helpers/emulator.ts";
 import { eventually, jsonPost, startTestWorker } from "../helpers/worker.ts";
 
 type Worker = Awaited<ReturnType<typeof startTestWorker>>;
+// biome-ignore lint/suspicious/noExplicitAny: responses are navigated freely in assertions
 type Json = Record<string, any>;
 const workers: Worker[] = [];
 afterEach(async () => {
@@ -120,7 +121,17 @@ test("a hung ComfyUI is detected, its job fails, and it is restarted", async () 
 });
 
 test("a slow start is reported as starting, then ready", async () => {
-  const pending = startTestWorker({ COMFY_ARGS: "--startup-delay-ms 1500" });
+  const port = await freePort();
+  const pending = startTestWorker({ COMFY_ARGS: "--startup-delay-ms 2000", PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  let health: Response | undefined;
+  await eventually(async () => {
+    health = await fetch(`${url}/health`).catch(() => undefined);
+    return health !== undefined;
+  }, "the HTTP server to answer while ComfyUI starts");
+  expect(((await (health as Response).json()) as Json).status).toBe("starting");
+  expect((await fetch(`${url}/ping`)).status).toBe(204);
+  expect((await fetch(`${url}/ready`)).status).toBe(503);
   const w = await pending;
   workers.push(w);
   expect((await w.api("/ready")).status).toBe(200);
