@@ -2,6 +2,7 @@ import { WorkerError } from "../errors.ts";
 import type { JobFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import type { JobRequest } from "./schemas.ts";
+import { Waiters } from "./waiters.ts";
 
 export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
@@ -60,7 +61,7 @@ const SWEEP_INTERVAL_MS = 10_000;
 export class JobStore {
   readonly #jobs = new Map<string, JobRecord>();
   readonly #queue: string[] = [];
-  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #waiters = new Waiters();
   readonly #options: JobStoreOptions;
   readonly #sweeper: ReturnType<typeof setInterval>;
   #running = 0;
@@ -131,7 +132,7 @@ export class JobStore {
   async wait(id: string, ms: number): Promise<void> {
     const job = this.get(id);
     if (!job || TERMINAL_STATUSES.has(job.status)) return;
-    await this.#changed(id, ms, () => TERMINAL_STATUSES.has(job.status));
+    await this.#waiters.wait(id, ms, () => TERMINAL_STATUSES.has(job.status));
   }
 
   /** Undelivered progress chunks (long-polls up to `ms` for one); each chunk is delivered once. */
@@ -139,7 +140,7 @@ export class JobStore {
     const job = this.get(id);
     if (!job) return [];
     if (job.delivered >= job.stream.length && !TERMINAL_STATUSES.has(job.status)) {
-      await this.#changed(id, ms, () => job.delivered < job.stream.length || TERMINAL_STATUSES.has(job.status));
+      await this.#waiters.wait(id, ms, () => job.delivered < job.stream.length || TERMINAL_STATUSES.has(job.status));
     }
     const chunks = job.stream.slice(job.delivered);
     job.delivered = job.stream.length;
@@ -223,7 +224,7 @@ export class JobStore {
     this.#running++;
     const controller = new AbortController();
     Object.assign(job, { status: "IN_PROGRESS", startedAt: Date.now(), controller });
-    this.#notify(job.id);
+    this.#waiters.notify(job.id);
     const limit = job.request.policy?.executionTimeout ?? this.#options.timeoutMs;
     const timer =
       limit > 0
@@ -241,7 +242,7 @@ export class JobStore {
         onProgress: (progress) => {
           job.progress = progress;
           job.stream.push(progress);
-          this.#notify(job.id);
+          this.#waiters.notify(job.id);
         },
       });
       this.#finish(job, "COMPLETED", { output });
@@ -262,30 +263,8 @@ export class JobStore {
     job.expiresAt = Math.min(job.expiresAt, finishedAt + this.#options.resultTtlMs);
     if (status === "COMPLETED") this.counts.completed++;
     else this.counts.failed++;
-    this.#notify(job.id);
+    this.#waiters.notify(job.id);
     this.#options.onFinish?.(job);
-  }
-
-  #changed(id: string, ms: number, done: () => boolean): Promise<void> {
-    return new Promise((resolve) => {
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      const check = () => {
-        if (!done()) return;
-        finish();
-      };
-      const timer = setTimeout(() => finish(), ms);
-      const finish = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve();
-      };
-      waiters.add(check);
-    });
-  }
-
-  #notify(id: string): void {
-    for (const waiter of [...(this.#waiters.get(id) ?? [])]) waiter();
   }
 
   #forget(job: JobRecord): void {

@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { freePort, sd15Workflow } from "../helpers/emulator.ts";
 import { eventually, jsonPost, startTestWorker } from "../helpers/worker.ts";
+import { edit, type NodeSpec, rawUi, sd15Links, sd15Nodes } from "../workflow/_ui.ts";
 
 type Worker = Awaited<ReturnType<typeof startTestWorker>>;
 // biome-ignore lint/suspicious/noExplicitAny: responses are navigated freely in assertions
@@ -217,69 +218,11 @@ test("bad input gets a clear failure and the worker keeps serving", async () => 
   expect((await runsync(w, { workflow: sd15Workflow() })).status).toBe("COMPLETED");
 });
 
-/** A UI-format (editor) save of the SD 1.5 graph, as the frontend writes it (schema 0.4, tuple links). */
-function uiWorkflow(extraNode?: Json): Json {
-  const node = (id: number, type: string, widgets: unknown[], inputs: Json[] = [], outputs: Json[] = []) => ({
-    id,
-    type,
-    pos: [0, 0],
-    size: [100, 100],
-    flags: {},
-    order: id,
-    mode: 0,
-    inputs,
-    outputs,
-    properties: {},
-    widgets_values: widgets,
-  });
-  const out = (name: string, type: string, links: number[]) => ({ name, type, links });
-  const inp = (name: string, type: string, link: number) => ({ name, type, link });
-  return {
-    last_node_id: 9,
-    last_link_id: 9,
-    version: 0.4,
-    groups: [],
-    config: {},
-    extra: {},
-    nodes: [
-      node(
-        4,
-        "CheckpointLoaderSimple",
-        ["dreamshaper_8.safetensors"],
-        [],
-        [out("MODEL", "MODEL", [1]), out("CLIP", "CLIP", [3, 5]), out("VAE", "VAE", [8])],
-      ),
-      node(5, "EmptyLatentImage", [64, 64, 1], [], [out("LATENT", "LATENT", [2])]),
-      node(6, "CLIPTextEncode", ["a cat"], [inp("clip", "CLIP", 3)], [out("CONDITIONING", "CONDITIONING", [4])]),
-      node(7, "CLIPTextEncode", ["bad"], [inp("clip", "CLIP", 5)], [out("CONDITIONING", "CONDITIONING", [6])]),
-      node(
-        3,
-        "KSampler",
-        [11, "fixed", 4, 7, "euler", "normal", 1],
-        [
-          inp("model", "MODEL", 1),
-          inp("positive", "CONDITIONING", 4),
-          inp("negative", "CONDITIONING", 6),
-          inp("latent_image", "LATENT", 2),
-        ],
-        [out("LATENT", "LATENT", [7])],
-      ),
-      node(8, "VAEDecode", [], [inp("samples", "LATENT", 7), inp("vae", "VAE", 8)], [out("IMAGE", "IMAGE", [9])]),
-      node(9, "SaveImage", ["from-ui"], [inp("images", "IMAGE", 9)], []),
-      ...(extraNode ? [extraNode] : []),
-    ],
-    links: [
-      [1, 4, 0, 3, 0, "MODEL"],
-      [2, 5, 0, 3, 3, "LATENT"],
-      [3, 4, 1, 6, 0, "CLIP"],
-      [4, 6, 0, 3, 1, "CONDITIONING"],
-      [5, 4, 1, 7, 0, "CLIP"],
-      [6, 7, 0, 3, 2, "CONDITIONING"],
-      [7, 3, 0, 8, 0, "LATENT"],
-      [8, 4, 2, 8, 1, "VAE"],
-      [9, 8, 0, 9, 0, "IMAGE"],
-    ],
-  };
+/** The SD 1.5 graph as the editor saves it (UI format), small and writing `from-ui_*.png`. */
+function uiWorkflow(extra: NodeSpec[] = []): Json {
+  let nodes = edit(sd15Nodes(), 9, (node) => ({ ...node, widgets_values: ["from-ui"] }));
+  nodes = edit(nodes, 5, (node) => ({ ...node, widgets_values: [64, 64, 1] }));
+  return rawUi([...nodes, ...extra], sd15Links());
 }
 
 test("a UI-format workflow is converted with ComfyUI's /object_info and runs", async () => {
@@ -287,19 +230,7 @@ test("a UI-format workflow is converted with ComfyUI's /object_info and runs", a
   const result = await runsync(w, { workflow: uiWorkflow(), overrides: { "6.text": "a dog" } });
   expect(result.status).toBe("COMPLETED");
   expect(result.output.images.map((f: Json) => f.filename)).toEqual(["from-ui_00001_.png"]);
-  const unknown = uiWorkflow({
-    id: 20,
-    type: "IPAdapterAdvanced",
-    mode: 0,
-    inputs: [],
-    outputs: [],
-    widgets_values: [],
-    properties: { cnr_id: "comfyui_ipadapter_plus" },
-    pos: [0, 0],
-    size: [1, 1],
-    flags: {},
-    order: 20,
-  });
+  const unknown = uiWorkflow([{ id: 20, type: "IPAdapterAdvanced", properties: { cnr_id: "comfyui_ipadapter_plus" } }]);
   const failed = await runsync(w, { workflow: unknown });
   expect(failed).toMatchObject({ status: "FAILED", output: { details: { code: "E_UNKNOWN_NODE" } } });
   expect(failed.error).toContain("IPAdapterAdvanced (from comfyui_ipadapter_plus)");
