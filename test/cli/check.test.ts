@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { runCli } from "../../src/cli/run-cli.ts";
+import { runCliCaptured } from "../helpers/cli.ts";
 import { buildSafetensors } from "../weights/_safetensors.ts";
 
 const CORPUS = join(import.meta.dir, "../../../shared/corpus/workflows");
@@ -105,26 +105,8 @@ function _vaeWorkflow(name: string) {
   };
 }
 
-async function check(args: string[]) {
-  const saved = { ...process.env };
-  Object.assign(process.env, { COMFY_DIR: comfy, LOG_LEVEL: "error" });
-  delete process.env.EXTRA_MODEL_PATHS;
-  delete process.env.MODELS_DIR;
-  delete process.env.COMFY_URL;
-  const writes: string[] = [];
-  const err: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    writes.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await runCli(["check", ...args], { out: (t) => void writes.push(t), err: (t) => void err.push(t) });
-    return { code, stdout: writes.join(""), stderr: err.join("") };
-  } finally {
-    process.stdout.write = write;
-    process.env = saved;
-  }
+function check(args: string[]) {
+  return runCliCaptured(["check", ...args], { COMFY_DIR: comfy });
 }
 
 test("exit 0 and a table when every weight is present", async () => {

@@ -1,22 +1,10 @@
 import { expect, test } from "bun:test";
-import { runCli } from "../../src/cli/run-cli.ts";
 import { listKits, type Manifest } from "../../src/kits/manifest.ts";
+import { runCliCaptured } from "../helpers/cli.ts";
 
-/** Runs `comfy-worker …args` in-process; stdout is captured by stubbing process.stdout.write. */
-async function kits(...args: string[]) {
-  const writes: string[] = [];
-  const err: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    writes.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await runCli(["kits", ...args], { out: (t) => void writes.push(t), err: (t) => void err.push(t) });
-    return { code, stdout: writes.join(""), stderr: err.join("") };
-  } finally {
-    process.stdout.write = write;
-  }
+/** Runs `comfy-worker kits …args` in-process. */
+function kits(...args: string[]) {
+  return runCliCaptured(["kits", ...args]);
 }
 
 test("lists every built-in kit with its file count, total size and a gated marker", async () => {

@@ -2,8 +2,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "../../src/cli/run-cli.ts";
 import { encodePng, gradientImage } from "../../src/emulator/png.ts";
+import { runCliCaptured } from "../helpers/cli.ts";
 import { freePort } from "../helpers/emulator.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cw-run-"));
@@ -11,29 +11,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const EXAMPLE = join(import.meta.dir, "../../examples/sd15-txt2img.json");
 const DEMO_CONFIG = join(import.meta.dir, "../../examples/demo.yaml");
 
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) }, out, err };
-}
-
 async function run(args: string[], env: Record<string, string> = {}) {
-  const saved = { ...process.env };
-  Object.assign(process.env, { COMFY_PORT: String(await freePort()), LOG_LEVEL: "error", ...env });
-  const writes: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    writes.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  const { io, err } = capture();
-  try {
-    const code = await runCli(args, io);
-    return { code, stdout: writes.join(""), stderr: err.join("") };
-  } finally {
-    process.stdout.write = write;
-    process.env = saved;
-  }
+  return runCliCaptured(args, { COMFY_PORT: String(await freePort()), ...env });
 }
 
 test("uploads --image files and --set @file values, and saves outputs under --out", async () => {

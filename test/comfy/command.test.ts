@@ -10,22 +10,12 @@ import {
   splitArgs,
 } from "../../src/comfy/command.ts";
 import { loadConfig } from "../../src/config.ts";
-import { isWorkerError } from "../../src/errors.ts";
+import { configError } from "../helpers/errors.ts";
 
 const MAIN_TS = resolve(import.meta.dir, "../../src/main.ts");
 
 function config(env: Record<string, string> = {}) {
   return loadConfig({ env });
-}
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (isWorkerError(error) && error.code === "E_CONFIG") return error.message;
-    throw error;
-  }
-  throw new Error("expected an E_CONFIG error");
 }
 
 describe("splitArgs", () => {

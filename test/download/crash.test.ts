@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { listDir, tempDir } from "../helpers/download.ts";
+import { listDir, recordedBytes, tempDir } from "../helpers/download.ts";
 import { contentSha256, startWeightHost, type WeightHost } from "../helpers/weight-host.ts";
 
 // separate processes running downloadFile against a host in this process: a kill -9 mid-file, then a
 // rerun; and two processes asking for the same file at once
 const CHILD = join(import.meta.dir, "../fixtures/download-child.ts");
 const MB = 1024 * 1024;
-const WAIT_MS = 30_000;
 
 let host: WeightHost;
 beforeAll(() => {
@@ -29,20 +28,6 @@ async function resultOf(proc: ReturnType<typeof spawnChild>): Promise<Record<str
   const last = out.trim().split("\n").at(-1) ?? "";
   if (!last.startsWith("{")) throw new Error(`child printed no result; stderr:\n${err}`);
   return JSON.parse(last);
-}
-
-/** Bytes the `.part.json` of `dest` says are on disk, once it says at least `min` (polls; bounded). */
-async function recordedBytes(dest: string, min: number): Promise<number> {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    const state = await Bun.file(`${dest}.part.json`)
-      .json()
-      .catch(() => undefined);
-    const bytes = (state?.written as number[] | undefined)?.reduce((a, b) => a + b, 0) ?? 0;
-    if (bytes >= min) return bytes;
-    await Bun.sleep(50);
-  }
-  throw new Error(`no resume state with ${min} bytes within ${WAIT_MS} ms`);
 }
 
 test(

@@ -1,17 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { postPrompt, type SpawnedEmulator, spawnEmulator, waitForHistory } from "../helpers/emulator.ts";
+import { postPrompt, useEmulator, waitForHistory } from "../helpers/emulator.ts";
 
-let emu: SpawnedEmulator;
-
-beforeAll(async () => {
-  emu = await spawnEmulator();
-});
-
-afterAll(async () => {
-  await emu?.stop();
-});
+const emu = useEmulator();
 
 async function upload(name: string, content: string, fields: Record<string, string> = {}) {
   const form = new FormData();

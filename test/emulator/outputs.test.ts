@@ -1,25 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { crc32 as zlibCrc32 } from "node:zlib";
-import {
-  addModel,
-  connectWs,
-  postPrompt,
-  type SpawnedEmulator,
-  sd15Workflow,
-  spawnEmulator,
-  waitForHistory,
-} from "../helpers/emulator.ts";
+import { connectWs, postPrompt, sd15Workflow, useEmulator, waitForHistory } from "../helpers/emulator.ts";
 
-let emu: SpawnedEmulator;
-
-beforeAll(async () => {
-  emu = await spawnEmulator();
-  await addModel(emu.base, "checkpoints", "dreamshaper_8.safetensors");
-});
-
-afterAll(async () => {
-  await emu?.stop();
-});
+const emu = useEmulator([["checkpoints", "dreamshaper_8.safetensors"]]);
 
 async function run(prompt: Record<string, unknown>) {
   const { status, body } = await postPrompt(emu.url, { prompt });

@@ -1,38 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  addModel,
-  type Json,
-  postPrompt,
-  type SpawnedEmulator,
-  sd15Workflow,
-  spawnEmulator,
-  waitForHistory,
-} from "../helpers/emulator.ts";
+import { describe, expect, test } from "bun:test";
+import { addModel, postPrompt, sd15Workflow, useEmulator, waitForHistory } from "../helpers/emulator.ts";
 
-let emu: SpawnedEmulator;
-let url: string;
+const emu = useEmulator([["checkpoints", "dreamshaper_8.safetensors"]]);
 
-beforeAll(async () => {
-  emu = await spawnEmulator();
-  url = emu.url;
-  await addModel(emu.base, "checkpoints", "dreamshaper_8.safetensors");
-});
-
-afterAll(async () => {
-  await emu?.stop();
-});
-
-const json = async (path: string) =>
-  (await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) })).json() as Promise<Json>;
+const json = emu.json;
 
 describe("POST /prompt", () => {
   test("history is {} until the prompt finishes, then has prompt tuple, outputs, status and meta", async () => {
     const workflow = sd15Workflow();
     workflow["3"].inputs.seed = 2002;
-    const { body } = await postPrompt(url, { prompt: workflow, client_id: "hist" });
+    const { body } = await postPrompt(emu.url, { prompt: workflow, client_id: "hist" });
     const id = body.prompt_id as string;
     expect(await json(`/history/${id}`)).toEqual({});
-    const entry = await waitForHistory(url, id);
+    const entry = await waitForHistory(emu.url, id);
     expect(entry.prompt).toEqual([body.number, id, workflow, expect.objectContaining({ client_id: "hist" }), ["9"]]);
     expect(entry.prompt[3].create_time).toBeNumber();
     expect(entry.outputs["9"].images).toHaveLength(1);
@@ -52,22 +32,22 @@ describe("POST /prompt", () => {
   test("a client-chosen prompt_id and number are used as given", async () => {
     const workflow = sd15Workflow();
     workflow["3"].inputs.seed = 3003;
-    const { status, body } = await postPrompt(url, { prompt: workflow, prompt_id: "my-own-id", number: 77 });
+    const { status, body } = await postPrompt(emu.url, { prompt: workflow, prompt_id: "my-own-id", number: 77 });
     expect(status).toBe(200);
     expect(body).toEqual({ prompt_id: "my-own-id", number: 77, node_errors: {} });
-    expect((await waitForHistory(url, "my-own-id")).prompt[0]).toBe(77);
+    expect((await waitForHistory(emu.url, "my-own-id")).prompt[0]).toBe(77);
     expect(await json("/prompt")).toEqual({ exec_info: { queue_remaining: 0 } });
   });
 
   test("400 no_prompt when the body has no prompt", async () => {
-    const { status, body } = await postPrompt(url, { client_id: "x" });
+    const { status, body } = await postPrompt(emu.url, { client_id: "x" });
     expect(status).toBe(400);
     const error = { type: "no_prompt", message: "No prompt provided", details: "No prompt provided", extra_info: {} };
     expect(body).toEqual({ error, node_errors: {} });
   });
 
   test("400 invalid_prompt for a node without class_type and for an unknown node type", async () => {
-    const missing = await postPrompt(url, { prompt: { "1": { inputs: {} } } });
+    const missing = await postPrompt(emu.url, { prompt: { "1": { inputs: {} } } });
     expect(missing.status).toBe(400);
     expect(missing.body).toEqual({
       error: {
@@ -78,7 +58,7 @@ describe("POST /prompt", () => {
       },
       node_errors: {},
     });
-    const unknown = await postPrompt(url, { prompt: { "5": { class_type: "NoSuchCustomNode", inputs: {} } } });
+    const unknown = await postPrompt(emu.url, { prompt: { "5": { class_type: "NoSuchCustomNode", inputs: {} } } });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error).toEqual({
       type: "invalid_prompt",
@@ -90,7 +70,7 @@ describe("POST /prompt", () => {
   });
 
   test("400 prompt_no_outputs when no node is an output node", async () => {
-    const { status, body } = await postPrompt(url, {
+    const { status, body } = await postPrompt(emu.url, {
       prompt: { "5": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } } },
     });
     expect(status).toBe(400);
@@ -106,7 +86,7 @@ describe("POST /prompt", () => {
     const workflow = sd15Workflow();
     delete workflow["3"].inputs.cfg;
     workflow["3"].inputs.sampler_name = "nope";
-    const { status, body } = await postPrompt(url, { prompt: workflow });
+    const { status, body } = await postPrompt(emu.url, { prompt: workflow });
     expect(status).toBe(400);
     expect(body.error.type).toBe("prompt_outputs_failed_validation");
     expect(body.error.message).toBe("Prompt outputs failed validation");
@@ -129,7 +109,7 @@ describe("POST /prompt", () => {
   test("value_not_in_list for a missing model, then success once the file is in the models folder", async () => {
     const workflow = sd15Workflow();
     workflow["4"].inputs.ckpt_name = "sub/later.safetensors";
-    const before = await postPrompt(url, { prompt: workflow });
+    const before = await postPrompt(emu.url, { prompt: workflow });
     expect(before.status).toBe(400);
     const reason = before.body.node_errors["4"].errors[0];
     expect(reason.type).toBe("value_not_in_list");
@@ -138,10 +118,10 @@ describe("POST /prompt", () => {
     expect(reason.extra_info.input_config[0]).toEqual(["dreamshaper_8.safetensors"]);
     expect(before.body.node_errors["4"].dependent_outputs).toEqual(["9"]);
     await addModel(emu.base, "checkpoints", "sub/later.safetensors");
-    const after = await postPrompt(url, { prompt: workflow });
+    const after = await postPrompt(emu.url, { prompt: workflow });
     expect(after.status).toBe(200);
     expect(after.body.node_errors).toEqual({});
-    await waitForHistory(url, after.body.prompt_id);
+    await waitForHistory(emu.url, after.body.prompt_id);
   });
 
   test("LoadImage with a missing file fails custom validation", async () => {
@@ -149,7 +129,7 @@ describe("POST /prompt", () => {
       "1": { class_type: "LoadImage", inputs: { image: "missing.png" } },
       "2": { class_type: "PreviewImage", inputs: { images: ["1", 0] } },
     };
-    const { status, body } = await postPrompt(url, { prompt });
+    const { status, body } = await postPrompt(emu.url, { prompt });
     expect(status).toBe(400);
     expect(body.node_errors["1"]).toEqual({
       errors: [
@@ -170,11 +150,11 @@ describe("POST /prompt", () => {
     workflow["3"].inputs.seed = 4004;
     workflow["20"] = { class_type: "LoadImage", inputs: { image: "absent.png" } };
     workflow["21"] = { class_type: "SaveImage", inputs: { images: ["20", 0], filename_prefix: "never" } };
-    const { status, body } = await postPrompt(url, { prompt: workflow });
+    const { status, body } = await postPrompt(emu.url, { prompt: workflow });
     expect(status).toBe(200);
     expect(Object.keys(body.node_errors)).toEqual(["20"]);
     expect(body.node_errors["20"].dependent_outputs).toEqual(["21"]);
-    const entry = await waitForHistory(url, body.prompt_id);
+    const entry = await waitForHistory(emu.url, body.prompt_id);
     expect(entry.prompt[4]).toEqual(["9"]);
     expect(Object.keys(entry.outputs)).toEqual(["9"]);
   });

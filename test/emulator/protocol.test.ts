@@ -1,29 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  addModel,
-  connectWs,
-  type Json,
-  postPrompt,
-  type SpawnedEmulator,
-  sd15Workflow,
-  spawnEmulator,
-} from "../helpers/emulator.ts";
+import { describe, expect, test } from "bun:test";
+import { addModel, connectWs, type Json, postPrompt, sd15Workflow, useEmulator } from "../helpers/emulator.ts";
 
-let emu: SpawnedEmulator;
-let url: string;
+const emu = useEmulator([["checkpoints", "dreamshaper_8.safetensors"]]);
 
-beforeAll(async () => {
-  emu = await spawnEmulator();
-  url = emu.url;
-  await addModel(emu.base, "checkpoints", "dreamshaper_8.safetensors");
-});
-
-afterAll(async () => {
-  await emu?.stop();
-});
-
-const json = async (path: string) =>
-  (await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) })).json() as Promise<Json>;
+const json = emu.json;
 
 describe("read-only routes", () => {
   test("/system_stats has ComfyUI's shape with an emulated cpu device", async () => {
@@ -40,7 +20,7 @@ describe("read-only routes", () => {
   });
 
   test("/ answers with a page that says it is not ComfyUI", async () => {
-    const res = await fetch(`${url}/`);
+    const res = await fetch(`${emu.url}/`);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(await res.text()).toContain("not ComfyUI");
   });
@@ -56,11 +36,11 @@ describe("read-only routes", () => {
       "/embeddings",
       "/features",
     ]) {
-      const [plain, api] = await Promise.all([fetch(`${url}${path}`), fetch(`${url}/api${path}`)]);
+      const [plain, api] = await Promise.all([fetch(`${emu.url}${path}`), fetch(`${emu.url}/api${path}`)]);
       expect([path, api.status]).toEqual([path, 200]);
       if (path !== "/system_stats") expect(await api.json()).toEqual(await plain.json());
     }
-    const ws = await connectWs(url, "api-alias", { path: "/api/ws" });
+    const ws = await connectWs(emu.url, "api-alias", { path: "/api/ws" });
     expect(ws.messages[0]).toMatchObject({ type: "status", data: { sid: "api-alias" } });
     ws.close();
   });
@@ -82,7 +62,7 @@ describe("read-only routes", () => {
     expect(keys).toContain("diffusion_models");
     expect(keys).not.toContain("unet");
     expect(await json("/models/checkpoints")).toEqual(["dreamshaper_8.safetensors"]);
-    for (const key of ["unet", "clip", "nope"]) expect((await fetch(`${url}/models/${key}`)).status).toBe(404);
+    for (const key of ["unet", "clip", "nope"]) expect((await fetch(`${emu.url}/models/${key}`)).status).toBe(404);
   });
 
   test("/embeddings lists names without extension; /features has the server flags", async () => {
@@ -94,12 +74,12 @@ describe("read-only routes", () => {
 
 describe("websocket", () => {
   test("the first message is status with the clientId as sid; without one the server assigns a sid", async () => {
-    const named = await connectWs(url, "client-1");
+    const named = await connectWs(emu.url, "client-1");
     expect(named.messages[0]).toEqual({
       type: "status",
       data: { status: { exec_info: { queue_remaining: 0 } }, sid: "client-1" },
     });
-    const anonymous = await connectWs(url);
+    const anonymous = await connectWs(emu.url);
     expect(anonymous.messages[0]?.type).toBe("status");
     expect(anonymous.messages[0]?.data.sid).toMatch(/^[0-9a-f]{32}$/);
     named.close();
@@ -107,18 +87,18 @@ describe("websocket", () => {
   });
 
   test("the feature_flags handshake is answered with the server flags", async () => {
-    const ws = await connectWs(url, "flags", { featureFlags: { supports_preview_metadata: true } });
+    const ws = await connectWs(emu.url, "flags", { featureFlags: { supports_preview_metadata: true } });
     const reply = await ws.next((m) => m.type === "feature_flags");
     expect(reply.data).toMatchObject({ supports_preview_metadata: true, max_upload_size: 100 * 1024 * 1024 });
     ws.close();
   });
 
   test("a successful prompt sends the full event sequence to its client, ending with executing node:null after history", async () => {
-    const a = await connectWs(url, "seq-a");
-    const b = await connectWs(url, "seq-b");
+    const a = await connectWs(emu.url, "seq-a");
+    const b = await connectWs(emu.url, "seq-b");
     const workflow = sd15Workflow();
     workflow["3"].inputs.seed = 1001;
-    const { status, body } = await postPrompt(url, { prompt: workflow, client_id: "seq-a" });
+    const { status, body } = await postPrompt(emu.url, { prompt: workflow, client_id: "seq-a" });
     expect(status).toBe(200);
     const id = body.prompt_id as string;
     const done = await a.next((m) => m.type === "executing" && m.data.node === null && m.data.prompt_id === id);

@@ -31,3 +31,17 @@ export function captureLogger(secrets: string[] = []): { log: Logger; text(): st
   const log = createLogger({ level: "debug", format: "json", redactor: new Redactor(secrets), stream });
   return { log, text: () => chunks.join("") };
 }
+
+/** Bytes the `.part.json` resume state of `dest` says are on disk, once it says at least `min` (bounded poll). */
+export async function recordedBytes(dest: string, min: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const state = await Bun.file(`${dest}.part.json`)
+      .json()
+      .catch(() => undefined);
+    const bytes = (state?.written as number[] | undefined)?.reduce((a, b) => a + b, 0) ?? 0;
+    if (bytes >= min) return bytes;
+    await Bun.sleep(50);
+  }
+  throw new Error(`no resume state with ${min} bytes within ${timeoutMs} ms`);
+}

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -92,6 +93,40 @@ export async function spawnEmulator(options: SpawnEmulatorOptions = {}): Promise
     }
   }
   return emulator;
+}
+
+/** The emulator a whole test file shares: spawned in beforeAll (with these model files), stopped in afterAll. */
+export interface SharedEmulator {
+  readonly url: string;
+  readonly base: string;
+  /** GET a route and parse its JSON body (5 s deadline). */
+  json(path: string): Promise<Json>;
+}
+
+/** Registers beforeAll/afterAll hooks that run one emulator process for the calling test file. */
+export function useEmulator(models: Array<[folder: string, name: string]> = []): SharedEmulator {
+  let current: SpawnedEmulator | undefined;
+  beforeAll(async () => {
+    current = await spawnEmulator();
+    for (const [folder, name] of models) await addModel(current.base, folder, name);
+  });
+  afterAll(async () => {
+    await current?.stop();
+  });
+  const started = () => {
+    if (!current) throw new Error("the emulator is used before beforeAll started it");
+    return current;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get base() {
+      return started().base;
+    },
+    json: async (path) =>
+      (await fetch(`${started().url}${path}`, { signal: AbortSignal.timeout(5000) })).json() as Promise<Json>,
+  };
 }
 
 /** Polls GET /system_stats until it answers 200; fails fast when the process exits first. */

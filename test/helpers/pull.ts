@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { runCli } from "../../src/cli/run-cli.ts";
+import { runCliCaptured } from "./cli.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 
@@ -19,31 +19,9 @@ export async function writeManifest(path: string, files: ManifestEntry[], name =
   return path;
 }
 
-// settings the tests must not inherit from the machine running them
-const CLEARED = ["MODELS_DIR", "EXTRA_MODEL_PATHS", "COMFY_URL", "HF_TOKEN", "CIVITAI_TOKEN", "PRELOAD_KIT"];
-
-/**
- * Runs a command in-process with `env` on top of the process environment; captures stdout and stderr
- * (progress events and logs go straight to process.stderr, the error report through the CLI io).
- */
-export async function runCliCaptured(args: string[], env: Record<string, string>) {
-  const saved = { ...process.env };
-  for (const key of CLEARED) delete process.env[key];
-  Object.assign(process.env, { LOG_LEVEL: "error", ...env });
-  const out: string[] = [];
-  const err: string[] = [];
-  const writeOut = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  try {
-    const code = await runCli(args, { out: (t) => void out.push(t), err: (t) => void err.push(t) });
-    return { code, stdout: out.join(""), stderr: err.join("") };
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-    process.env = saved;
-  }
+/** Runs a command in-process, capturing stdout and stderr (progress events and logs go to process.stderr). */
+export function runPullCli(args: string[], env: Record<string, string>) {
+  return runCliCaptured(args, env, { captureStderr: true });
 }
 
 /** JSON-line events (`{"event": …}`) printed on stderr. */

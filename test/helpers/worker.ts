@@ -1,3 +1,4 @@
+import { afterEach } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,4 +69,19 @@ export async function eventually(
     await Bun.sleep(50);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are navigated freely in assertions
+export type Json = Record<string, any>;
+
+/** Returns `track(worker)`: every worker tracked by the calling test file is stopped after each test. */
+export function stopAfterEach(): <T extends { stop(): Promise<void> }>(worker: T) => T {
+  const started: Array<{ stop(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const worker of started.splice(0)) await worker.stop();
+  });
+  return (worker) => {
+    started.push(worker);
+    return worker;
+  };
 }

@@ -1,26 +1,21 @@
-import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { isWorkerError } from "../../src/errors.ts";
 import { tempDir } from "../helpers/download.ts";
 import { freePort, sd15Workflow } from "../helpers/emulator.ts";
 import { writeManifest } from "../helpers/pull.ts";
 import { contentSha256, startWeightHost, type WeightHost } from "../helpers/weight-host.ts";
-import { eventually, jsonPost, startTestWorker } from "../helpers/worker.ts";
+import { eventually, type Json, jsonPost, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
 
 // serve --emulate in-process with PRELOAD_KIT, PRELOAD_WORKFLOW, WARMUP_WORKFLOW and WEIGHTS_MODE=download,
 // downloading from a weight host on loopback
-type Worker = Awaited<ReturnType<typeof startTestWorker>>;
-// biome-ignore lint/suspicious/noExplicitAny: JSON bodies
-type Json = Record<string, any>;
+
 const MB = 1_048_576;
 const work = tempDir("cw-preload-");
-const workers: Worker[] = [];
+const track = stopAfterEach();
 let host: WeightHost;
 beforeAll(() => {
   host = startWeightHost();
-});
-afterEach(async () => {
-  for (const worker of workers.splice(0)) await worker.stop();
 });
 afterAll(() => {
   host.stop();
@@ -81,7 +76,7 @@ test(
     expect(queued.status).toBe("IN_QUEUE");
 
     const worker = await starting;
-    workers.push(worker);
+    track(worker);
     expect((await worker.api("/ready")).status).toBe(200);
     const weights = ((await (await worker.api("/health")).json()) as Json).weights;
     expect(weights).toMatchObject({ state: "ready", pending: 0, missing: [] });
@@ -134,7 +129,7 @@ test(
       { WEIGHTS_MODE: "download", CONCURRENCY: "2", DOWNLOAD_ALLOW_HOSTS: "127.0.0.1", DOWNLOAD_CONNECTIONS: "1" },
       { allowPrivateDownloads: true },
     );
-    workers.push(w);
+    track(w);
     const ckpt = `shared-${crypto.randomUUID()}.safetensors`;
     const workflow = await Bun.file(
       await workflowFile(ckpt, host.url("/shared.safetensors"), contentSha256(53, size)),
@@ -164,7 +159,7 @@ test(
 
 test("WEIGHTS_MODE=download still fails fast for a weight with no source, and refuses hosts not allowed", async () => {
   const w = await startTestWorker({ WEIGHTS_MODE: "download", DOWNLOAD_ALLOW_HOSTS: "127.0.0.1" });
-  workers.push(w);
+  track(w);
   const runsync = async (workflow: Json) =>
     (await (await w.api("/runsync?wait=20000", jsonPost({ input: { workflow } }))).json()) as Json;
   const name = `nowhere-${crypto.randomUUID()}.safetensors`;

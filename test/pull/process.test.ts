@@ -1,32 +1,17 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { listDir, tempDir } from "../helpers/download.ts";
+import { listDir, recordedBytes, tempDir } from "../helpers/download.ts";
 import { finished, spawnPull, writeManifest } from "../helpers/pull.ts";
 import { contentSha256, startWeightHost, type WeightHost } from "../helpers/weight-host.ts";
 
 // real `bun src/main.ts pull` processes against a weight host in this process
 const MB = 1_048_576;
-const WAIT_MS = 30_000;
 let host: WeightHost;
 beforeAll(() => {
   host = startWeightHost();
 });
 afterAll(() => host.stop());
-
-/** Bytes the `.part.json` of `dest` says are on disk, once it says at least `min` (polls; bounded). */
-async function recordedBytes(dest: string, min: number): Promise<number> {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    const state = await Bun.file(`${dest}.part.json`)
-      .json()
-      .catch(() => undefined);
-    const bytes = (state?.written as number[] | undefined)?.reduce((a, b) => a + b, 0) ?? 0;
-    if (bytes >= min) return bytes;
-    await Bun.sleep(50);
-  }
-  throw new Error(`no resume state with ${min} bytes within ${WAIT_MS} ms`);
-}
 
 test(
   "a pull killed with SIGKILL mid-file is resumed by the next run, which fetches only the rest and verifies",

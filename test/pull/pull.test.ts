@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { listDir, tempDir } from "../helpers/download.ts";
 import { sd15Workflow } from "../helpers/emulator.ts";
-import { events, runCliCaptured, writeManifest } from "../helpers/pull.ts";
+import { events, runPullCli, writeManifest } from "../helpers/pull.ts";
 import { contentSha256, startWeightHost, type WeightHost } from "../helpers/weight-host.ts";
 
 // `pull` and `check --download` in-process against a local weight host; COMFY_DIR is an empty temp dir,
@@ -52,7 +52,7 @@ test("pull fetches a manifest's files into --models-dir, verified; a second run 
     },
     { folder: "unet", name: "sub/b.bin", url: host.url("/b.bin") },
   ]);
-  const first = await runCliCaptured(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
+  const first = await runPullCli(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
   expect(first.code).toBe(0);
   const summary = JSON.parse(first.stdout);
   expect(summary).toMatchObject({ ok: true, present: 0, downloaded: 2, failed: 0, no_source: 0, bytes: MB + MB / 2 });
@@ -67,7 +67,7 @@ test("pull fetches a manifest's files into --models-dir, verified; a second run 
   expect(done.map((e) => e.outcome)).toEqual(["downloaded", "downloaded"]);
 
   const before = requests("/a.safetensors", "/b.bin");
-  const again = await runCliCaptured(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
+  const again = await runPullCli(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
   expect(again.code).toBe(0);
   expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, present: 2, downloaded: 0, bytes: 0 });
   expect(requests("/a.safetensors", "/b.bin")).toBe(before);
@@ -79,10 +79,7 @@ test("--dry-run lists what would be fetched, with sizes and destinations, and fe
     { folder: "loras", name: "c.safetensors", url: host.url("/c.safetensors"), size: MB / 4 },
   ]);
   const before = requests("/c.safetensors");
-  const { code, stdout } = await runCliCaptured(
-    ["pull", "--manifest", file, "--models-dir", models, "--dry-run"],
-    env(),
-  );
+  const { code, stdout } = await runPullCli(["pull", "--manifest", file, "--models-dir", models, "--dry-run"], env());
   expect(code).toBe(0);
   expect(stdout).toContain("0 present, 1 to download, 0 failed, 0 without a source");
   expect(stdout).toContain(
@@ -98,7 +95,7 @@ test("a workflow by URL: weights with a source are pulled, one without makes the
   host.serve("/wf.json", { size: 0, body: await Bun.file(sourced).text(), contentType: "application/json" });
   const unsourced = await workflowFile("unsourced", "nowhere.safetensors");
   const args = ["pull", "--workflow", host.url("/wf.json"), "--workflow", unsourced, "--models-dir", models];
-  const { code, stdout } = await runCliCaptured(args, env());
+  const { code, stdout } = await runPullCli(args, env());
   expect(code).toBe(3);
   expect(stdout).toContain("1 downloaded, 0 failed, 1 without a source");
   expect(stdout).toContain("no known source for checkpoints/nowhere.safetensors");
@@ -111,7 +108,7 @@ test("a download that fails for good exits 4 with the host's answer; the other f
     { folder: "vae", name: "gone.safetensors", url: host.url("/gone.safetensors") },
     { folder: "vae", name: "c.safetensors", url: host.url("/c.safetensors") },
   ]);
-  const { code, stdout } = await runCliCaptured(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
+  const { code, stdout } = await runPullCli(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
   expect(code).toBe(4);
   const summary = JSON.parse(stdout);
   expect(summary).toMatchObject({ ok: false, downloaded: 1, failed: 1 });
@@ -127,7 +124,7 @@ test("a sha256 mismatch exits 4 and leaves no file, no .part and no lock behind"
   const file = await manifest("sha", [
     { folder: "checkpoints", name: "a.safetensors", url: host.url("/a.safetensors"), sha256: wrong },
   ]);
-  const { code, stdout } = await runCliCaptured(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
+  const { code, stdout } = await runPullCli(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
   expect(code).toBe(4);
   expect(JSON.parse(stdout).files[0].reason).toContain(
     `sha256 mismatch for ${join(models, "checkpoints/a.safetensors")}`,
@@ -143,7 +140,7 @@ test("a truncated file at the destination is fetched again; a bad one elsewhere 
     { folder: "checkpoints", name: "a.safetensors", url: host.url("/a.safetensors"), size: MB },
     { folder: "vae", name: "bad.safetensors", url: host.url("/c.safetensors"), size: MB / 4 },
   ]);
-  const { code, stdout } = await runCliCaptured(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
+  const { code, stdout } = await runPullCli(["pull", "--manifest", file, "--models-dir", models, "--json"], env());
   expect(code).toBe(3);
   const summary = JSON.parse(stdout);
   expect(summary).toMatchObject({ downloaded: 1, invalid: 1 });
@@ -156,16 +153,16 @@ test("a truncated file at the destination is fetched again; a bad one elsewhere 
 });
 
 test("nothing to pull, or a bad --verify, is a usage error", async () => {
-  expect((await runCliCaptured(["pull"], env())).code).toBe(2);
-  expect((await runCliCaptured(["pull", "--kit", "sd15", "--verify", "twice"], env())).code).toBe(2);
-  const unknown = await runCliCaptured(["pull", "--kit", "no-such-kit"], env());
+  expect((await runPullCli(["pull"], env())).code).toBe(2);
+  expect((await runPullCli(["pull", "--kit", "sd15", "--verify", "twice"], env())).code).toBe(2);
+  const unknown = await runPullCli(["pull", "--kit", "no-such-kit"], env());
   expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringContaining('unknown kit "no-such-kit"')]);
 });
 
 test("check --download fetches what has a source, checks again, and exits 0; 4 when a download fails", async () => {
   const models = join(work.dir, "models-check");
   const good = await workflowFile("check-good", "a.safetensors", host.url("/a.safetensors"), contentSha256(31, MB));
-  const { code, stdout } = await runCliCaptured(["check", good, "--models-dir", models, "--download", "--json"], env());
+  const { code, stdout } = await runPullCli(["check", good, "--models-dir", models, "--download", "--json"], env());
   expect(code).toBe(0);
   const report = JSON.parse(stdout);
   expect(report.ok).toBe(true);
@@ -178,7 +175,7 @@ test("check --download fetches what has a source, checks again, and exits 0; 4 w
   });
 
   const bad = await workflowFile("check-bad", "gone.safetensors", host.url("/gone.safetensors"));
-  const failed = await runCliCaptured(["check", bad, "--models-dir", models, "--download"], env());
+  const failed = await runPullCli(["check", bad, "--models-dir", models, "--download"], env());
   expect(failed.code).toBe(4);
   expect(failed.stdout).toContain("MISSING");
 });

@@ -1,20 +1,17 @@
-import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { FailureDetails } from "../../src/jobs/schema.ts";
 import { sd15Workflow } from "../helpers/emulator.ts";
 import { type FakeRunpod, startFakeRunpod } from "../helpers/fake-runpod.ts";
-import { jsonPost, startTestWorker } from "../helpers/worker.ts";
+import { jsonPost, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
 import { startRunpodTestWorker } from "./_helpers.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: job bodies are inspected freely
 type Json = Record<string, any>;
 type Worker = Awaited<ReturnType<typeof startRunpodTestWorker>>;
 let fake: FakeRunpod;
-const workers: Array<{ stop: () => Promise<void> }> = [];
+const track = stopAfterEach();
 beforeAll(() => {
   fake = startFakeRunpod({ holdMs: 1_000 });
-});
-afterEach(async () => {
-  for (const worker of workers.splice(0)) await worker.stop();
 });
 afterAll(async () => {
   await fake.close();
@@ -22,7 +19,7 @@ afterAll(async () => {
 
 async function worker(env: Record<string, string> = {}): Promise<Worker> {
   const started = await startRunpodTestWorker(fake, env);
-  workers.push(started);
+  track(started);
   return started;
 }
 
@@ -93,7 +90,7 @@ test("a failing job has the same output.details in RunPod mode as in API mode", 
   await fake.waitFor(() => fake.results("fail-1").length === 1, "the failure report", 30_000);
   const body = fake.results("fail-1")[0]?.json as Json;
   const api = await startTestWorker();
-  workers.push(api);
+  track(api);
   const view = (await (await api.api("/runsync", jsonPost({ input }))).json()) as Json;
   expect(view.status).toBe("FAILED");
   expect(FailureDetails.safeParse(body.output.details).success).toBe(true);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { isWorkerError } from "../../src/errors.ts";
 import { defaultRoots } from "../../src/weights/folders.ts";
 import { addModelFolderPath, applyExtraModelPaths, expandPath, loadModelRoots } from "../../src/weights/roots.ts";
+import { configError } from "../helpers/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cw-roots-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,16 +16,6 @@ function apply(yaml: string, env: Record<string, string> = {}) {
   const lines: string[] = [];
   applyExtraModelPaths(roots, "/etc/cw/extra.yaml", yaml, { HOME: "/home/u", ...env }, (line) => lines.push(line));
   return { roots, lines, paths: (key: string) => roots.get(key)?.paths };
-}
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (isWorkerError(error) && error.code === "E_CONFIG") return error.message;
-    throw error;
-  }
-  throw new Error("expected an E_CONFIG error");
 }
 
 describe("extra_model_paths.yaml", () => {

@@ -1,20 +1,13 @@
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { freePort, sd15Workflow } from "../helpers/emulator.ts";
-import { eventually, jsonPost, startTestWorker } from "../helpers/worker.ts";
+import { eventually, type Json, jsonPost, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
 import { edit, type NodeSpec, rawUi, sd15Links, sd15Nodes } from "../workflow/_ui.ts";
 
 type Worker = Awaited<ReturnType<typeof startTestWorker>>;
-// biome-ignore lint/suspicious/noExplicitAny: responses are navigated freely in assertions
-type Json = Record<string, any>;
-const workers: Worker[] = [];
-afterEach(async () => {
-  for (const worker of workers.splice(0)) await worker.stop();
-});
+const track = stopAfterEach();
 
 async function worker(env: Record<string, string> = {}): Promise<Worker> {
-  const started = await startTestWorker(env);
-  workers.push(started);
-  return started;
+  return track(await startTestWorker(env));
 }
 
 async function runsync(w: Worker, input: unknown, wait = 20_000): Promise<Json> {
@@ -134,7 +127,7 @@ test("a slow start is reported as starting, then ready", async () => {
   expect((await fetch(`${url}/ping`)).status).toBe(204);
   expect((await fetch(`${url}/ready`)).status).toBe(503);
   const w = await pending;
-  workers.push(w);
+  track(w);
   expect((await w.api("/ready")).status).toBe(200);
   expect(((await (await w.api("/health")).json()) as Json).status).toBe("ready");
 });

@@ -1,20 +1,13 @@
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { sd15Workflow } from "../helpers/emulator.ts";
-import { addWorkerModel, jsonPost, MODELS_DIR, startTestWorker } from "../helpers/worker.ts";
+import { addWorkerModel, type Json, jsonPost, MODELS_DIR, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
 
 type Worker = Awaited<ReturnType<typeof startTestWorker>>;
-// biome-ignore lint/suspicious/noExplicitAny: JSON bodies
-type Json = Record<string, any>;
-const workers: Worker[] = [];
-afterEach(async () => {
-  for (const worker of workers.splice(0)) await worker.stop();
-});
+const track = stopAfterEach();
 
 async function worker(env: Record<string, string> = {}): Promise<Worker> {
-  const started = await startTestWorker(env);
-  workers.push(started);
-  return started;
+  return track(await startTestWorker(env));
 }
 
 async function runsync(w: Worker, workflow: Json): Promise<Json> {
