@@ -9,11 +9,6 @@ export type Prompt = Record<string, PromptNode>;
 /** A link `[source_node_id, output_index]`; ComfyUI treats every list input as a link. */
 export type Link = [string, number];
 
-/** True when an input value is a list, i.e. ComfyUI reads it as a link (literal lists come wrapped in `__value__`). */
-export function isLinkLike(value: unknown): value is unknown[] {
-  return Array.isArray(value);
-}
-
 /** The link's `[source id, slot]` when it is well formed. */
 export function asLink(value: unknown): Link | undefined {
   if (!Array.isArray(value) || value.length !== 2) return undefined;

@@ -51,11 +51,6 @@ const SAVERS: Record<string, Saver> = {
   PreviewAny: async (req) => ({ text: [describeValue(req.inputs.source)] }),
 };
 
-/** True when the emulator writes a placeholder for this output node type. */
-export function hasSaver(classType: string): boolean {
-  return classType in SAVERS;
-}
-
 /** Writes an output node's placeholder files and returns its `ui` dict; undefined for nodes without one. */
 export async function saveOutputs(req: SaveRequest): Promise<UiOutput | undefined> {
   return SAVERS[req.classType]?.(req);
