@@ -12,6 +12,7 @@ export abstract class HandleBase {
   protected readonly log: Logger;
   readonly #exitListeners = new Set<(exit: ComfyExit) => void>();
   readonly #stateListeners = new Set<(state: ComfyState) => void>();
+  readonly #lineListeners = new Set<(line: string) => void>();
 
   constructor(log: Logger) {
     this.log = log;
@@ -33,6 +34,12 @@ export abstract class HandleBase {
   onState(listener: (state: ComfyState) => void): () => void {
     this.#stateListeners.add(listener);
     return () => this.#stateListeners.delete(listener);
+  }
+
+  /** Every non-empty output line of the process, as it arrives (none for an attached ComfyUI). */
+  onLine(listener: (line: string) => void): () => void {
+    this.#lineListeners.add(listener);
+    return () => this.#lineListeners.delete(listener);
   }
 
   waitReady(signal?: AbortSignal): Promise<void> {
@@ -65,6 +72,10 @@ export abstract class HandleBase {
   protected emitExit(exit: ComfyExit): void {
     this.exit = exit;
     for (const listener of [...this.#exitListeners]) this.#call(() => listener(exit));
+  }
+
+  protected emitLine(line: string): void {
+    for (const listener of this.#lineListeners) this.#call(() => listener(line));
   }
 
   /** For good: waitReady rejects with `error` from now on. Callers log it unless it is thrown to someone. */

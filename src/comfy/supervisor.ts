@@ -45,6 +45,8 @@ export interface ComfyHandle {
   /** Fired at once when ComfyUI crashes, hangs or fails to come back (never for stop()); jobs fail on it. */
   onExit(listener: (exit: ComfyExit) => void): () => void;
   onState(listener: (state: ComfyState) => void): () => void;
+  /** Every non-empty output line of a supervised ComfyUI as it arrives (start-up timeline, import failures). */
+  onLine(listener: (line: string) => void): () => void;
   /** SIGTERM to the whole group, SIGKILL after `graceMs` (default 10 s); idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -281,6 +283,7 @@ class Supervisor extends HandleBase implements ComfyHandle {
   #onLine(line: string, waker: Waker): void {
     if (line.trim() === "") return;
     this.#ring.push(line);
+    this.emitLine(line);
     if (line.includes(GUI_LINE)) waker.wake();
     if (WARN_LINE_RE.test(line)) this.#output.warn(line);
     else this.#output.info(line);
