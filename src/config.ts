@@ -3,6 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { WorkerError } from "./errors.ts";
 import { Redactor } from "./lib/redact.ts";
+import { badPrivateHostEntries } from "./lib/url-guard.ts";
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -39,13 +40,25 @@ export const ConfigSchema = z.object({
     .describe("kits (built-in names, or manifest YAML paths) to make present before the worker is ready"),
   PRELOAD_WORKFLOW: list.optional().describe("workflows whose weights to make present before ready"),
   WARMUP_WORKFLOW: z.string().optional().describe("workflow run once after ComfyUI is ready"),
+  PREFETCH: z.enum(["off", "auto"]).default("auto").describe("read the weights needed first while ComfyUI starts"),
+  PREFETCH_BUDGET_GB: z.coerce
+    .number()
+    .min(0)
+    .max(16_384)
+    .optional()
+    .describe("most bytes prefetch reads (GB); default: what free memory holds"),
   HF_TOKEN: z.string().optional().describe("Hugging Face token"),
   CIVITAI_TOKEN: z.string().optional().describe("Civitai token"),
   DOWNLOAD_CONCURRENCY: positiveInt.default(4).describe("files downloaded at once"),
   DOWNLOAD_CONNECTIONS: positiveInt.default(8).describe("parallel ranged connections per file"),
   DOWNLOAD_ALLOW_HOSTS: list.default(["huggingface.co", "civitai.com"]).describe("hosts a job input may download from"),
+  PRIVATE_HOSTS_ALLOWED: list
+    .default([])
+    .refine((entries) => badPrivateHostEntries(entries).length === 0, "expected host names, addresses or CIDRs")
+    .describe("hosts or CIDRs that job-supplied URLs (input files, webhook, s3Config) may reach although private"),
   SERVE_MODE: z.enum(["auto", "runpod", "api"]).default("auto").describe("runpod queue worker or HTTP API"),
   PORT: port.default(8000).describe("HTTP port"),
+  MAX_BODY_MB: z.coerce.number().positive().max(1024).default(30).describe("largest request body the HTTP API accepts"),
   API_TOKEN: z.string().optional().describe("bearer token required by every route but the health ones"),
   CONCURRENCY: positiveInt.default(1).describe("jobs run at once"),
   JOB_TIMEOUT_S: seconds.default(0).describe("per-job execution limit, 0 = none"),

@@ -1,6 +1,7 @@
 import { WorkerError } from "../errors.ts";
 import { formatBytes } from "../lib/bytes.ts";
-import { isAllowedHost, isPrivateAddress, type LookupFn, lookupAll } from "../lib/net.ts";
+import type { LookupFn } from "../lib/net.ts";
+import { guardedFetch } from "../lib/url-guard.ts";
 import type { JobFile } from "./schema.ts";
 
 /** An input file ready to upload to ComfyUI's input folder. */
@@ -12,6 +13,8 @@ export interface InputFile {
 
 export interface DecodeOptions {
   allowHosts: readonly string[];
+  /** PRIVATE_HOSTS_ALLOWED: private hosts, addresses or CIDRs an input URL may still reach. */
+  privateAllowed?: readonly string[];
   maxBytes: number;
   fetch?: typeof fetch;
   lookup?: LookupFn;
@@ -74,43 +77,17 @@ export async function decodeJobFile(file: JobFile, options: DecodeOptions): Prom
 
 /** Downloads a job input URL: https only, allowed hosts only, no private addresses (checked on every redirect). */
 export async function fetchInputUrl(url: string, what: string, options: DecodeOptions): Promise<Uint8Array> {
-  const doFetch = options.fetch ?? fetch;
-  let current = url;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    await _checkUrl(current, what, options);
-    const res = await doFetch(current, {
-      redirect: "manual",
-      signal: options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT_MS),
-    }).catch((error: unknown) => {
-      throw new WorkerError("E_INPUT", `${what}: could not download ${current} (${String(error)})`, { cause: error });
-    });
-    const location = res.headers.get("location");
-    if (res.status >= 300 && res.status < 400 && location) {
-      current = new URL(location, current).toString();
-      continue;
-    }
-    if (!res.ok) throw new WorkerError("E_INPUT", `${what}: ${current} answered HTTP ${res.status}`);
-    return _readLimited(res, what, options.maxBytes);
-  }
-  throw new WorkerError("E_INPUT", `${what}: more than ${MAX_REDIRECTS} redirects from ${url}`);
-}
-
-async function _checkUrl(raw: string, what: string, options: DecodeOptions): Promise<void> {
-  const url = new URL(raw);
-  if (url.protocol !== "https:")
-    throw new WorkerError("E_INPUT", `${what}: only https URLs are fetched, got ${url.protocol}`);
-  if (url.username || url.password) throw new WorkerError("E_INPUT", `${what}: URLs with credentials are refused`);
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  if (!isAllowedHost(host, options.allowHosts)) {
-    throw new WorkerError(
-      "E_INPUT",
-      `${what}: host ${host} is not in DOWNLOAD_ALLOW_HOSTS (${options.allowHosts.join(", ") || "empty"}); send the file as base64 or add the host`,
-    );
-  }
-  const addresses = await (options.lookup ?? lookupAll)(host).catch(() => [] as string[]);
-  if (addresses.length === 0) throw new WorkerError("E_INPUT", `${what}: cannot resolve ${host}`);
-  const blocked = addresses.find(isPrivateAddress);
-  if (blocked) throw new WorkerError("E_INPUT", `${what}: ${host} resolves to the private address ${blocked}; refused`);
+  const parsed = URL.parse(url);
+  if (parsed?.username || parsed?.password)
+    throw new WorkerError("E_INPUT", `${what}: URLs with credentials are refused`);
+  const guard = { ...options, privateAllowed: options.privateAllowed ?? [], maxRedirects: MAX_REDIRECTS };
+  const init = { signal: options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT_MS) };
+  const res = await guardedFetch(url, init, what, guard).catch((error: unknown) => {
+    if (error instanceof WorkerError) throw error;
+    throw new WorkerError("E_INPUT", `${what}: could not download ${url} (${String(error)})`, { cause: error });
+  });
+  if (!res.ok) throw new WorkerError("E_INPUT", `${what}: ${res.url || url} answered HTTP ${res.status}`);
+  return _readLimited(res, what, options.maxBytes);
 }
 
 async function _readLimited(res: Response, what: string, maxBytes: number): Promise<Uint8Array> {

@@ -26,7 +26,7 @@ export interface JobProgress {
 export interface JobDeps {
   client: ComfyClient;
   comfy: ComfyHandle;
-  config: Pick<Config, "DOWNLOAD_ALLOW_HOSTS" | "OUTPUT_INLINE_MAX_MB" | "redactor">;
+  config: Pick<Config, "DOWNLOAD_ALLOW_HOSTS" | "PRIVATE_HOSTS_ALLOWED" | "OUTPUT_INLINE_MAX_MB" | "redactor">;
   log: Logger;
   objectInfo: () => Promise<ObjectInfo>;
   /**
@@ -71,6 +71,7 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
     (input.images ?? []).map((file) =>
       decodeJobFile(file, {
         allowHosts: deps.config.DOWNLOAD_ALLOW_HOSTS,
+        privateAllowed: deps.config.PRIVATE_HOSTS_ALLOWED,
         maxBytes: MAX_INPUT_FILE_BYTES,
         fetch: deps.fetch,
         lookup: deps.lookup,

@@ -1,6 +1,8 @@
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import type { OutputRef, OutputUploader } from "../jobs/outputs.ts";
+import type { LookupFn } from "../lib/net.ts";
+import { checkJobUrl } from "../lib/url-guard.ts";
 import { JobS3Config } from "./schemas.ts";
 
 type BucketConfig = Pick<
@@ -11,6 +13,7 @@ type BucketConfig = Pick<
   | "BUCKET_NAME"
   | "BUCKET_REGION"
   | "BUCKET_PREFIX"
+  | "PRIVATE_HOSTS_ALLOWED"
   | "redactor"
 >;
 
@@ -20,6 +23,8 @@ export interface BucketTarget {
   /** For messages: `s3://bucket` or the virtual-hosted endpoint. */
   label: string;
   prefix: string;
+  /** For a job's own s3Config: resolves once its endpoint is known not to be private (or allowed). */
+  checked?: Promise<void>;
 }
 
 // SigV4 presigned URLs live at most 7 days; outputs are fetched long after RunPod's 30 min result retention
@@ -51,16 +56,37 @@ export function resolveEnvBucket(config: BucketConfig): BucketTarget | undefined
 /**
  * The uploader for one job: its `s3Config` (RunPod job object or API request) wins over BUCKET_*; undefined
  * when neither exists. Throws E_INPUT for a malformed `s3Config`; its secret is registered for redaction.
+ * A job's endpoint gets the job-URL rules (no private address unless PRIVATE_HOSTS_ALLOWED) before any upload.
  */
-export function jobUploader(config: BucketConfig, jobId: string, s3Config: unknown): OutputUploader | undefined {
-  const target = s3Config === undefined ? resolveEnvBucket(config) : _jobTarget(config, s3Config);
+export function jobUploader(
+  config: BucketConfig,
+  jobId: string,
+  s3Config: unknown,
+  options: { lookup?: LookupFn } = {},
+): OutputUploader | undefined {
+  const target = s3Config === undefined ? resolveEnvBucket(config) : _jobTarget(config, s3Config, options.lookup);
   return target ? createBucketUploader(target, jobId) : undefined;
+}
+
+/** Refuses (E_INPUT) a job's s3Config endpoint that is a private address not in PRIVATE_HOSTS_ALLOWED. */
+export async function checkJobEndpoint(
+  endpointUrl: string,
+  privateAllowed: readonly string[],
+  lookup?: LookupFn,
+): Promise<void> {
+  await checkJobUrl(endpointUrl, "s3Config.endpointUrl", {
+    privateAllowed,
+    protocols: ["http:", "https:"],
+    ...(lookup ? { lookup } : {}),
+  });
 }
 
 /** Uploads to `{prefix}/{job id}/{subfolder}/{filename}` and returns a presigned GET URL; failures are E_BUCKET. */
 export function createBucketUploader(target: BucketTarget, jobId: string): OutputUploader {
   const client = new Bun.S3Client(target.options);
   return async (ref, bytes, mime) => {
+    // Bun.S3Client connects by itself, so the endpoint is checked before anything is signed or sent
+    await target.checked;
     const key = objectKey(target.prefix, jobId, ref);
     try {
       await client.write(key, bytes, { type: mime });
@@ -83,7 +109,7 @@ export function objectKey(prefix: string, jobId: string, ref: Pick<OutputRef, "s
   return parts.filter((part) => part !== "" && part !== "." && part !== "..").join("/");
 }
 
-function _jobTarget(config: BucketConfig, raw: unknown): BucketTarget {
+function _jobTarget(config: BucketConfig, raw: unknown, lookup: LookupFn | undefined): BucketTarget {
   const parsed = JobS3Config.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `s3Config.${issue.path.join(".")}: ${issue.message}`);
@@ -92,7 +118,11 @@ function _jobTarget(config: BucketConfig, raw: unknown): BucketTarget {
   const s3 = parsed.data;
   config.redactor.add(s3.accessSecret);
   config.redactor.add(s3.accessId);
-  return _target(s3.endpointUrl, s3.accessId, s3.accessSecret, s3.bucketName, undefined, s3.objectPath);
+  const target = _target(s3.endpointUrl, s3.accessId, s3.accessSecret, s3.bucketName, undefined, s3.objectPath);
+  // started now so the DNS lookup overlaps the job; awaited before the first upload
+  const checked = checkJobEndpoint(s3.endpointUrl, config.PRIVATE_HOSTS_ALLOWED, lookup);
+  checked.catch(() => {});
+  return { ...target, checked };
 }
 
 function _target(

@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { WorkerError } from "../errors.ts";
+import type { UrlGuard } from "../lib/url-guard.ts";
 import type { Logger } from "../log.ts";
 import { healthReport, type WorkerHealth } from "./health.ts";
 import { errorResponse } from "./http-errors.ts";
@@ -15,16 +16,23 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   apiToken?: string;
-  /** Largest request body accepted; RunPod allows 20 MB on /runsync and 30 MB on load-balanced endpoints. */
+  /** Largest request body accepted (MAX_BODY_MB); RunPod allows 20 MB on /runsync and 30 MB on load-balanced endpoints. */
   maxBodyBytes?: number;
+  /** Where a job's webhook and s3Config endpoint may point (PRIVATE_HOSTS_ALLOWED); default: no private address. */
+  urlGuard?: Pick<UrlGuard, "privateAllowed" | "lookup">;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 30 * 1_048_576;
+/**
+ * Bun.serve's own limit (default 128 MiB) answers 413 with an empty body before the app sees the request;
+ * it is lifted so every oversized body reaches the app's limit and gets the JSON error.
+ */
+export const SERVER_MAX_REQUEST_BODY = Number.MAX_SAFE_INTEGER;
 const OPEN_PATHS = new Set(["/health", "/ready", "/ping"]);
 
 /** Builds the worker's HTTP app: health routes, the RunPod-compatible API, OpenAPI; errors mapped in one place. */
 export function createApp(deps: AppDeps) {
-  const jobs = jobRoutes(deps.health.jobs);
+  const jobs = jobRoutes(deps.health.jobs, deps.urlGuard ?? { privateAllowed: [] });
   const maxBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();
   app.onError((error, c) => errorResponse(error, c, deps.log));
@@ -39,7 +47,10 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: maxBytes,
       onError: () => {
-        throw new WorkerError("E_TOO_LARGE", `request body is over the ${Math.round(maxBytes / 1_048_576)} MB limit`);
+        throw new WorkerError(
+          "E_TOO_LARGE",
+          `request body is over the ${_mb(maxBytes)} MB limit (MAX_BODY_MB); send large inputs as URLs`,
+        );
       },
     }),
   );
@@ -63,4 +74,8 @@ function _authorize(header: string | undefined, token: string): void {
   if (a.length !== b.length || !timingSafeEqual(a, b)) {
     throw new WorkerError("E_AUTH", header ? "wrong API token" : "this route needs Authorization: Bearer <API_TOKEN>");
   }
+}
+
+function _mb(bytes: number): string {
+  return String(Math.round((bytes / 1_048_576) * 100) / 100);
 }

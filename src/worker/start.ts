@@ -5,7 +5,7 @@ import { describeFailure } from "../jobs/failure.ts";
 import { type JobDeps, runJob } from "../jobs/pipeline.ts";
 import type { Logger } from "../log.ts";
 import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
-import { createApp } from "../server/app.ts";
+import { createApp, SERVER_MAX_REQUEST_BODY } from "../server/app.ts";
 import type { WorkerHealth } from "../server/health.ts";
 import { JobStore } from "../server/job-store.ts";
 import { Metrics } from "../server/metrics.ts";
@@ -101,7 +101,8 @@ export async function startWorker(
     onFinish: (job) => {
       metrics.jobFinished(job.status, ((job.finishedAt ?? 0) - (job.startedAt ?? job.createdAt)) / 1000);
       log.info(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ""}`, { requestId: job.id });
-      if (job.request.webhook) void sendWebhook(job.request.webhook, jobs.view(job), log);
+      const guard = { privateAllowed: config.PRIVATE_HOSTS_ALLOWED };
+      if (job.request.webhook) void sendWebhook(job.request.webhook, jobs.view(job), log, { guard });
     },
   });
   const health: WorkerHealth = {
@@ -111,9 +112,22 @@ export async function startWorker(
     jobs,
     weights: deps.weights.health,
   };
-  const app = createApp({ health, metrics, log: log.child({ tag: "http" }), apiToken: config.API_TOKEN });
+  const app = createApp({
+    health,
+    metrics,
+    log: log.child({ tag: "http" }),
+    apiToken: config.API_TOKEN,
+    maxBodyBytes: config.MAX_BODY_MB * 1_048_576,
+    urlGuard: { privateAllowed: config.PRIVATE_HOSTS_ALLOWED },
+  });
   // idleTimeout 0: /runsync and /status-sync long-poll for up to 5 minutes
-  const server = Bun.serve({ port: config.PORT, hostname: "0.0.0.0", fetch: app.fetch, idleTimeout: 0 });
+  const server = Bun.serve({
+    port: config.PORT,
+    hostname: "0.0.0.0",
+    fetch: app.fetch,
+    idleTimeout: 0,
+    maxRequestBodySize: SERVER_MAX_REQUEST_BODY,
+  });
   const url = `http://127.0.0.1:${server.port}`;
   log.info(`HTTP API listening on ${url} (health answers while ComfyUI starts)`);
   const stop = async () => {

@@ -93,6 +93,18 @@ test("re-checks every redirect target", async () => {
   ).rejects.toThrow("private address 10.0.0.5");
 });
 
+test("a private host named in PRIVATE_HOSTS_ALLOWED serves input files; other private addresses stay refused", async () => {
+  const lanLookup = async () => ["10.0.0.5"];
+  const lan = { ...options, lookup: lanLookup };
+  const image = "https://files.example/img.png";
+  await expect(decodeJobFile({ name: "a.png", image }, lan)).rejects.toThrow("private address 10.0.0.5");
+  const file = await decodeJobFile({ name: "a.png", image }, { ...lan, privateAllowed: ["10.0.0.0/24"] });
+  expect(file.bytes).toEqual(Buffer.from(PNG_BYTES));
+  await expect(decodeJobFile({ name: "a.png", image }, { ...lan, privateAllowed: ["10.0.1.0/24"] })).rejects.toThrow(
+    "private address 10.0.0.5",
+  );
+});
+
 test("refuses files over the size limit", async () => {
   await expect(decodeJobFile({ name: "a.bin", image: "https://files.example/big" }, options)).rejects.toThrow(
     "over the 1.0 KB limit",

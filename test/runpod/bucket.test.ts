@@ -97,6 +97,39 @@ describe("uploads to a real S3 server", () => {
   });
 });
 
+describe("a job's s3Config endpoint gets the job-URL rules", () => {
+  const s3Config = () => ({
+    accessId: s3.accessKeyId,
+    accessSecret: s3.secretAccessKey,
+    bucketName: "job-bucket",
+    endpointUrl: s3.endpoint,
+  });
+
+  test("on loopback it is refused before anything is signed or sent, unless PRIVATE_HOSTS_ALLOWED names it", async () => {
+    const refused = jobUploader(loadConfig({ env: {} }), "guard-1", s3Config());
+    const error = await refused?.(ref, PNG, "image/png").catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "E_INPUT" });
+    expect((error as Error).message).toContain("s3Config.endpointUrl");
+    expect(await s3.exists("job-bucket", "guard-1/sub/dir/img_00001_.png")).toBe(false);
+
+    const allowed = jobUploader(loadConfig({ env: { PRIVATE_HOSTS_ALLOWED: "127.0.0.1" } }), "guard-2", s3Config());
+    await allowed?.(ref, PNG, "image/png");
+    expect(await s3.read("job-bucket", "guard-2/sub/dir/img_00001_.png")).toEqual(PNG);
+  });
+
+  test("a public-looking name that resolves to the metadata address is refused too", async () => {
+    const config = loadConfig({ env: { PRIVATE_HOSTS_ALLOWED: "127.0.0.1" } });
+    const lookup = async () => ["169.254.169.254"];
+    const upload = jobUploader(config, "guard-3", { ...s3Config(), endpointUrl: "https://s3.example.com" }, { lookup });
+    await expect(upload?.(ref, PNG, "image/png") as Promise<string>).rejects.toThrow("169.254.169.254");
+  });
+
+  test("the operator's BUCKET_ENDPOINT_URL is trusted as configured", async () => {
+    const upload = jobUploader(loadConfig({ env: bucketEnv() }), "guard-4", undefined);
+    expect(await upload?.(ref, PNG, "image/png")).toContain("X-Amz-Signature=");
+  });
+});
+
 describe("jobs with bucket outputs", () => {
   let fake: FakeRunpod;
   const stops: Array<() => Promise<void>> = [];
@@ -111,7 +144,9 @@ describe("jobs with bucket outputs", () => {
   });
 
   test("RunPod mode: BUCKET_* and a job's s3Config give s3_url outputs; a failing upload fails the job", async () => {
-    const worker = await startRunpodTestWorker(fake, bucketEnv({ COMFY_ARGS: "--node-ms 10" }));
+    // s3rver listens on loopback: a job's s3Config may reach it only because PRIVATE_HOSTS_ALLOWED says so
+    const env = bucketEnv({ COMFY_ARGS: "--node-ms 10", PRIVATE_HOSTS_ALLOWED: "127.0.0.1" });
+    const worker = await startRunpodTestWorker(fake, env);
     stops.push(worker.stop);
     const input = (seed: number) => ({
       workflow: sd15Workflow(),
@@ -152,7 +187,7 @@ describe("jobs with bucket outputs", () => {
   }, 60_000);
 
   test("API mode: a request's s3Config uploads the outputs too", async () => {
-    const worker = await startTestWorker({ COMFY_ARGS: "--node-ms 10" });
+    const worker = await startTestWorker({ COMFY_ARGS: "--node-ms 10", PRIVATE_HOSTS_ALLOWED: "127.0.0.1" });
     stops.push(worker.stop);
     const body = {
       input: { workflow: sd15Workflow(), output: { mode: "bucket" } },

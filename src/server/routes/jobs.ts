@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import { WorkerError } from "../../errors.ts";
+import type { UrlGuard } from "../../lib/url-guard.ts";
 import type { JobStore } from "../job-store.ts";
 import { JobRequest, WaitQuery } from "../schemas.ts";
 import { zv } from "../validate.ts";
+import { checkRequestUrls } from "./request-urls.ts";
 
 // RunPod's /runsync waits 90 s by default; ?wait accepts 1 s to 5 min
 const RUNSYNC_DEFAULT_WAIT_MS = 90_000;
@@ -10,7 +12,7 @@ const RUNSYNC_MIN_WAIT_MS = 1_000;
 const STREAM_LONG_POLL_MS = 10_000;
 
 /** The RunPod-compatible job routes (SPEC §5), mounted under /v2/{endpoint_id} and at the root. */
-export function jobRoutes(jobs: JobStore) {
+export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed" | "lookup">) {
   const found = (id: string) => {
     const job = jobs.get(id);
     if (!job) throw new WorkerError("E_NOT_FOUND", `no job ${id} (unknown, or its result expired)`);
@@ -26,11 +28,13 @@ export function jobRoutes(jobs: JobStore) {
   };
 
   return new Hono()
-    .post("/run", zv("json", JobRequest), (c) => {
+    .post("/run", zv("json", JobRequest), async (c) => {
+      await checkRequestUrls(c.req.valid("json"), guard);
       const job = jobs.submit(c.req.valid("json"));
       return c.json({ id: job.id, status: job.status });
     })
     .post("/runsync", zv("json", JobRequest), zv("query", WaitQuery), async (c) => {
+      await checkRequestUrls(c.req.valid("json"), guard);
       const job = jobs.submit(c.req.valid("json"));
       await jobs.wait(job.id, clampWait(c.req.valid("query").wait, RUNSYNC_DEFAULT_WAIT_MS));
       return c.json(jobs.view(job));
