@@ -1,64 +1,38 @@
-// Per-job overhead of the worker: HTTP round trip of POST /runsync minus the emulator's own execution time
-// (execution_start → execution_success timestamps from its /history), p50 and p99, for small and ~4 MB
-// outputs; then RSS of the worker process over many sequential jobs.
-// Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 200] [--rss-jobs 1000]
+// Per-job overhead of the worker against a bare ComfyUI client (bench/_bare-client.ts), measured in the same
+// run on the same emulator process, series interleaved job by job. The worker is the compiled binary in its own
+// process, attached to the emulator (COMFY_URL). Prints p50/p99 of both and the difference for serve /runsync
+// (small and ~3 MB outputs), serve --mode runpod (take → done against a local RunPod job server) and `run`;
+// the first job after start apart; RSS and CPU per job of the worker process; ComfyUI's idle gap between
+// prompts (execution_success → next execution_start in /history) and throughput with 1 and 2 clients.
+// Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 100]   (builds dist/ when stale)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfig } from "../src/config.ts";
-import { Redactor } from "../src/lib/redact.ts";
-import { createLogger } from "../src/log.ts";
-import { startWorker } from "../src/worker/start.ts";
+import { startFakeRunpod } from "../test/helpers/fake-runpod.ts";
+import { BareClient } from "./_bare-client.ts";
+import { cpuMs, rssMiB, type Spawned, spawnEmulator, spawnWorker, waitFor } from "./_processes.ts";
+import { compare, idleGaps, pct } from "./_stats.ts";
 
-const { values } = parseArgs({
-  options: { jobs: { type: "string", default: "200" }, "rss-jobs": { type: "string", default: "1000" } },
-});
+const { values } = parseArgs({ options: { jobs: { type: "string", default: "100" } } });
 const JOBS = Number(values.jobs);
-const RSS_JOBS = Number(values["rss-jobs"]);
+const LARGE_JOBS = Math.max(6, Math.round(JOBS / 5));
+const RUN_JOBS = 6;
+const THROUGHPUT_JOBS = 40;
+// a 1600 px gradient PNG from the emulator is about 3 MB; two per job
+const LARGE_SIDE = 1600;
+const SLOW_NODE_MS = 5;
 
-const models = mkdtempSync(join(tmpdir(), "cw-bench-"));
-await Bun.write(join(models, "checkpoints/bench.safetensors"), "x");
-await Bun.write(join(models, "paths.yaml"), `bench:\n  base_path: ${models}\n  checkpoints: checkpoints\n`);
-const port = async () => {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const p = server.port;
-  await server.stop(true);
-  return String(p);
-};
-const config = loadConfig({
-  env: {
-    PORT: await port(),
-    COMFY_PORT: await port(),
-    EXTRA_MODEL_PATHS: join(models, "paths.yaml"),
-    COMFY_ARGS: "--node-ms 0",
-    LOG_LEVEL: "error",
-  },
-});
-const worker = await startWorker(
-  config,
-  createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr }),
-  { emulate: true },
-);
-
-function workflow(seed: number, size: number) {
+function workflow(seed: number, side: number, batch: number) {
   return {
     "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "bench.safetensors" } },
-    "5": { class_type: "EmptyLatentImage", inputs: { width: size, height: size, batch_size: 1 } },
+    "5": { class_type: "EmptyLatentImage", inputs: { width: side, height: side, batch_size: batch } },
     "6": { class_type: "CLIPTextEncode", inputs: { text: "bench", clip: ["4", 1] } },
     "3": {
       class_type: "KSampler",
       inputs: {
-        seed,
-        steps: 1,
-        cfg: 7,
-        sampler_name: "euler",
-        scheduler: "normal",
-        denoise: 1,
-        model: ["4", 0],
-        positive: ["6", 0],
-        negative: ["6", 0],
-        latent_image: ["5", 0],
+        ...{ seed, steps: 2, cfg: 7, sampler_name: "euler", scheduler: "normal", denoise: 1 },
+        ...{ model: ["4", 0], positive: ["6", 0], negative: ["6", 0], latent_image: ["5", 0] },
       },
     },
     "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
@@ -67,58 +41,178 @@ function workflow(seed: number, size: number) {
 }
 
 let seed = 0;
-async function oneJob(size: number): Promise<{ overheadMs: number; emulatorMs: number; bytes: number }> {
+const small = () => workflow(++seed, 64, 1);
+const large = () => workflow(++seed, LARGE_SIDE, 2);
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - started, value };
+}
+
+async function runsync(worker: Spawned, wf: unknown): Promise<string> {
   const res = await fetch(`${worker.url}/runsync`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ input: { workflow: workflow(++seed, size) } }),
+    body: JSON.stringify({ input: { workflow: wf } }),
   });
-  const body = (await res.json()) as { status: string; output: { prompt_id: string; images: Array<{ data: string }> } };
-  const roundTrip = performance.now() - started;
-  if (body.status !== "COMPLETED") throw new Error(`job failed: ${JSON.stringify(body).slice(0, 500)}`);
-  const history = (await (await fetch(`${worker.comfy.url}/history/${body.output.prompt_id}`)).json()) as Record<
-    string,
-    { status: { messages: Array<[string, { timestamp: number }]> } }
-  >;
-  const messages = history[body.output.prompt_id]?.status.messages ?? [];
-  const at = (name: string) => messages.find(([event]) => event === name)?.[1].timestamp ?? 0;
-  const emulatorMs = at("execution_success") - at("execution_start");
-  const bytes = Buffer.from(body.output.images[0]?.data ?? "", "base64").length;
-  return { overheadMs: roundTrip - emulatorMs, emulatorMs, bytes };
+  const body = (await res.json()) as { status: string; output?: { prompt_id: string } };
+  if (body.status !== "COMPLETED") throw new Error(`job failed: ${JSON.stringify(body).slice(0, 400)}`);
+  return body.output?.prompt_id ?? "";
 }
 
-const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
-async function phase(name: string, size: number, jobs: number): Promise<void> {
-  for (let i = 0; i < 5; i++) await oneJob(size); // warm-up
-  const runs = [];
-  for (let i = 0; i < jobs; i++) runs.push(await oneJob(size));
-  const overhead = runs.map((r) => r.overheadMs).sort((a, b) => a - b);
-  const emulator = runs.map((r) => r.emulatorMs).sort((a, b) => a - b);
-  console.log(
-    `${name.padEnd(14)} output ${(runs[0]?.bytes ?? 0) / 1e6} MB  overhead p50 ${pct(overhead, 50).toFixed(1)} ms  p99 ${pct(overhead, 99).toFixed(1)} ms` +
-      `  | emulator's own time p50 ${pct(emulator, 50).toFixed(1)} ms  (overhead/emulator p50 ${(pct(overhead, 50) / Math.max(0.001, pct(emulator, 50))).toFixed(2)}x)`,
-  );
-}
-
-try {
-  console.log(`per-job overhead over ${JOBS} jobs each (round trip minus the emulator's execution time):`);
-  await phase("small (512px)", 512, JOBS);
-  await phase("~4 MB (3072px)", 3072, Math.max(10, Math.floor(JOBS / 4)));
-  const rss = () => process.memoryUsage().rss / 1e6;
-  const start = rss();
-  let peak = start;
-  for (let i = 1; i <= RSS_JOBS; i++) {
-    await oneJob(64);
-    peak = Math.max(peak, rss());
-    if (i % 250 === 0) console.log(`  after ${i} jobs: RSS ${rss().toFixed(0)} MB`);
+/** Interleaved series: pair i runs bare then worker when i is even, worker then bare when odd. */
+async function series(n: number, bare: () => Promise<unknown>, subject: () => Promise<unknown>) {
+  const b: number[] = [];
+  const s: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) b.push((await timed(bare)).ms);
+    s.push((await timed(subject)).ms);
+    if (i % 2 === 1) b.push((await timed(bare)).ms);
   }
-  Bun.gc(true);
-  console.log(
-    `RSS over ${RSS_JOBS} sequential jobs: start ${start.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, end (after GC) ${rss().toFixed(0)} MB`,
+  return { bare: b, subject: s };
+}
+
+async function apiPhase(comfyUrl: string, bare: BareClient, rss: number[]) {
+  const worker = await spawnWorker(comfyUrl, { CONCURRENCY: "2" });
+  try {
+    const pid = worker.proc.pid;
+    rss.push(await rssMiB(pid));
+    const first = await timed(() => runsync(worker, small()));
+    const firstBare = await timed(() => bare.run(small()));
+    console.log(`first job after ready      bare ${firstBare.ms.toFixed(1)} ms  worker ${first.ms.toFixed(1)} ms`);
+    await series(
+      5,
+      () => bare.run(small()),
+      () => runsync(worker, small()),
+    );
+    const cpu0 = await cpuMs(pid);
+    const s = await series(
+      JOBS,
+      () => bare.run(small()),
+      () => runsync(worker, small()),
+    );
+    const cpuSmall = ((await cpuMs(pid)) - cpu0) / JOBS;
+    rss.push(await rssMiB(pid));
+    console.log(compare("serve /runsync, small", s.subject, s.bare));
+    const cpu1 = await cpuMs(pid);
+    const l = await series(
+      LARGE_JOBS,
+      () => bare.run(large()),
+      () => runsync(worker, large()),
+    );
+    const cpuLarge = ((await cpuMs(pid)) - cpu1) / LARGE_JOBS;
+    rss.push(await rssMiB(pid));
+    console.log(compare("serve /runsync, 2 × 3 MB", l.subject, l.bare));
+    console.log(`CPU per job (worker)       small ${cpuSmall.toFixed(1)} ms, 2 × 3 MB ${cpuLarge.toFixed(1)} ms`);
+    console.log(`worker RSS                 ${rss.map((r) => r.toFixed(0)).join(" → ")} MiB (ready, small, large)`);
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function runpodPhase(comfyUrl: string, bare: BareClient) {
+  const fake = startFakeRunpod({ holdMs: 5_000 });
+  const worker = await spawnWorker(comfyUrl, { ...fake.env(), SERVE_MODE: "runpod" });
+  let n = 0;
+  const job = async () => {
+    const id = `bench-${++n}`;
+    const started = performance.now();
+    fake.enqueue({ id, input: { workflow: small() } });
+    while (fake.results(id).length === 0) await Bun.sleep(1);
+    const ms = performance.now() - started;
+    const done = fake.results(id)[0]?.json;
+    if (done?.error || !done?.output) throw new Error(`RunPod job ${id} failed: ${String(done?.error).slice(0, 300)}`);
+    return ms;
+  };
+  try {
+    await waitFor(async () => fake.of("take").length > 0, "RunPod worker's first take", worker.proc);
+    const first = await job();
+    console.log(`runpod first job           worker ${first.toFixed(1)} ms (enqueue → done)`);
+    for (let i = 0; i < 5; i++) await job();
+    const b: number[] = [];
+    const s: number[] = [];
+    for (let i = 0; i < JOBS; i++) {
+      b.push((await timed(() => bare.run(small()))).ms);
+      s.push(await job());
+    }
+    // the loop notices a done by polling every 1 ms, which adds about 0.5 ms on average
+    console.log(compare("serve --mode runpod, small", s, b));
+  } finally {
+    await worker.stop();
+    await fake.close();
+  }
+}
+
+async function runPhase(comfyUrl: string, bare: BareClient) {
+  const { BINARY } = await import("../test/helpers/binary.ts");
+  const dir = mkdtempSync(join(tmpdir(), "cw-bench-run-"));
+  const file = join(dir, "wf.json");
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "/tmp",
+    COMFY_URL: comfyUrl,
+    LOG_LEVEL: "error",
+  };
+  const spawn = async (args: string[]) => {
+    const proc = Bun.spawn([BINARY, ...args], { env, stdout: "ignore", stderr: "ignore", cwd: dir });
+    if ((await proc.exited) !== 0) throw new Error(`comfy-worker ${args.join(" ")} failed`);
+  };
+  const version: number[] = [];
+  const s = await series(
+    RUN_JOBS,
+    () => bare.run(small()),
+    async () => {
+      await Bun.write(file, JSON.stringify(small()));
+      version.push((await timed(() => spawn(["--version"]))).ms);
+      return spawn(["run", file, "--out", join(dir, "out")]);
+    },
   );
+  console.log(compare("run (whole process)", s.subject, s.bare));
+  console.log(`  of which process start    comfy-worker --version takes p50 ${pct(version, 50).toFixed(1)} ms`);
+}
+
+async function throughputPhase(bare: BareClient, comfyUrl: string, worker: Spawned) {
+  for (const clients of [1, 2]) {
+    for (const [name, one] of [
+      ["bare", async () => (await bare.run(small())).promptId],
+      ["worker", () => runsync(worker, small())],
+    ] as const) {
+      const ids: string[] = [];
+      const started = performance.now();
+      const loop = async () => {
+        for (let i = 0; i < THROUGHPUT_JOBS / clients; i++) ids.push(await one());
+      };
+      await Promise.all(Array.from({ length: clients }, loop));
+      const wall = (performance.now() - started) / 1000;
+      const g = await idleGaps(comfyUrl, ids);
+      console.log(
+        `${clients} client(s), ${name.padEnd(6)}      ComfyUI idle gap p50 ${g.gapP50.toFixed(1)} ms, p90 ${g.gapP90.toFixed(1)} ms; ` +
+          `${g.perSecond.toFixed(1)} prompts/s in ComfyUI, ${(ids.length / wall).toFixed(1)} jobs/s end to end`,
+      );
+    }
+  }
+}
+
+const fast = await spawnEmulator(0);
+const slow = await spawnEmulator(SLOW_NODE_MS);
+const bareFast = await BareClient.open(fast.url);
+const bareSlow = await BareClient.open(slow.url);
+try {
+  console.log(`per-job latency, ${JOBS} small and ${LARGE_JOBS} large jobs, interleaved with a bare client:`);
+  await apiPhase(fast.url, bareFast, []);
+  await runpodPhase(fast.url, bareFast);
+  await runPhase(fast.url, bareFast);
+  console.log(`pipelining: emulator with --node-ms ${SLOW_NODE_MS}, worker CONCURRENCY=2, ${THROUGHPUT_JOBS} jobs`);
+  const worker = await spawnWorker(slow.url, { CONCURRENCY: "2" });
+  try {
+    await throughputPhase(bareSlow, slow.url, worker);
+  } finally {
+    await worker.stop();
+  }
 } finally {
-  await worker.stop();
+  bareFast.close();
+  bareSlow.close();
+  await fast.stop();
+  await slow.stop();
 }
