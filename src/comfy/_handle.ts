@@ -13,6 +13,7 @@ export abstract class HandleBase {
   readonly #exitListeners = new Set<(exit: ComfyExit) => void>();
   readonly #stateListeners = new Set<(state: ComfyState) => void>();
   readonly #lineListeners = new Set<(line: string) => void>();
+  readonly #spawnListeners = new Set<(pid: number) => void>();
 
   constructor(log: Logger) {
     this.log = log;
@@ -40,6 +41,12 @@ export abstract class HandleBase {
   onLine(listener: (line: string) => void): () => void {
     this.#lineListeners.add(listener);
     return () => this.#lineListeners.delete(listener);
+  }
+
+  /** Every (re)spawn of a supervised ComfyUI process, with its pid (none for an attached ComfyUI). */
+  onSpawn(listener: (pid: number) => void): () => void {
+    this.#spawnListeners.add(listener);
+    return () => this.#spawnListeners.delete(listener);
   }
 
   waitReady(signal?: AbortSignal): Promise<void> {
@@ -72,6 +79,10 @@ export abstract class HandleBase {
   protected emitExit(exit: ComfyExit): void {
     this.exit = exit;
     for (const listener of [...this.#exitListeners]) this.#call(() => listener(exit));
+  }
+
+  protected emitSpawn(pid: number): void {
+    for (const listener of this.#spawnListeners) this.#call(() => listener(pid));
   }
 
   protected emitLine(line: string): void {

@@ -47,6 +47,8 @@ export interface ComfyHandle {
   onState(listener: (state: ComfyState) => void): () => void;
   /** Every non-empty output line of a supervised ComfyUI as it arrives (start-up timeline, import failures). */
   onLine(listener: (line: string) => void): () => void;
+  /** Every (re)spawn of a supervised ComfyUI process, with its pid. */
+  onSpawn(listener: (pid: number) => void): () => void;
   /** SIGTERM to the whole group, SIGKILL after `graceMs` (default 10 s); idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -192,6 +194,7 @@ class Supervisor extends HandleBase implements ComfyHandle {
     const run = spawnGroup({ argv, cwd, env, onLine: (line) => this.#onLine(line, waker) });
     this.#run = run;
     this.#generation++;
+    this.emitSpawn(run.pid);
     this.log.info(`started ComfyUI: ${programName(argv)}, pid ${run.pid}`, { generation: this.#generation });
     this.log.debug("ComfyUI command line", { argv, cwd });
     return run;
