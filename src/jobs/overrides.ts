@@ -1,6 +1,7 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import { WorkerError } from "../errors.ts";
 import type { ApiWorkflow } from "../workflow/api.ts";
+import { RESERVED_KEYS } from "./schema.ts";
 
 /**
  * Applies `{"NODE.INPUT": value}` overrides in place. A missing node, or an input the node type doesn't
@@ -15,7 +16,10 @@ export function applyOverrides(
     const dot = key.indexOf(".");
     const nodeId = key.slice(0, dot);
     const input = key.slice(dot + 1);
-    const node = workflow[nodeId];
+    if (dot < 0 || RESERVED_KEYS.has(nodeId) || RESERVED_KEYS.has(input)) {
+      throw new WorkerError("E_INPUT", `overrides["${key}"]: keys are NODE.INPUT with a node id and an input name`);
+    }
+    const node = Object.hasOwn(workflow, nodeId) ? workflow[nodeId] : undefined;
     if (!node) {
       throw new WorkerError("E_INPUT", `overrides["${key}"]: the workflow has no node "${nodeId}"`);
     }

@@ -7,12 +7,25 @@ export const JobFile = z.object({
 });
 export type JobFile = z.infer<typeof JobFile>;
 
+/** Names that would reach an object's prototype instead of a node or an input: never valid in overrides. */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
 /** `job.input` (SPEC §6), compatible with runpod-workers/worker-comfyui v5. */
 export const JobInput = z.object({
   workflow: z.record(z.string(), z.unknown()).describe("API-format workflow"),
   images: z.array(JobFile).max(64).optional().describe("input files written before the workflow is queued"),
   overrides: z
     .record(z.string().regex(/^[^.]+\.[^.]+$/, "keys look like NODE.INPUT, e.g. 6.text"), z.unknown())
+    .superRefine((overrides, ctx) => {
+      for (const key of Object.keys(overrides)) {
+        if (!key.split(".").some((part) => RESERVED_KEYS.has(part))) continue;
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `"${key}" uses a reserved name (__proto__, constructor or prototype); keys are a node id and an input name, e.g. 6.text`,
+        });
+      }
+    })
     .optional()
     .describe("NODE.INPUT → literal value"),
   output: z

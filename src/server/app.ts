@@ -61,8 +61,8 @@ export function createApp(deps: AppDeps) {
   });
   app.route("/v2/:endpointId", jobs);
   app.route("/", jobs);
-  app.get("/openapi.json", (c) => c.json(openApiDocument()));
-  app.get("/docs", (c) => c.html(docsPage(openApiDocument())));
+  app.get("/openapi.json", (c) => c.json(openApiDocument({ maxBodyBytes: maxBytes })));
+  app.get("/docs", (c) => c.html(docsPage(openApiDocument({ maxBodyBytes: maxBytes }))));
   return app;
 }
 

@@ -12,6 +12,9 @@ type Operation = {
   query?: string[];
 };
 
+// the app's default when MAX_BODY_MB is not passed down (tests build the app without a config)
+const DEFAULT_MAX_BODY_BYTES = 30 * 1_048_576;
+const ERROR_CONTENT = { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } };
 const JOB_ID = { name: "id", in: "path", required: true, schema: { type: "string" } };
 const ENDPOINT_ID = {
   name: "endpoint_id",
@@ -72,7 +75,8 @@ const OPERATIONS: Operation[] = [
 ];
 
 /** The OpenAPI 3.1 document for every route, with schemas generated from the zod schemas. */
-export function openApiDocument() {
+export function openApiDocument(options: { maxBodyBytes?: number } = {}) {
+  const maxBodyMb = Math.round(((options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) / 1_048_576) * 100) / 100;
   const schemas = Object.fromEntries(
     Object.entries({ JobRequest, JobView, JobInput, JobOutput, StreamView, ErrorBody }).map(([name, schema]) => [
       name,
@@ -94,6 +98,7 @@ export function openApiDocument() {
         ? {
             requestBody: {
               required: true,
+              description: `at most ${maxBodyMb} MB (MAX_BODY_MB); larger bodies get 413 with an ErrorBody`,
               content: { "application/json": { schema: { $ref: `#/components/schemas/${op.body}` } } },
             },
           }
@@ -105,6 +110,9 @@ export function openApiDocument() {
             ? { content: { "application/json": { schema: { $ref: `#/components/schemas/${op.response}` } } } }
             : {}),
         },
+        ...(op.body
+          ? { "413": { description: `body over ${maxBodyMb} MB (MAX_BODY_MB)`, content: ERROR_CONTENT } }
+          : {}),
         default: {
           description: "Error",
           content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } },
@@ -118,7 +126,8 @@ export function openApiDocument() {
       title: "comfy-worker",
       version: VERSION,
       description:
-        "RunPod-compatible job API in front of ComfyUI. Every /v2/{endpoint_id}/… route also answers without the prefix.",
+        "RunPod-compatible job API in front of ComfyUI. Every /v2/{endpoint_id}/… route also answers without the prefix. " +
+        `Request bodies are limited to ${maxBodyMb} MB (MAX_BODY_MB); send large input files as URLs.`,
     },
     components: {
       schemas,
