@@ -56,6 +56,8 @@ export interface JobStoreOptions {
 // RunPod's default job lifespan when policy.ttl is absent
 const DEFAULT_TTL_MS = 86_400_000;
 const SWEEP_INTERVAL_MS = 10_000;
+const SHUTDOWN_QUEUED = "cancelled: the worker shut down";
+const SHUTDOWN_RUNNING = "cancelled: the worker shut down before the job finished";
 
 /** The in-memory job queue behind the RunPod-compatible API: FIFO, CONCURRENCY at once, results kept for a TTL. */
 export class JobStore {
@@ -147,15 +149,19 @@ export class JobStore {
     return chunks;
   }
 
-  /** Cancels a queued job at once and a running one through its abort signal. */
-  cancel(id: string): JobRecord | undefined {
+  /**
+   * Cancels a job: CANCELLED at once, and it stays so. A running one is also interrupted through its abort
+   * signal; it keeps its CONCURRENCY slot until ComfyUI has stopped it, so the next job doesn't share the GPU.
+   */
+  cancel(id: string, reason = "the job was cancelled"): JobRecord | undefined {
     const job = this.get(id);
     if (!job || TERMINAL_STATUSES.has(job.status)) return job;
     if (job.status === "IN_QUEUE") {
       this.#queue.splice(this.#queue.indexOf(id), 1);
-      this.#finish(job, "CANCELLED", { error: "cancelled before it started" });
+      this.#finish(job, "CANCELLED", { error: `${reason} before it started` });
     } else {
-      job.controller?.abort(new WorkerError("E_JOB_CANCELLED", "the job was cancelled"));
+      this.#finish(job, "CANCELLED", { error: reason });
+      job.controller?.abort(new WorkerError("E_JOB_CANCELLED", reason));
     }
     return job;
   }
@@ -185,11 +191,11 @@ export class JobStore {
   }
 
   /** Drops every queued (not running) job; returns how many. */
-  purge(): number {
+  purge(reason = "removed by purge-queue"): number {
     const ids = this.#queue.splice(0);
     for (const id of ids) {
       const job = this.#jobs.get(id);
-      if (job) this.#finish(job, "CANCELLED", { error: "removed by purge-queue" });
+      if (job) this.#finish(job, "CANCELLED", { error: reason });
     }
     return ids.length;
   }
@@ -205,10 +211,10 @@ export class JobStore {
   /** Stops taking jobs, lets running ones finish within `graceMs`, then cancels what is left. */
   async drain(graceMs: number): Promise<void> {
     this.#accepting = false;
-    this.purge();
+    this.purge(SHUTDOWN_QUEUED);
     const deadline = Date.now() + graceMs;
     while (this.#running > 0 && Date.now() < deadline) await Bun.sleep(50);
-    for (const id of this.inProgress()) this.cancel(id);
+    for (const id of this.inProgress()) this.cancel(id, SHUTDOWN_RUNNING);
     while (this.#running > 0 && Date.now() < deadline + 5_000) await Bun.sleep(50);
     clearInterval(this.#sweeper);
   }
@@ -245,10 +251,12 @@ export class JobStore {
           this.#waiters.notify(job.id);
         },
       });
-      this.#finish(job, "COMPLETED", { output });
+      // a job cancelled while running is already CANCELLED; what its run returns after that is dropped
+      if (job.status === "IN_PROGRESS") this.#finish(job, "COMPLETED", { output });
     } catch (error) {
       const failure = this.#options.fail(error);
-      this.#finish(job, failure.status, { error: failure.error, output: { details: failure.details } });
+      if (job.status === "IN_PROGRESS")
+        this.#finish(job, failure.status, { error: failure.error, output: { details: failure.details } });
     } finally {
       clearTimeout(timer);
       job.controller = undefined;

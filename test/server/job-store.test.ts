@@ -86,6 +86,52 @@ test("cancels a queued job at once and a running one through its signal", async 
   expect(running.status).toBe("CANCELLED");
 });
 
+test("a cancelled running job stays CANCELLED while it winds down, and keeps its slot until it has stopped", async () => {
+  let release = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const started: string[] = [];
+  // like ComfyUI: the interrupt takes a while, then the run fails as interrupted
+  const store = createStore(async (job, execution) => {
+    started.push(job.id);
+    if (started.length > 1) return "next";
+    await new Promise((resolve) => execution.signal.addEventListener("abort", resolve));
+    await stopped;
+    throw new WorkerError("E_JOB_FAILED", "the prompt was interrupted in ComfyUI");
+  });
+  const running = store.submit({ input: {} });
+  const next = store.submit({ input: {} });
+  await store.wait(running.id, 50);
+  expect(store.cancel(running.id)?.status).toBe("CANCELLED");
+  for (let i = 0; i < 5; i++) {
+    await Bun.sleep(5);
+    expect(store.view(running)).toMatchObject({ status: "CANCELLED", error: "the job was cancelled" });
+    expect(next.status).toBe("IN_QUEUE");
+  }
+  release();
+  await store.wait(next.id, 2_000);
+  expect(store.view(running)).toMatchObject({ status: "CANCELLED", error: "the job was cancelled" });
+  expect(store.view(running).output).toBeUndefined();
+  expect(next.status).toBe("COMPLETED");
+  expect(store.counts).toMatchObject({ completed: 1, failed: 1 });
+});
+
+test("jobs cancelled by a shutdown say so, queued and running alike", async () => {
+  const { execute } = controlled();
+  const store = createStore(execute);
+  const running = store.submit({ input: {} });
+  const queued = store.submit({ input: {} });
+  await store.wait(running.id, 20);
+  await store.drain(0);
+  expect(store.view(queued)).toMatchObject({ status: "CANCELLED", error: "cancelled: the worker shut down" });
+  expect(store.view(running)).toMatchObject({
+    status: "CANCELLED",
+    error: "cancelled: the worker shut down before the job finished",
+  });
+  expect(store.purge()).toBe(0);
+});
+
 test("times out a job past policy.executionTimeout", async () => {
   const { execute } = controlled();
   const store = createStore(execute);

@@ -51,7 +51,7 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
     .post("/cancel/:id", (c) => {
       const job = found(c.req.param("id"));
       jobs.cancel(job.id);
-      return c.json({ id: job.id, status: job.status === "IN_PROGRESS" ? "CANCELLED" : job.status });
+      return c.json({ id: job.id, status: job.status });
     })
     .post("/retry/:id", (c) => {
       const job = jobs.retry(found(c.req.param("id")).id);
