@@ -8,6 +8,14 @@ import { badPrivateHostEntries } from "./lib/url-guard.ts";
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
 const seconds = z.coerce.number().min(0);
+// every duration has a maximum (SPEC §3), all well under the 24.8 days a timer can hold (lib/time.ts)
+const HOUR_S = 3_600;
+const DAY_S = 86_400;
+const WEEK_S = 604_800;
+// RunPod's heartbeat interval (reference §1.2): under 1 s breaks its own SDK; minutes would look like a dead worker
+const PING_MIN_MS = 1_000;
+const PING_MAX_MS = 300_000;
+const PING_DEFAULT_MS = 10_000;
 const bool = z.stringbool();
 const list = z.string().transform((value) =>
   value
@@ -26,12 +34,16 @@ export const ConfigSchema = z.object({
   COMFY_HOST: z.string().default("127.0.0.1").describe("where the supervised ComfyUI listens"),
   COMFY_PORT: port.default(8188).describe("port of the supervised ComfyUI"),
   COMFY_URL: url.optional().describe("attach to an already running ComfyUI instead of starting one"),
-  COMFY_READY_TIMEOUT_S: seconds.default(300).describe("time allowed from spawn to /system_stats answering"),
+  COMFY_READY_TIMEOUT_S: seconds.max(DAY_S).default(300).describe("time allowed from spawn to /system_stats answering"),
   COMFY_LOG_LINES: positiveInt.default(500).describe("size of the ring buffer of ComfyUI output lines"),
   COMFY_MAX_RESTARTS: z.coerce.number().int().min(0).default(5).describe("restarts allowed within 10 minutes"),
-  COMFY_HEALTH_INTERVAL_S: seconds.default(5).describe("how often a running ComfyUI is probed"),
-  COMFY_HEALTH_TIMEOUT_S: seconds.default(30).describe("a probe unanswered this long means ComfyUI hangs"),
-  SHUTDOWN_GRACE_S: seconds.default(30).describe("time running jobs get to finish on SIGTERM"),
+  COMFY_HEALTH_INTERVAL_S: seconds.max(HOUR_S).default(5).describe("how often a running ComfyUI is probed"),
+  COMFY_HEALTH_TIMEOUT_S: seconds.max(HOUR_S).default(30).describe("a probe unanswered this long means ComfyUI hangs"),
+  SHUTDOWN_GRACE_S: seconds.max(HOUR_S).default(30).describe("time running jobs get to finish on SIGTERM"),
+  FAILED_EXIT_GRACE_S: seconds
+    .max(HOUR_S)
+    .default(30)
+    .describe("API mode: how long a worker whose ComfyUI failed for good answers 503 before it exits 6"),
   EXTRA_MODEL_PATHS: list.optional().describe("comma-separated extra_model_paths.yaml files"),
   MODELS_DIR: z.string().optional().describe("where downloads go when a folder has no is_default root"),
   WEIGHTS_MODE: z.enum(["fail", "download", "skip"]).default("fail").describe("what a job does about missing weights"),
@@ -57,11 +69,17 @@ export const ConfigSchema = z.object({
     .refine((entries) => badPrivateHostEntries(entries).length === 0, "expected host names, addresses or CIDRs")
     .describe("hosts or CIDRs that job-supplied URLs (input files, webhook, s3Config) may reach although private"),
   SERVE_MODE: z.enum(["auto", "runpod", "api"]).default("auto").describe("runpod queue worker or HTTP API"),
+  HOST: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .describe("address the HTTP server binds (default 127.0.0.1; 0.0.0.0 on RunPod and in the container image)"),
   PORT: port.default(8000).describe("HTTP port"),
   MAX_BODY_MB: z.coerce.number().positive().max(1024).default(30).describe("largest request body the HTTP API accepts"),
   API_TOKEN: z.string().optional().describe("bearer token required by every route but the health ones"),
   CONCURRENCY: positiveInt.default(1).describe("jobs run at once"),
-  JOB_TIMEOUT_S: seconds.default(0).describe("per-job execution limit, 0 = none"),
+  JOB_TIMEOUT_S: seconds.max(WEEK_S).default(0).describe("per-job execution limit, 0 = none"),
   REFRESH_WORKER: bool.default(false).describe("ask RunPod to replace the worker after each job"),
   OUTPUT_INLINE_MAX_MB: z.coerce.number().min(0).default(15).describe("largest total output returned inline"),
   BUCKET_ENDPOINT_URL: url.optional().describe("S3-compatible endpoint for outputs"),
@@ -70,7 +88,7 @@ export const ConfigSchema = z.object({
   BUCKET_NAME: z.string().optional().describe("bucket name"),
   BUCKET_REGION: z.string().optional().describe("bucket region"),
   BUCKET_PREFIX: z.string().optional().describe("key prefix for outputs"),
-  RESULT_TTL_S: seconds.default(1800).describe("how long finished job results are kept"),
+  RESULT_TTL_S: seconds.max(WEEK_S).default(1800).describe("how long finished job results are kept"),
   LOG_FORMAT: z.enum(["auto", "pretty", "json"]).default("auto").describe("log line format"),
   LOG_LEVEL: z.enum(["error", "warn", "info", "debug", "trace"]).default("info").describe("least severe level logged"),
   RUNPOD_WEBHOOK_GET_JOB: z.string().optional().describe("RunPod job-take URL template"),
@@ -81,11 +99,27 @@ export const ConfigSchema = z.object({
   RUNPOD_POD_ID: z.string().optional().describe("worker id"),
   RUNPOD_POD_HOSTNAME: z.string().optional().describe("worker host name, for error reports"),
   RUNPOD_ENDPOINT_ID: z.string().optional().describe("set on RunPod; turns on JSON logs"),
-  RUNPOD_PING_INTERVAL: z.coerce.number().int().min(1000).default(10_000).describe("heartbeat interval in ms"),
+  RUNPOD_API_KEY: z.string().optional().describe("RunPod API key for the CLI's remote commands"),
+  RUNPOD_REST_BASE_URL: url.default("https://rest.runpod.io/v1").describe("RunPod's REST API (endpoints, network volumes)"),
+  RUNPOD_S3_ACCESS_KEY: z.string().optional().describe("network-volume S3 API access key id (user_…)"),
+  RUNPOD_S3_SECRET_KEY: z.string().optional().describe("network-volume S3 API secret (rps_…)"),
+  AWS_ACCESS_KEY_ID: z.string().optional().describe("S3 access key id, when the RUNPOD_S3_* pair is unset"),
+  AWS_SECRET_ACCESS_KEY: z.string().optional().describe("S3 secret key, when the RUNPOD_S3_* pair is unset"),
+  RUNPOD_PING_INTERVAL: z.coerce
+    .number()
+    .int()
+    .min(PING_MIN_MS)
+    .max(PING_MAX_MS)
+    .default(PING_DEFAULT_MS)
+    .describe("heartbeat interval in ms"),
 });
 
 /** Validated configuration; pass it down, never read it from a global. */
-export type Config = z.infer<typeof ConfigSchema> & {
+export type Config = Omit<z.infer<typeof ConfigSchema>, "HOST"> & {
+  /** Always set: the default depends on whether RunPod's variables are present. */
+  readonly HOST: string;
+  /** Platform-set values that were clamped or defaulted; the command logs them as warnings. */
+  readonly warnings: readonly string[];
   readonly redactor: Redactor;
   /** The environment the settings were read from; ComfyUI expands `$VARS` in model paths from the same one. */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -134,6 +168,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const [alias, key] of Object.entries(ALIASES)) put(key, env[alias], `env ${alias}`);
   for (const key of KEYS) put(key, env[key], "env");
   for (const [key, value] of Object.entries(options.flags ?? {})) put(key, value, "flag");
+  const warnings = _clampPlatformValues(raw);
 
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
@@ -150,7 +185,35 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const secrets = Object.entries(result.data)
     .filter(([key]) => /TOKEN|KEY|SECRET/.test(key))
     .map(([, value]) => (typeof value === "string" ? value : undefined));
-  return { ...result.data, redactor: new Redactor(secrets), env };
+  const HOST = result.data.HOST ?? _defaultHost(result.data);
+  return { ...result.data, HOST, warnings, redactor: new Redactor(secrets), env };
+}
+
+// RunPod sets these, not the user: a value out of range is clamped and junk defaulted, with a warning (SPEC §3)
+const PLATFORM_NUMBERS: Partial<Record<ConfigKey, { min: number; max: number; fallback: number }>> = {
+  RUNPOD_PING_INTERVAL: { min: PING_MIN_MS, max: PING_MAX_MS, fallback: PING_DEFAULT_MS },
+};
+
+function _clampPlatformValues(raw: Record<string, string>): string[] {
+  const warnings: string[] = [];
+  for (const [key, range] of Object.entries(PLATFORM_NUMBERS)) {
+    const given = raw[key];
+    if (given === undefined || !range) continue;
+    const number = Number(given.trim());
+    const value = Number.isFinite(number)
+      ? Math.min(range.max, Math.max(range.min, Math.round(number)))
+      : range.fallback;
+    if (String(value) === given.trim()) continue;
+    raw[key] = String(value);
+    const why = Number.isFinite(number) ? `outside ${range.min}–${range.max}` : "not a number";
+    warnings.push(`${key}=${JSON.stringify(given)} is ${why}; using ${value}`);
+  }
+  return warnings;
+}
+
+// loopback unless on RunPod, where the platform's proxy and health checks reach the worker from outside
+function _defaultHost(data: { RUNPOD_POD_ID?: string; RUNPOD_ENDPOINT_ID?: string; RUNPOD_WEBHOOK_GET_JOB?: string }) {
+  return data.RUNPOD_POD_ID || data.RUNPOD_ENDPOINT_ID || data.RUNPOD_WEBHOOK_GET_JOB ? "0.0.0.0" : "127.0.0.1";
 }
 
 function _readYaml(file: string, problems: string[]): Record<string, unknown> {

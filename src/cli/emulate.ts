@@ -4,6 +4,7 @@ import { runEmulator } from "../emulator/server.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { commonArgs } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
+import { greedy } from "./_strict-args.ts";
 
 // bare `--listen` means every interface, as ComfyUI's argparse const says
 const LISTEN_ALL = "0.0.0.0";
@@ -22,20 +23,20 @@ export default defineCommand({
       valueHint: "DIR",
     },
     // boolean for the parser so a bare `--listen` never swallows the next flag; the value is read from rawArgs
-    listen: {
+    listen: greedy({
       type: "boolean",
       description: `--listen [HOST]: address to listen on (default ${DEFAULT_HOST}; bare = all)`,
-    },
+    }),
     "base-directory": { type: "string", description: "ComfyUI's name for --base", valueHint: "DIR" },
     "disable-auto-launch": {
       type: "boolean",
       description: "accepted for ComfyUI compatibility (never opens a browser)",
     },
-    "extra-model-paths-config": {
+    "extra-model-paths-config": greedy({
       type: "string",
       description: "extra_model_paths.yaml whose roots are listed too (repeatable)",
       valueHint: "FILE",
-    },
+    }),
     "startup-delay-ms": { type: "string", description: "wait this long before listening", valueHint: "N" },
     "exit-after": {
       type: "string",
@@ -56,6 +57,8 @@ export default defineCommand({
     "node-ms": { type: "string", description: "time each executed node takes (default 20)", valueHint: "N" },
     "log-burst": { type: "string", description: "print N extra log lines at startup and per prompt", valueHint: "N" },
     previews: { type: "boolean", description: "send binary preview frames while samplers run" },
+    "read-models": { type: "boolean", description: "loader nodes read the model file they name, as ComfyUI does" },
+    "read-mbps": { type: "string", description: "with --read-models: read at most N MB/s (0 = disk speed)", valueHint: "N" },
   },
   async run({ args, rawArgs }) {
     // listen before starting so a signal during --startup-delay-ms still ends the process cleanly
@@ -79,6 +82,8 @@ export default defineCommand({
         ...(args["node-ms"] ? { nodeMs: args["node-ms"] } : {}),
         ...(args["log-burst"] ? { logBurst: args["log-burst"] } : {}),
         previews: Boolean(args.previews),
+        readModels: Boolean(args["read-models"]),
+        ...(args["read-mbps"] ? { readMbps: args["read-mbps"] } : {}),
       } as Parameters<typeof runEmulator>[0],
       { env: config.env },
     );

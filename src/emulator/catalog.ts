@@ -1,5 +1,5 @@
 import { readdir } from "node:fs/promises";
-import { extname } from "node:path";
+import { extname, join, relative } from "node:path";
 import { coreObjectInfo, fillFileCombos, type ObjectInfo } from "../comfy/object-info.ts";
 import { type FolderRoots, listFolder } from "../weights/folders.ts";
 import { LOADERS, VAE_SPECIAL } from "../weights/loaders.ts";
@@ -15,6 +15,8 @@ export interface Catalog {
   list(folder: string): Promise<string[] | undefined>;
   /** GET /embeddings: names without extension. */
   embeddings(): Promise<string[]>;
+  /** folder_paths.get_full_path: the first root that holds `name`, or undefined. */
+  modelPath(folder: string, name: string): Promise<string | undefined>;
 }
 
 // LoadImage lists the input dir's top-level image files (filter_files_content_types(files, ["image"]))
@@ -41,6 +43,13 @@ export async function createCatalog(
     },
     folderKeys: () => [...roots.keys()],
     list: async (folder) => (roots.has(folder) ? listFolder(roots, folder) : undefined),
+    modelPath: async (folder, name) => {
+      for (const root of roots.get(folder)?.paths ?? []) {
+        const path = join(root, name);
+        if (!relative(root, path).startsWith("..") && (await Bun.file(path).exists())) return path;
+      }
+      return undefined;
+    },
     embeddings: async () =>
       (await listFolder(roots, "embeddings")).map((n) => n.slice(0, n.length - extname(n).length)),
   };

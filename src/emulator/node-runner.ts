@@ -1,6 +1,7 @@
 import type { NodeInfo } from "../comfy/object-info.ts";
 import { nodeFrames, type PyFrame } from "./comfy-log.ts";
 import type { EmulatorContext } from "./context.ts";
+import { loadModels } from "./model-load.ts";
 import { annotatedPath } from "./files.ts";
 import { asLink, type Prompt, type PromptNode } from "./graph.ts";
 import { MAX_PROGRESS_STEPS } from "./options.ts";
@@ -61,6 +62,7 @@ export async function runNode(ctx: EmulatorContext, run: NodeRun, id: string, no
     const message = `Emulated failure in ${node.class_type} (comfy-worker emulate --fail-node ${node.class_type})`;
     throw new NodeFailure("RuntimeError", message, nodeFrames(node.class_type));
   }
+  await loadModels(ctx, node);
   const values = computeOutputs(node.class_type, id, (info.output ?? []) as string[], inputs);
   const steps = _samplerSteps(node, info);
   if (steps) await _sample(ctx, run, id, steps, values);

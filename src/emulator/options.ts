@@ -36,6 +36,10 @@ export const EmulatorOptions = z.object({
   nodeMs: count.default(NODE_TIME_MS),
   /** Extra log lines printed at startup and for every prompt. */
   logBurst: count.default(0),
+  /** Loader nodes read the model file they name before they "load" (see model-load.ts). */
+  readModels: z.boolean().default(false),
+  /** With readModels: read at most this many MB/s (0 = as fast as the disk goes). */
+  readMbps: count.default(0),
   /** Send binary preview frames while samplers run. */
   previews: z.boolean().default(false),
 });
