@@ -16,6 +16,7 @@ import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { formatCheckReport } from "./_check-table.ts";
 import { createCommandContext } from "./_context.ts";
 import { createPullProgress } from "./_pull-output.ts";
+import { variadic } from "./_strict-args.ts";
 
 export default defineCommand({
   meta: {
@@ -25,11 +26,11 @@ export default defineCommand({
   args: {
     ...commonArgs,
     ...jsonArgs,
-    workflow: {
+    workflow: variadic({
       type: "positional",
-      description: "workflow files: API or UI JSON, or PNG/WebP with an embedded workflow",
+      description: "one or more workflow files: API or UI JSON, or PNG/WebP images with an embedded workflow",
       required: true,
-    },
+    }),
     "models-dir": {
       type: "string",
       description: "a models root laid out like ComfyUI's models/ (env MODELS_DIR)",

@@ -5,6 +5,7 @@ import { waitForSignal } from "../lib/signals.ts";
 import { commonArgs } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
 import { greedy } from "./_strict-args.ts";
+import { greedy } from "./_strict-args.ts";
 
 // bare `--listen` means every interface, as ComfyUI's argparse const says
 const LISTEN_ALL = "0.0.0.0";

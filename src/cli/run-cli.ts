@@ -1,18 +1,31 @@
-import { type CommandDef, renderUsage, runCommand } from "citty";
+import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import { isWorkerError, toExitCode, WorkerError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { CLI_REDACTOR } from "./_redactor.ts";
+import { didYouMean, findUsageProblem } from "./_strict-args.ts";
 import { root } from "./index.ts";
 
 export interface CliIO {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** True when stdout/stderr are terminals: only then may help and errors carry colour codes. */
+  tty?: { out: boolean; err: boolean };
 }
 
 const DEFAULT_IO: CliIO = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  tty: { out: Boolean(process.stdout.isTTY), err: Boolean(process.stderr.isTTY) },
 };
+
+interface Resolved {
+  cmd: CommandDef;
+  parent: CommandDef | undefined;
+  /** The words that name the command (`run`, `kits`), for "see comfy-worker run --help". */
+  path: string[];
+  /** The arguments the resolved command itself receives. */
+  rest: string[];
+}
 
 /**
  * Runs one command line and returns its exit code. The only place where errors become exit codes;
@@ -23,27 +36,35 @@ export async function runCli(rawArgs: string[], io: CliIO = DEFAULT_IO): Promise
     io.out(`${VERSION}\n`);
     return 0;
   }
-  const [cmd, parent] = await _resolve(root, rawArgs);
+  const resolved = await _resolve(root, rawArgs);
+  const { cmd, parent } = resolved;
   if (rawArgs.includes("--help") || rawArgs.includes("-h") || (cmd === root && rawArgs.length === 0)) {
-    io.out(`${await renderUsage(cmd, parent)}\n`);
+    io.out(`${plainText(await renderUsage(cmd, parent), io.tty?.out === true)}\n`);
     return 0;
   }
+  const problem = await _usageProblem(resolved);
+  if (problem) return _usage(problem, resolved, io);
   try {
     process.exitCode = 0;
     await runCommand(root, { rawArgs });
     return Number(process.exitCode ?? 0);
   } catch (error) {
-    return _report(error, cmd, parent, io);
+    return _report(error, resolved, io);
   }
 }
 
-async function _report(error: unknown, cmd: CommandDef, parent: CommandDef | undefined, io: CliIO): Promise<number> {
+/** Help and messages as they should reach a pipe or file: no colour codes, no padding at line ends. */
+export function plainText(text: string, tty: boolean): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escape sequences is the point
+  const uncoloured = tty ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
+  return uncoloured.replace(/[ \t]+$/gm, "");
+}
+
+function _report(error: unknown, resolved: Resolved, io: CliIO): number {
   const redactor = CLI_REDACTOR;
-  // citty's own errors (unknown command, missing argument) are usage errors
-  if (error instanceof Error && error.name === "CLIError") {
-    io.err(`${await renderUsage(cmd, parent)}\n\nerror: ${redactor.text(error.message)}\n`);
-    return 2;
-  }
+  // citty's own errors (missing argument, bad enum value) are usage errors
+  if (error instanceof Error && error.name === "CLIError") return _usage(error.message, resolved, io);
+  if (isWorkerError(error) && error.code === "E_USAGE") return _usage(error.message, resolved, io);
   if (isWorkerError(error)) {
     io.err(`error: ${redactor.text(error.message)}\n`);
     if (error.cause) io.err(`cause: ${redactor.text(String(error.cause))}\n`);
@@ -54,18 +75,54 @@ async function _report(error: unknown, cmd: CommandDef, parent: CommandDef | und
   return toExitCode(new WorkerError("E_INTERNAL", "unexpected"));
 }
 
-async function _resolve(cmd: CommandDef, rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
-  let current = cmd;
-  let parent: CommandDef | undefined;
-  for (const arg of rawArgs) {
-    if (arg.startsWith("-")) continue;
-    const subs = await _value(current.subCommands);
-    const next = await _value(subs?.[arg]);
-    if (!next) break;
-    parent = current;
-    current = next;
+// usage errors are one line and a pointer to the command's help, never the whole help
+function _usage(message: string, resolved: Resolved, io: CliIO): number {
+  const help = ["comfy-worker", ...resolved.path, "--help"].join(" ");
+  const text = plainText(CLI_REDACTOR.text(message), io.tty?.err === true).replace(/\.$/, "");
+  io.err(`error: ${text}; see \`${help}\`\n`);
+  return toExitCode(new WorkerError("E_USAGE", message));
+}
+
+async function _usageProblem({ cmd, rest }: Resolved): Promise<string | undefined> {
+  const subs = await _value(cmd.subCommands);
+  if (subs && Object.keys(subs).length > 0) {
+    // a command with subcommands: the first word that isn't a flag must name one
+    const word = rest.find((arg) => !arg.startsWith("-"));
+    if (word !== undefined) return `unknown command "${word}"${didYouMean(word, Object.keys(subs))}`;
+    if (!cmd.run) return undefined;
   }
-  return [current, parent];
+  return findUsageProblem(((await _value(cmd.args)) ?? {}) as ArgsDef, rest);
+}
+
+// the same walk as citty's runCommand: the first word that isn't a flag (or a flag's value) names a subcommand
+async function _resolve(start: CommandDef, rawArgs: string[]): Promise<Resolved> {
+  let resolved: Resolved = { cmd: start, parent: undefined, path: [], rest: rawArgs };
+  for (;;) {
+    const subs = await _value(resolved.cmd.subCommands);
+    if (!subs) return resolved;
+    const args = ((await _value(resolved.cmd.args)) ?? {}) as ArgsDef;
+    const index = _firstWord(resolved.rest, args);
+    const name = index < 0 ? undefined : resolved.rest[index];
+    const next = name === undefined ? undefined : await _value(subs[name]);
+    if (!next || name === undefined) return resolved;
+    resolved = {
+      cmd: next,
+      parent: resolved.cmd,
+      path: [...resolved.path, name],
+      rest: resolved.rest.slice(index + 1),
+    };
+  }
+}
+
+function _firstWord(rawArgs: readonly string[], args: ArgsDef): number {
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    if (arg === "--") return -1;
+    if (!arg.startsWith("-")) return i;
+    const def = args[arg.replace(/^-{1,2}/, "")];
+    if (!arg.includes("=") && (def?.type === "string" || def?.type === "enum")) i++;
+  }
+  return -1;
 }
 
 async function _value<T>(input: T | Promise<T> | (() => T | Promise<T>) | undefined): Promise<T | undefined> {

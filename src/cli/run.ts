@@ -14,7 +14,11 @@ export default defineCommand({
   args: {
     ...commonArgs,
     ...jsonArgs,
-    workflow: { type: "positional", description: "API-format workflow JSON file", required: true },
+    workflow: {
+      type: "positional",
+      description: "workflow file: API or UI JSON, or a PNG/WebP image with an embedded workflow",
+      required: true,
+    },
     "comfy-url": { type: "string", description: "an already running ComfyUI (env COMFY_URL)", valueHint: "URL" },
     emulate: { type: "boolean", description: "run on the built-in emulator (placeholder outputs, no GPU)" },
     set: {
