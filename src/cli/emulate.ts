@@ -5,7 +5,6 @@ import { waitForSignal } from "../lib/signals.ts";
 import { commonArgs } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
 import { greedy } from "./_strict-args.ts";
-import { greedy } from "./_strict-args.ts";
 
 // bare `--listen` means every interface, as ComfyUI's argparse const says
 const LISTEN_ALL = "0.0.0.0";
@@ -59,7 +58,11 @@ export default defineCommand({
     "log-burst": { type: "string", description: "print N extra log lines at startup and per prompt", valueHint: "N" },
     previews: { type: "boolean", description: "send binary preview frames while samplers run" },
     "read-models": { type: "boolean", description: "loader nodes read the model file they name, as ComfyUI does" },
-    "read-mbps": { type: "string", description: "with --read-models: read at most N MB/s (0 = disk speed)", valueHint: "N" },
+    "read-mbps": {
+      type: "string",
+      description: "with --read-models: read at most N MB/s (0 = disk speed)",
+      valueHint: "N",
+    },
   },
   async run({ args, rawArgs }) {
     // listen before starting so a signal during --startup-delay-ms still ends the process cleanly
