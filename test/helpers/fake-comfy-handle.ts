@@ -18,6 +18,8 @@ export function fakeComfyHandle(
     waitReady: async () => {},
     onExit: () => () => {},
     onState: () => () => {},
+    onLine: () => () => {},
+    onSpawn: () => () => {},
     stop: async () => {},
   };
 }
