@@ -3,6 +3,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { Hono } from "hono";
+import { originRefused } from "../lib/origin-guard.ts";
 import { type Catalog, createCatalog } from "./catalog.ts";
 import { burstLines, type ComfyLog, createComfyLog, notComfyWarning, startupLines } from "./comfy-log.ts";
 import type { EmulatorContext, EmulatorDirs, EmulatorState } from "./context.ts";
@@ -109,9 +110,15 @@ function _listen(ctx: EmulatorContext, app: Hono) {
     hostname: ctx.settings.host,
     port: ctx.settings.port,
     idleTimeout: 0,
-    fetch(req, server) {
+    async fetch(req, server) {
       // the hang knob: accept the request, never answer it
       if (ctx.state.hung) return new Promise<Response>(() => {});
+      // ComfyUI's origin-only middleware runs before every route, the websocket included
+      if (await originRefused(req.headers)) {
+        ctx.log.info(`WARNING: request with non matching host and origin, returning 403`);
+        return new Response(null, { status: 403 });
+      }
+      if (req.method === "OPTIONS") return new Response(null, { status: 200 });
       const url = new URL(req.url);
       if (!WS_PATHS.has(url.pathname)) return app.fetch(req);
       const sid = url.searchParams.get("clientId") || randomUUID().replaceAll("-", "");
