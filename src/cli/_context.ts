@@ -26,5 +26,6 @@ export function createCommandContext(options: CommandContextOptions): { config: 
     onRunPod: Boolean(config.RUNPOD_ENDPOINT_ID),
   });
   const log = createLogger({ level: config.LOG_LEVEL, format, redactor: config.redactor, stream });
+  for (const warning of config.warnings) log.warn(warning);
   return { config, log };
 }

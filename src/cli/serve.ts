@@ -81,9 +81,11 @@ async function _serveRunpod(config: Config, log: Logger, emulate?: boolean): Pro
   const end = await Promise.race([signaled, worker.finished]);
   if (end === "refresh")
     log.info("REFRESH_WORKER: the job is reported with stopPod; exiting so RunPod replaces this worker");
+  else if (end === "failed") log.error("ComfyUI failed for good: exiting (code 6) so RunPod replaces this worker");
   else log.info(`${end}: taking no more jobs; finishing running ones within ${config.SHUTDOWN_GRACE_S} s`);
   await worker.stop();
   log.info("stopped");
+  if (end === "failed") throw worker.worker.failure;
 }
 
 async function _serveApi(config: Config, log: Logger, emulate?: boolean): Promise<void> {
@@ -99,8 +101,12 @@ async function _serveApi(config: Config, log: Logger, emulate?: boolean): Promis
     log.info("stopped by a signal while starting");
     return;
   }
-  const signal = await signaled;
-  log.info(`${signal}: no new jobs; finishing running ones within ${config.SHUTDOWN_GRACE_S} s`);
+  const failed = worker.failed.then((error) => ({ error }));
+  const end = await Promise.race([signaled, failed]);
+  if (typeof end === "object")
+    log.error(`ComfyUI failed for good ${config.FAILED_EXIT_GRACE_S} s ago: exiting (code 6) so it gets replaced`);
+  else log.info(`${end}: no new jobs; finishing running ones within ${config.SHUTDOWN_GRACE_S} s`);
   await worker.stop();
   log.info("stopped");
+  if (typeof end === "object") throw end.error;
 }

@@ -1,3 +1,20 @@
+/**
+ * Longest delay a timer honours: 2^31 − 1 ms (≈ 24.8 days). Above it setTimeout/setInterval (Bun and Node)
+ * warn and fire after 1 ms, which turns a huge interval into a busy loop and a huge timeout into none.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A delay in ms made safe for a timer: NaN or negative → 0, above MAX_TIMER_MS → MAX_TIMER_MS, whole ms. */
+export function timerMs(ms: number): number {
+  if (Number.isNaN(ms) || ms <= 0) return 0;
+  return Math.min(MAX_TIMER_MS, Math.ceil(ms));
+}
+
+/** A duration setting in seconds (e.g. COMFY_HEALTH_INTERVAL_S) → a safe timer delay in ms (see timerMs). */
+export function secondsToTimerMs(seconds: number): number {
+  return timerMs(seconds * 1000);
+}
+
 /** Options for {@link backoffMs}. */
 export interface BackoffOptions {
   initialMs: number;
@@ -22,7 +39,7 @@ export function backoffMs(attempt: number, options: BackoffOptions): number {
  */
 export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    const timer = setTimeout(() => resolve(false), timerMs(ms));
     const done = () => {
       clearTimeout(timer);
       resolve(true);
@@ -39,13 +56,10 @@ export function delay(ms: number, signal?: AbortSignal): Promise<boolean> {
       clearTimeout(timer);
       resolve(false);
     };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(true);
-      },
-      Math.max(0, ms),
-    );
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, timerMs(ms));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -56,7 +70,7 @@ export function delay(ms: number, signal?: AbortSignal): Promise<boolean> {
  */
 export function deadlineSignal(ms: number, parent?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("deadline exceeded", "TimeoutError")), ms);
+  const timer = setTimeout(() => controller.abort(new DOMException("deadline exceeded", "TimeoutError")), timerMs(ms));
   const onAbort = () => controller.abort(parent?.reason);
   if (parent?.aborted) onAbort();
   else parent?.addEventListener("abort", onAbort, { once: true });

@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
-import { type BackoffOptions, backoffMs, delay, settlesWithin } from "../lib/time.ts";
+import { type BackoffOptions, backoffMs, delay, secondsToTimerMs, settlesWithin } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { Wakeup } from "./_wakeup.ts";
 import { RUNPOD_VERSION, type RunpodClient } from "./client.ts";
@@ -53,10 +53,19 @@ export interface RunpodWorkerOptions {
   >;
   log: Logger;
   timing?: Partial<WorkerTiming>;
+  /**
+   * Awaited before every take: resolves while jobs can run (ComfyUI ready), waits while they cannot yet
+   * (ComfyUI restarting), rejects once they never can again (ComfyUI failed for good). Taking a job this
+   * worker cannot run would fail it at once, and a dead worker would empty the endpoint's queue that way.
+   */
+  ready?: (signal: AbortSignal) => Promise<void>;
 }
 
-/** How the loop ended: REFRESH_WORKER finished its jobs, or `stop()` (SIGTERM) drained them. */
-export type WorkerEnd = "refresh" | "stopped";
+/**
+ * How the loop ended: REFRESH_WORKER finished its jobs, `stop()` (SIGTERM) drained them, or jobs can no
+ * longer run here (`failure` says why) and the platform should replace this worker.
+ */
+export type WorkerEnd = "refresh" | "stopped" | "failed";
 
 const DEFAULT_TIMING: WorkerTiming = {
   minTakeIntervalMs: 1_000,
@@ -85,6 +94,7 @@ export class RunpodWorker {
   readonly #halt = new AbortController();
   #draining = false;
   #running: Promise<WorkerEnd> | undefined;
+  #failure: unknown;
 
   constructor(options: RunpodWorkerOptions) {
     this.#options = options;
@@ -99,6 +109,11 @@ export class RunpodWorker {
   /** Ids of the jobs this worker holds (taken, running, or being reported). */
   heldJobs(): string[] {
     return [...this.#held];
+  }
+
+  /** Why the loop ended "failed" (the rejection of `ready`); undefined otherwise. */
+  get failure(): unknown {
+    return this.#failure;
   }
 
   /** Starts the loops; resolves once the worker has stopped taking and every held job is reported. */
@@ -130,7 +145,7 @@ export class RunpodWorker {
     // REFRESH_WORKER: the jobs already taken run to completion, unless a signal cuts that short
     if (end === "refresh") await this.#whenIdle(this.#halt.signal);
     this.#draining = true;
-    await this.#runner.drain(config.SHUTDOWN_GRACE_S * 1000);
+    await this.#runner.drain(secondsToTimerMs(config.SHUTDOWN_GRACE_S));
     if (!(await settlesWithin(this.#whenIdle(), this.#timing.reportWaitMs)))
       this.#log.error(`stopping with ${this.#held.size} job result(s) still unreported`);
     await stops?.stop();
@@ -148,6 +163,7 @@ export class RunpodWorker {
         await this.#slotFreed.wait(signal);
         continue;
       }
+      if (!(await this.#canRun(signal))) return signal.aborted ? "stopped" : "failed";
       const started = Date.now();
       const result = await this.#options.client.take({ batchSize: free, inProgress: this.#held.size > 0, signal });
       if (result.kind === "jobs") {
@@ -167,6 +183,20 @@ export class RunpodWorker {
       }
     }
     return "stopped";
+  }
+
+  // false when jobs can never run here again (failure kept) or the loop was stopped while waiting
+  async #canRun(signal: AbortSignal): Promise<boolean> {
+    if (!this.#options.ready) return true;
+    try {
+      await this.#options.ready(signal);
+      return !signal.aborted;
+    } catch (error) {
+      if (signal.aborted) return false;
+      this.#failure = error;
+      this.#log.error(`taking no more jobs: ${(error as Error)?.message ?? error}`);
+      return false;
+    }
   }
 
   #accept(jobs: RunpodJob[], dropped: number): void {

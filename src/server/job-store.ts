@@ -1,6 +1,7 @@
 import { WorkerError } from "../errors.ts";
 import type { JobFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
+import { timerMs } from "../lib/time.ts";
 import type { JobRequest } from "./schemas.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -239,7 +240,7 @@ export class JobStore {
               controller.abort(
                 new WorkerError("E_JOB_TIMEOUT", `the job ran past its ${limit / 1000} s execution timeout`),
               ),
-            limit,
+            timerMs(limit),
           )
         : undefined;
     try {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { buildComfyCommand, resolveComfyUrl } from "../comfy/command.ts";
 import { attachComfy, type ComfyHandle, createSupervisor } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
+import { secondsToTimerMs, timerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 
@@ -21,8 +22,8 @@ export async function createComfy(
   log: Logger,
   options: StartComfyOptions = {},
 ): Promise<{ comfy: ComfyHandle; dispose: () => Promise<void>; models: ComfyModels }> {
-  const healthIntervalMs = config.COMFY_HEALTH_INTERVAL_S * 1000;
-  const healthTimeoutMs = config.COMFY_HEALTH_TIMEOUT_S * 1000;
+  const healthIntervalMs = secondsToTimerMs(config.COMFY_HEALTH_INTERVAL_S);
+  const healthTimeoutMs = secondsToTimerMs(config.COMFY_HEALTH_TIMEOUT_S);
   if (config.COMFY_URL && !options.emulate) {
     const comfy = attachComfy({ url: resolveComfyUrl(config), healthIntervalMs, healthTimeoutMs, log });
     return { comfy, dispose: async () => {}, models: {} };
@@ -35,7 +36,7 @@ export async function createComfy(
     env: command.env,
     url: resolveComfyUrl({ ...config, COMFY_URL: undefined }),
     logLines: config.COMFY_LOG_LINES,
-    readyTimeoutMs: config.COMFY_READY_TIMEOUT_S * 1000,
+    readyTimeoutMs: secondsToTimerMs(config.COMFY_READY_TIMEOUT_S),
     healthIntervalMs,
     healthTimeoutMs,
     maxRestarts: config.COMFY_MAX_RESTARTS,
@@ -47,4 +48,29 @@ export async function createComfy(
   // the emulator reads only --extra-model-paths-config; ComfyUI also reads its checkout's own YAML
   const models: ComfyModels = baseDir ? { baseDir } : { baseDir: config.COMFY_DIR, comfyDir: config.COMFY_DIR };
   return { comfy, dispose, models };
+}
+
+/**
+ * Resolves with ComfyUI's failure `graceMs` after it failed for good (its restart limit reached), so a
+ * worker that can no longer run jobs exits and its platform replaces it; never when `signal` aborts first.
+ */
+export function failedFor(comfy: ComfyHandle, graceMs: number, signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = comfy.onState((state) => {
+      if (state !== "failed" || timer) return;
+      // waitReady rejects with the failure (E_COMFY_DIED) once the handle has failed
+      void comfy.waitReady().catch((error: unknown) => {
+        if (!signal.aborted) timer = setTimeout(() => resolve(error), timerMs(graceMs));
+      });
+    });
+    signal.addEventListener(
+      "abort",
+      () => {
+        off();
+        clearTimeout(timer);
+      },
+      { once: true },
+    );
+  });
 }

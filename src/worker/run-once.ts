@@ -6,6 +6,7 @@ import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { runJob } from "../jobs/pipeline.ts";
 import type { JobFile, JobOutput } from "../jobs/schema.ts";
+import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { loadWorkflowFile } from "../workflow/load.ts";
 import { createComfy } from "./comfy.ts";
@@ -65,7 +66,7 @@ export async function runWorkflowOnce(config: Config, log: Logger, options: RunO
 function _timeout(seconds: number): AbortSignal {
   const controller = new AbortController();
   const error = new WorkerError("E_JOB_TIMEOUT", `the workflow ran past --timeout ${seconds} s`);
-  setTimeout(() => controller.abort(error), seconds * 1000).unref();
+  setTimeout(() => controller.abort(error), secondsToTimerMs(seconds)).unref();
   return controller.signal;
 }
 

@@ -3,6 +3,7 @@ import { WorkerError } from "../errors.ts";
 import { describeFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import type { FailureDetails } from "../jobs/schema.ts";
+import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import type { RunpodClient } from "../runpod/client.ts";
 import type { JobOutcome } from "../runpod/result.ts";
@@ -37,6 +38,8 @@ export interface RunpodServiceOptions {
   log: Logger;
   metrics?: Metrics;
   timing?: Partial<WorkerTiming>;
+  /** Gates every take (see RunpodWorkerOptions.ready): ComfyUI ready, restarting, or failed for good. */
+  ready?: (signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -51,8 +54,8 @@ export function createRunpodService(options: RunpodServiceOptions): { worker: Ru
     store = runner.store;
     return runner;
   };
-  const { client, config, log, timing } = options;
-  const worker = new RunpodWorker({ client, createRunner, config, log, timing });
+  const { client, config, log, timing, ready } = options;
+  const worker = new RunpodWorker({ client, createRunner, config, log, timing, ready });
   if (!store) throw new WorkerError("E_INTERNAL", "the RunPod worker did not create its job store");
   return { worker, store };
 }
@@ -63,7 +66,7 @@ function _storeRunner(options: RunpodServiceOptions, hooks: RunnerHooks): JobRun
   const store = new JobStore({
     concurrency: config.CONCURRENCY,
     resultTtlMs: 0,
-    timeoutMs: config.JOB_TIMEOUT_S * 1000,
+    timeoutMs: secondsToTimerMs(config.JOB_TIMEOUT_S),
     workerId: config.RUNPOD_POD_ID,
     execute: (record, execution) =>
       options.execute(taken.get(record.id) ?? { id: record.id, input: record.request.input }, {

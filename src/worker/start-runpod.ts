@@ -27,7 +27,7 @@ export interface RunpodWorkerHandle {
   health: WorkerHealth;
   comfy: ComfyHandle;
   worker: RunpodWorker;
-  /** Resolves when the loop ends on its own (REFRESH_WORKER) or after `stop()`. */
+  /** Resolves when the loop ends on its own (REFRESH_WORKER; "failed": ComfyUI failed for good, see `worker.failure`) or after `stop()`. */
   finished: Promise<WorkerEnd>;
   /** Stops taking, drains within SHUTDOWN_GRACE_S, reports, then stops HTTP and ComfyUI's process group. */
   stop(): Promise<void>;
@@ -67,6 +67,8 @@ export async function startRunpodWorker(
     metrics,
     timing: options.timing,
     logs: (n) => comfy.logs(n),
+    // no take while ComfyUI restarts; none ever again once it failed for good (the loop then ends "failed")
+    ready: (signal) => comfy.waitReady(signal),
     execute: async (job, run) =>
       runJob({ ...deps, upload: jobUploader(config, job.id, job.s3Config) }, { id: job.id, input: job.input, ...run }),
   });

@@ -3,6 +3,7 @@ import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import { describeFailure } from "../jobs/failure.ts";
 import { type JobDeps, runJob } from "../jobs/pipeline.ts";
+import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
 import { createApp, SERVER_MAX_REQUEST_BODY } from "../server/app.ts";
@@ -12,13 +13,18 @@ import { Metrics } from "../server/metrics.ts";
 import { sendWebhook } from "../server/webhook.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { bringUp } from "./bring-up.ts";
-import { createComfy } from "./comfy.ts";
+import { createComfy, failedFor } from "./comfy.ts";
 import { createWorkerWeights, type WorkerWeights } from "./weights.ts";
 
 export interface WorkerHandle {
   url: string;
   health: WorkerHealth;
   comfy: ComfyHandle;
+  /**
+   * Resolves with ComfyUI's failure FAILED_EXIT_GRACE_S after it failed for good (restart limit reached;
+   * /ping and /ready say 503 meanwhile): then `serve` stops and exits 6 so the platform replaces it.
+   */
+  failed: Promise<unknown>;
   /** Drains jobs within SHUTDOWN_GRACE_S, stops the HTTP server and ComfyUI's whole process group. */
   stop(): Promise<void>;
 }
@@ -82,8 +88,8 @@ export async function startWorker(
   });
   const jobs: JobStore = new JobStore({
     concurrency: config.CONCURRENCY,
-    resultTtlMs: config.RESULT_TTL_S * 1000,
-    timeoutMs: config.JOB_TIMEOUT_S * 1000,
+    resultTtlMs: secondsToTimerMs(config.RESULT_TTL_S),
+    timeoutMs: secondsToTimerMs(config.JOB_TIMEOUT_S),
     workerId: config.RUNPOD_POD_ID,
     // jobs sent while starting wait until preloads and warmup are done
     paused: true,
@@ -130,10 +136,13 @@ export async function startWorker(
   });
   const url = `http://127.0.0.1:${server.port}`;
   log.info(`HTTP API listening on ${url} (health answers while ComfyUI starts)`);
+  const life = new AbortController();
+  const failed = failedFor(comfy, secondsToTimerMs(config.FAILED_EXIT_GRACE_S), life.signal);
   const stop = async () => {
+    life.abort();
     health.phase = "stopping";
     deps.weights.close();
-    await jobs.drain(config.SHUTDOWN_GRACE_S * 1000);
+    await jobs.drain(secondsToTimerMs(config.SHUTDOWN_GRACE_S));
     await server.stop(true);
     await comfy.stop();
     await dispose();
@@ -142,5 +151,5 @@ export async function startWorker(
   jobs.resume();
   health.phase = "serving";
   log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once`);
-  return { url, health, comfy, stop };
+  return { url, health, comfy, failed, stop };
 }

@@ -124,6 +124,8 @@ export function startFakeRunpod(options: FakeRunpodOptions = {}) {
       RUNPOD_POD_ID: workerId,
       RUNPOD_POD_HOSTNAME: "fake-host",
     }),
+    /** Jobs still waiting to be taken. */
+    queued: () => queue.length,
     enqueue: (...jobs: FakeJob[]) => {
       queue.push(...jobs);
       notify();
