@@ -3,6 +3,7 @@ import { z } from "zod";
 import { isWorkerError, WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ObjectInfo } from "./object-info.ts";
+import { createPromptEvents, type PromptEvents } from "./prompt-events.ts";
 import {
   type ApiWorkflow,
   type HistoryEntry,
@@ -35,6 +36,10 @@ export interface ComfyFileRef {
 /** Typed access to ComfyUI's HTTP API; every call has a deadline and throws WorkerError. */
 export interface ComfyClient {
   readonly url: string;
+  /** The one event socket for prompts queued through this client (connects on first use). */
+  readonly events: PromptEvents;
+  /** Closes the event socket for good; call when this ComfyUI is no longer used. */
+  close(): void;
   systemStats(signal?: AbortSignal): Promise<SystemStats>;
   objectInfo(): Promise<ObjectInfo>;
   /** Folder names without an argument, else the files ComfyUI lists in that folder. */
@@ -92,8 +97,11 @@ interface Http {
 /** Builds a client; no I/O happens until a method is called. */
 export function createComfyClient(options: ComfyClientOptions): ComfyClient {
   const http = _createHttp(options.url.replace(/\/+$/, ""), options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.log);
+  const events = createPromptEvents({ url: http.url, ...(options.log ? { log: options.log } : {}) });
   return {
     url: http.url,
+    events,
+    close: () => events.close(),
     systemStats: (signal) => http.json(SystemStats, "/system_stats", { signal }),
     objectInfo: () => _objectInfo(http),
     models: (folder) => http.json(NameList, folder === undefined ? "/models" : `/models/${encodeURIComponent(folder)}`),
@@ -254,7 +262,7 @@ function _promptRejected(body: PromptErrorBody): WorkerError {
     .slice(0, MAX_DESCRIBED_NODE_ERRORS)
     .flatMap(([id, node]) => node.errors.map((r) => `node ${id} (${node.class_type ?? "?"}): ${_reasonText(r)}`));
   const summary = lines.length > 0 ? lines.join("; ") : _reasonText(error);
-  return new WorkerError("E_INPUT", `ComfyUI rejected the workflow: ${summary}`, { details });
+  return new WorkerError("E_WORKFLOW_REJECTED", `ComfyUI rejected the workflow: ${summary}`, { details });
 }
 
 function _reasonText(reason: { message: string; details?: unknown }): string {

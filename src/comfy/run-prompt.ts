@@ -2,6 +2,7 @@ import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { cancelPrompt } from "./cancel-prompt.ts";
 import { type ComfyClient, transportOf } from "./client.ts";
+import type { PromptEvents } from "./prompt-events.ts";
 import {
   applyEvent,
   entryFromEvents,
@@ -10,15 +11,15 @@ import {
   type PromptState,
   toResult,
 } from "./prompt-state.ts";
-import type { ApiWorkflow, HistoryEntry, WsMessage } from "./schemas.ts";
-import type { ComfyHandle } from "./supervisor.ts";
-import { type ComfySocket, openComfySocket, type SocketState } from "./ws.ts";
+import type { ApiWorkflow, HistoryEntry, KnownWsMessage } from "./schemas.ts";
+import type { SocketState } from "./ws.ts";
 
+export { healthOf } from "./prompt-health.ts";
 export type { PromptEvent, PromptResult } from "./prompt-state.ts";
 
 /** Knobs for one prompt; every wait is bounded by `signal`, `health` or the liveness rule below. */
 export interface RunPromptOptions {
-  clientId?: string;
+  /** Our own id for the prompt (sent as POST /prompt's `prompt_id`); a fresh UUID by default. */
   promptId?: string;
   extraData?: Record<string, unknown>;
   /** Cancel or timeout: interrupt if running, delete if pending, then reject with `signal.reason`. */
@@ -26,20 +27,23 @@ export interface RunPromptOptions {
   onEvent?: (event: PromptEvent) => void;
   /** Returns a reason when ComfyUI is known to be dead; the prompt then rejects at once (E_COMFY_DIED). */
   health?: () => string | undefined;
-  /** /history poll period while the websocket is down; default 1 s. */
+  /** /history poll period while the websocket is down; default 250 ms. */
   pollIntervalMs?: number;
   /** How long ComfyUI may show no sign of life (no HTTP answer, no ws message) before we call it hung; default 120 s. */
   stallMs?: number;
   log?: Logger;
 }
 
-const DEFAULT_POLL_INTERVAL_MS = 1_000;
+// while the socket is down /history is all we have, and reading one entry is cheap for ComfyUI
+const DEFAULT_POLL_INTERVAL_MS = 250;
 const DEFAULT_STALL_MS = 120_000;
 // the socket should be open before POST /prompt so no early event is missed, but a slow one must not block
 const WS_OPEN_WAIT_MS = 5_000;
 // even with a healthy socket we poll now and then: it proves liveness and catches events lost in a gap
 const WS_UP_POLL_MS = 5_000;
-const FINISH_POLL_MS = 50;
+// `executing` with node null (sent after the history entry is written) triggers the read; this is the fallback
+// after execution_success/error/interrupted when that frame does not come
+const FINISH_POLL_MS = 25;
 // history is written right after execution_success; past this we build the entry from the events we saw
 const FINISH_GRACE_MS = 5_000;
 const HEALTH_TICK_MS = 100;
@@ -48,14 +52,16 @@ const POLL_ERROR_LIMIT = 5;
 
 interface Run extends PromptState {
   client: ComfyClient;
+  events: PromptEvents;
   opts: RunPromptOptions;
-  backlog: WsMessage[];
+  backlog: KnownWsMessage[];
   lastAliveAt: number;
   lastPollAt: number;
   pollNow: boolean;
+  /** The socket went down since this prompt was queued; its reopening means events were lost. */
+  sawGap: boolean;
   refusals: number;
   pollErrors: number;
-  socket?: ComfySocket;
   /** Aborted by the caller's signal or by a fatal condition (`fatal` set). */
   stop: AbortController;
   fatal?: unknown;
@@ -81,51 +87,45 @@ export async function runPrompt(
   options.signal?.throwIfAborted();
   const run = _createRun(client, options);
   const stopWatching = _watchLiveness(run);
-  const clientId = options.clientId ?? crypto.randomUUID();
-  run.socket = openComfySocket({
-    url: client.url,
-    clientId,
-    ...(options.log ? { log: options.log } : {}),
-    onMessage: (message) => _onMessage(run, message),
-    onState: (state) => _onSocketState(run, state),
-  });
+  const follow = { unsubscribe: _follow(run) };
   try {
-    const stopped = _whenStopped(run);
-    const open = await Promise.race([run.socket.opened(WS_OPEN_WAIT_MS), stopped.then(() => false)]);
-    if (run.stop.signal.aborted) throw run.fatal ?? options.signal?.reason;
-    if (!open) options.log?.warn("ComfyUI websocket is not open yet; following the prompt by polling /history");
-    const submit = client.queuePrompt(prompt, { clientId, promptId: run.promptId, extraData: options.extraData ?? {} });
-    // a fatal condition ends the wait at once; a caller abort waits for the POST so the prompt can be cancelled
-    const fatal = stopped.then(() => (run.fatal === undefined ? submit : Promise.reject(run.fatal)));
-    _markQueued(run, await Promise.race([submit, fatal]));
+    await _submit(run, prompt, follow);
     return await _wait(run);
   } finally {
     stopWatching();
-    run.socket.close();
+    follow.unsubscribe();
   }
 }
 
-/**
- * The `health` callback for a supervised ComfyUI: a reason once the process that took the prompt is gone
- * (exited, restarting, failed or stopping); a restart loses ComfyUI's queue, so a new generation counts as gone.
- */
-export function healthOf(comfy: Pick<ComfyHandle, "state" | "generation" | "lastExit">): () => string | undefined {
-  const generation = comfy.generation;
-  return () => {
-    const alive = comfy.state === "ready" || comfy.state === "starting";
-    if (comfy.generation === generation && alive) return undefined;
-    const exit = comfy.lastExit;
-    const how = exit
-      ? ` (last exit: ${[exit.reason, exit.code ?? exit.signal].filter((p) => p !== null).join(" ")})`
-      : "";
-    return `${comfy.generation === generation ? `ComfyUI is ${comfy.state}` : "ComfyUI restarted"}${how}`;
-  };
+async function _submit(run: Run, prompt: ApiWorkflow, follow: { unsubscribe: () => void }): Promise<void> {
+  const { signal } = run.stop;
+  const stopped = new Promise<void>((done) =>
+    signal.aborted ? done() : signal.addEventListener("abort", () => done()),
+  );
+  if (run.events.state !== "open") {
+    const open = await Promise.race([run.events.opened(WS_OPEN_WAIT_MS), stopped.then(() => false)]);
+    if (run.stop.signal.aborted) throw run.fatal ?? run.opts.signal?.reason;
+    if (!open) run.opts.log?.warn("ComfyUI websocket is not open yet; following the prompt by polling /history");
+  }
+  const { clientId } = run.events;
+  const submit = run.client.queuePrompt(prompt, { clientId, promptId: run.promptId, extraData: run.opts.extraData });
+  // a fatal condition ends the wait at once; a caller abort waits for the POST so the prompt can be cancelled
+  const fatal = stopped.then(() => (run.fatal === undefined ? submit : Promise.reject(run.fatal)));
+  const queued = await Promise.race([submit, fatal]);
+  // a ComfyUI too old to take our prompt_id picks its own; follow that one (its early events were kept)
+  if (queued.promptId !== run.promptId) {
+    follow.unsubscribe();
+    run.promptId = queued.promptId;
+    follow.unsubscribe = _follow(run);
+  }
+  _markQueued(run, queued);
 }
 
 function _createRun(client: ComfyClient, opts: RunPromptOptions): Run {
   const now = Date.now();
   return {
     client,
+    events: client.events,
     opts,
     promptId: opts.promptId ?? crypto.randomUUID(),
     phase: "submitting",
@@ -136,6 +136,7 @@ function _createRun(client: ComfyClient, opts: RunPromptOptions): Run {
     lastAliveAt: now,
     lastPollAt: now,
     pollNow: false,
+    sawGap: false,
     refusals: 0,
     pollErrors: 0,
     stop: new AbortController(),
@@ -148,7 +149,9 @@ function _watchLiveness(run: Run): () => void {
   run.opts.signal?.addEventListener("abort", onAbort, { once: true });
   const tick = setInterval(() => {
     const problem = run.stop.signal.aborted ? undefined : _livenessProblem(run);
-    if (problem) _fail(run, problem);
+    if (!problem) return;
+    run.fatal = problem;
+    run.stop.abort(problem);
   }, HEALTH_TICK_MS);
   return () => {
     clearInterval(tick);
@@ -163,24 +166,10 @@ function _livenessProblem(run: Run): WorkerError | undefined {
     const message = `ComfyUI died while running prompt ${run.promptId}: ${reason}`;
     return new WorkerError("E_COMFY_DIED", message, { details: { ...details, reason } });
   }
-  const silentMs = Date.now() - run.lastAliveAt;
+  const silentMs = Date.now() - Math.max(run.lastAliveAt, run.events.lastMessageAt);
   if (silentMs <= (run.opts.stallMs ?? DEFAULT_STALL_MS)) return undefined;
   const message = `ComfyUI at ${run.client.url} has shown no sign of life for ${Math.round(silentMs / 1000)} s; it looks hung`;
   return new WorkerError("E_COMFY_UNAVAILABLE", message, { details: { ...details, transport: "timeout" } });
-}
-
-function _fail(run: Run, error: unknown): void {
-  if (run.stop.signal.aborted) return;
-  run.fatal = error;
-  run.stop.abort(error);
-}
-
-function _whenStopped(run: Run): Promise<void> {
-  const { signal } = run.stop;
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener("abort", () => resolve(), { once: true });
-  });
 }
 
 function _markQueued(run: Run, queued: Awaited<ReturnType<ComfyClient["queuePrompt"]>>): void {
@@ -192,15 +181,24 @@ function _markQueued(run: Run, queued: Awaited<ReturnType<ComfyClient["queueProm
   for (const message of run.backlog.splice(0)) _handle(run, message);
 }
 
+function _follow(run: Run): () => void {
+  return run.events.subscribe(run.promptId, {
+    onMessage: (message) => _onMessage(run, message),
+    onState: (state) => _onSocketState(run, state),
+  });
+}
+
 async function _wait(run: Run): Promise<PromptResult> {
   for (;;) {
     if (run.stop.signal.aborted) return _stopped(run);
-    if (_pollDue(run)) {
-      const entry = await _poll(run);
-      if (entry) return toResult(run, entry);
+    const waitMs = _nextPollAt(run) - Date.now();
+    if (waitMs > 0) {
+      await _nap(run, waitMs);
       continue;
     }
-    await _nap(run, run.lastPollAt + _pollInterval(run) - Date.now());
+    // events that arrive while the request is in flight set pollNow/phase, which the next turn reads
+    const entry = await _poll(run);
+    if (entry) return toResult(run, entry);
   }
 }
 
@@ -216,14 +214,11 @@ async function _stopped(run: Run): Promise<never> {
   throw reason;
 }
 
-function _pollInterval(run: Run): number {
-  if (run.phase === "finishing") return FINISH_POLL_MS;
-  if (run.socket?.state !== "open") return run.opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-  return Math.min(WS_UP_POLL_MS, (run.opts.stallMs ?? DEFAULT_STALL_MS) / 3);
-}
-
-function _pollDue(run: Run): boolean {
-  return run.pollNow || Date.now() - run.lastPollAt >= _pollInterval(run);
+function _nextPollAt(run: Run): number {
+  if (run.pollNow) return 0;
+  if (run.phase === "finishing") return Math.max(run.lastPollAt, run.finishedAt ?? 0) + FINISH_POLL_MS;
+  if (run.events.state !== "open") return run.lastPollAt + (run.opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+  return run.lastPollAt + Math.min(WS_UP_POLL_MS, (run.opts.stallMs ?? DEFAULT_STALL_MS) / 3);
 }
 
 async function _poll(run: Run): Promise<HistoryEntry | undefined> {
@@ -241,7 +236,7 @@ async function _poll(run: Run): Promise<HistoryEntry | undefined> {
     // no answer in time: the stall rule decides, since a busy ComfyUI may just be slow
     if (transport === "timeout") return undefined;
     if (transport === "refused") {
-      if (run.socket?.state !== "open" && ++run.refusals >= REFUSED_STRIKES) throw error;
+      if (run.events.state !== "open" && ++run.refusals >= REFUSED_STRIKES) throw error;
       return undefined;
     }
     if (++run.pollErrors >= POLL_ERROR_LIMIT) throw error;
@@ -274,20 +269,23 @@ function _nap(run: Run, ms: number): Promise<void> {
 
 function _onSocketState(run: Run, state: SocketState): void {
   if (state === "open") run.lastAliveAt = Date.now();
-  // a gap in events: look at /history right away rather than trust the socket
-  else run.pollNow = true;
+  // a gap in events, and its end: what happened in the gap is only in /history, so look there right away
+  if (state !== "open" || run.sawGap) run.pollNow = true;
+  run.sawGap = state !== "open" && state !== "connecting";
   run.wake();
 }
 
-function _onMessage(run: Run, message: WsMessage): void {
+function _onMessage(run: Run, message: KnownWsMessage): void {
   run.lastAliveAt = Date.now();
   if (run.phase === "submitting") run.backlog.push(message);
   else _handle(run, message);
 }
 
-function _handle(run: Run, message: WsMessage): void {
-  if (message.type === "other") return;
-  if (applyEvent(run, message, (event) => _emit(run, event))) run.wake();
+function _handle(run: Run, message: KnownWsMessage): void {
+  if (!applyEvent(run, message, (event) => _emit(run, event))) return;
+  // ComfyUI sends `executing` with node null after it has written the history entry
+  if (message.type === "executing" && message.data.node === null) run.pollNow = true;
+  run.wake();
 }
 
 function _emit(run: Run, event: PromptEvent): void {

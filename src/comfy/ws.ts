@@ -29,14 +29,18 @@ export interface ComfySocket {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_ATTEMPTS = 20;
-const RECONNECT_BASE_MS = 200;
+// the first attempt after a drop goes out at once (events are being missed); failed attempts back off from here
+const RECONNECT_BASE_MS = 50;
 const RECONNECT_MAX_MS = 5_000;
+// a socket dropped sooner than this after opening counts as a failed attempt, so a flapping server is not hammered
+const STABLE_OPEN_MS = 1_000;
 
 interface Link {
   options: ComfySocketOptions;
   wsUrl: string;
   state: SocketState;
   failures: number;
+  openedAt: number;
   socket?: { close(): void };
   retryTimer?: ReturnType<typeof setTimeout>;
   waiters: Set<(open: boolean) => void>;
@@ -46,7 +50,7 @@ interface Link {
 export function openComfySocket(options: ComfySocketOptions): ComfySocket {
   const base = options.url.replace(/^http/, "ws").replace(/\/+$/, "");
   const wsUrl = `${base}/ws?clientId=${encodeURIComponent(options.clientId)}`;
-  const link: Link = { options, wsUrl, state: "connecting", failures: 0, waiters: new Set() };
+  const link: Link = { options, wsUrl, state: "connecting", failures: 0, openedAt: 0, waiters: new Set() };
   _connect(link);
   return {
     get state() {
@@ -65,7 +69,7 @@ export function openComfySocket(options: ComfySocketOptions): ComfySocket {
 function _connect(link: Link): void {
   link.socket = _dial(link.wsUrl, link.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, {
     open: () => {
-      link.failures = 0;
+      link.openedAt = Date.now();
       _setState(link, "open");
     },
     message: link.options.onMessage,
@@ -84,15 +88,16 @@ function _setState(link: Link, next: SocketState): void {
 function _onDown(link: Link, why: string): void {
   link.socket = undefined;
   if (link.state === "closed") return;
-  // a drop of an open socket retries quickly; only failed attempts grow the backoff
-  if (link.state !== "open") link.failures += 1;
+  // a drop of a socket that stayed open a while retries at once; failed attempts and flapping grow the backoff
+  const stable = link.state === "open" && Date.now() - link.openedAt >= STABLE_OPEN_MS;
+  link.failures = stable ? 0 : link.failures + 1;
   const { log, maxAttempts = MAX_ATTEMPTS } = link.options;
   if (link.failures >= maxAttempts) {
     log?.warn("ComfyUI websocket gave up reconnecting; relying on /history polling", { attempts: link.failures });
     _setState(link, "failed");
     return;
   }
-  const delayMs = Math.min(RECONNECT_BASE_MS * 2 ** link.failures, RECONNECT_MAX_MS);
+  const delayMs = link.failures === 0 ? 0 : Math.min(RECONNECT_BASE_MS * 2 ** (link.failures - 1), RECONNECT_MAX_MS);
   log?.debug("ComfyUI websocket down; reconnecting", { why, delayMs });
   _setState(link, "reconnecting");
   link.retryTimer = setTimeout(() => _connect(link), delayMs);

@@ -13,6 +13,9 @@ export interface OutputRef {
   kind: "images" | "videos" | "audio" | "files";
 }
 
+// enough to overlap transfers; more would only make a batch of a hundred frames compete with itself
+const FETCH_CONCURRENCY = 6;
+
 export type CollectedOutputs = Pick<JobOutput, "images" | "videos" | "audio" | "files" | "text">;
 
 /** Stores one output file somewhere else (a bucket) and returns its URL; absent = inline only. */
@@ -81,13 +84,12 @@ export async function collectOutputs(
   options: CollectOptions,
 ): Promise<{ result: CollectedOutputs; uploadMs: number }> {
   const { files, text } = listOutputs(outputs, options.includeTemp);
-  const fetched: Array<{ ref: OutputRef; bytes: Uint8Array }> = [];
-  let total = 0;
-  for (const ref of files) {
-    const bytes = new Uint8Array(await (await client.view(ref)).arrayBuffer());
-    total += bytes.byteLength;
-    fetched.push({ ref, bytes });
-  }
+  // a few at a time: one job's outputs come from the same ComfyUI, which answers /view concurrently
+  const fetched = await _mapLimited(files, FETCH_CONCURRENCY, async (ref) => ({
+    ref,
+    bytes: new Uint8Array(await (await client.view(ref)).arrayBuffer()),
+  }));
+  const total = fetched.reduce((sum, file) => sum + file.bytes.byteLength, 0);
   const useBucket = options.mode === "bucket" || (options.mode === "auto" && total > options.inlineMaxBytes);
   if (useBucket && !options.upload) {
     const why =
@@ -101,19 +103,28 @@ export async function collectOutputs(
   }
   const result: CollectedOutputs = { images: [], videos: [], audio: [], files: [], text };
   const started = performance.now();
-  for (const { ref, bytes } of fetched) {
+  const stored = await _mapLimited(fetched, FETCH_CONCURRENCY, async ({ ref, bytes }): Promise<OutputFile> => {
     const mime = mimeFromName(ref.filename);
     const data =
       useBucket && options.upload ? await options.upload(ref, bytes, mime) : Buffer.from(bytes).toString("base64");
-    const file: OutputFile = {
-      filename: ref.filename,
-      subfolder: ref.subfolder,
-      node_id: ref.node_id,
-      type: useBucket ? "s3_url" : "base64",
-      data,
-      mime,
-    };
-    result[ref.kind].push(file);
-  }
+    const type = useBucket ? "s3_url" : "base64";
+    return { filename: ref.filename, subfolder: ref.subfolder, node_id: ref.node_id, type, data, mime };
+  });
+  // results keep node order whatever order the transfers finished in
+  for (const [i, { ref }] of fetched.entries()) result[ref.kind].push(stored[i] as OutputFile);
   return { result, uploadMs: useBucket ? performance.now() - started : 0 };
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+async function _mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }

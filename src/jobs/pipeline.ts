@@ -4,6 +4,7 @@ import { type PromptResult, runPrompt } from "../comfy/run-prompt.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
+import { describeIssues } from "../lib/issues.ts";
 import type { LookupFn } from "../lib/net.ts";
 import type { Logger } from "../log.ts";
 import { type ApiWorkflow, isUiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
@@ -123,7 +124,7 @@ function _parseInput(raw: unknown): JobInput {
   }
   const parsed = JobInput.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => `${["input", ...issue.path].join(".")}: ${issue.message}`);
+  const issues = describeIssues(parsed.error, value, "input");
   throw new WorkerError("E_INPUT", `invalid job input: ${issues.join("; ")}`, { details: { issues } });
 }
 
@@ -167,7 +168,6 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
   });
   try {
     const result = await runPrompt(deps.client, workflow, {
-      clientId: `cw-${run.id}`,
       extraData: input.comfy_org_api_key ? { api_key_comfy_org: input.comfy_org_api_key } : undefined,
       signal: AbortSignal.any([run.signal, stop.signal]),
       health: () => (deps.comfy.generation !== generation ? "ComfyUI was restarted while running this job" : undefined),
@@ -188,7 +188,7 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
 
 function _partialFailure(nodeErrors: Record<string, unknown>): WorkerError {
   const nodes = Object.entries(nodeErrors).map(([id, e]) => `node ${id}: ${_nodeErrorText(e)}`);
-  return new WorkerError("E_INPUT", `ComfyUI rejected part of the workflow (${nodes.join("; ")})`, {
+  return new WorkerError("E_WORKFLOW_REJECTED", `ComfyUI rejected part of the workflow (${nodes.join("; ")})`, {
     details: { node_errors: nodeErrors },
   });
 }

@@ -1,0 +1,128 @@
+import type { Logger } from "../log.ts";
+import type { KnownWsMessage, WsMessage } from "./schemas.ts";
+import { type ComfySocket, openComfySocket, type SocketState } from "./ws.ts";
+
+/** What one prompt's follower hears from the shared socket. */
+export interface PromptListener {
+  /** An event carrying this prompt's id (events that arrived before `subscribe` are replayed first). */
+  onMessage: (message: KnownWsMessage) => void;
+  /** Every change of the shared socket's state (a gap means events may have been lost). */
+  onState: (state: SocketState) => void;
+}
+
+/**
+ * One websocket per ComfyUI for every prompt this process queues. ComfyUI sends a prompt's events only to the
+ * socket whose clientId queued it, so every POST /prompt must carry `clientId`; events are routed here by their
+ * `prompt_id`. Keeping the socket open saves a connect per job and lets a reconnect serve all prompts at once.
+ */
+export interface PromptEvents {
+  readonly clientId: string;
+  readonly state: SocketState;
+  /** Epoch ms of the last frame of any kind (any frame proves ComfyUI is alive); 0 before the first. */
+  readonly lastMessageAt: number;
+  /** Opens the socket if needed; true once open, false when the attempt failed or took longer than `timeoutMs`. */
+  opened(timeoutMs: number): Promise<boolean>;
+  /** Follows one prompt until the returned function is called. */
+  subscribe(promptId: string, listener: PromptListener): () => void;
+  /** Closes the socket for good (the worker is stopping). */
+  close(): void;
+}
+
+// events for a prompt nobody follows yet (a ComfyUI that ignored our prompt_id announces its own before the POST
+// answers) are kept briefly, within these bounds, for the subscriber that is about to come
+const MAX_UNCLAIMED_PROMPTS = 16;
+const MAX_UNCLAIMED_EVENTS = 512;
+
+interface Hub {
+  url: string;
+  clientId: string;
+  log?: Logger;
+  socket?: ComfySocket;
+  closed: boolean;
+  lastMessageAt: number;
+  listeners: Map<string, PromptListener>;
+  unclaimed: Map<string, KnownWsMessage[]>;
+}
+
+/** Creates the shared event socket for ComfyUI at `url`; it connects on first use. */
+export function createPromptEvents(options: { url: string; clientId?: string; log?: Logger }): PromptEvents {
+  const hub: Hub = {
+    url: options.url,
+    clientId: options.clientId ?? `comfy-worker-${crypto.randomUUID()}`,
+    ...(options.log ? { log: options.log } : {}),
+    closed: false,
+    lastMessageAt: 0,
+    listeners: new Map(),
+    unclaimed: new Map(),
+  };
+  return {
+    clientId: hub.clientId,
+    get state() {
+      return hub.socket?.state ?? "closed";
+    },
+    get lastMessageAt() {
+      return hub.lastMessageAt;
+    },
+    opened: (timeoutMs) => _ensure(hub).opened(timeoutMs),
+    subscribe: (promptId, listener) => _subscribe(hub, promptId, listener),
+    close: () => {
+      hub.closed = true;
+      hub.socket?.close();
+    },
+  };
+}
+
+function _ensure(hub: Hub): ComfySocket {
+  const state = hub.socket?.state;
+  // a socket that gave up (ComfyUI was down for long) is replaced when someone needs it again
+  if (hub.socket && state !== "failed" && state !== "closed") return hub.socket;
+  if (hub.closed) return hub.socket ?? _closedSocket();
+  hub.socket = openComfySocket({
+    url: hub.url,
+    clientId: hub.clientId,
+    ...(hub.log ? { log: hub.log } : {}),
+    onMessage: (message) => _route(hub, message),
+    onState: (next) => {
+      for (const listener of [...hub.listeners.values()]) listener.onState(next);
+    },
+  });
+  return hub.socket;
+}
+
+function _subscribe(hub: Hub, promptId: string, listener: PromptListener): () => void {
+  hub.listeners.set(promptId, listener);
+  _ensure(hub);
+  const early = hub.unclaimed.get(promptId);
+  hub.unclaimed.delete(promptId);
+  for (const message of early ?? []) listener.onMessage(message);
+  return () => {
+    if (hub.listeners.get(promptId) === listener) hub.listeners.delete(promptId);
+  };
+}
+
+function _route(hub: Hub, message: WsMessage): void {
+  hub.lastMessageAt = Date.now();
+  if (message.type === "other") return;
+  const id = (message.data as { prompt_id?: unknown }).prompt_id;
+  const promptId = typeof id === "string" ? id : undefined;
+  // id-less frames (`status`, the `executing` hint re-sent on reconnect) belong to no prompt in particular;
+  // the reconnect itself makes every follower read /history
+  if (promptId === undefined) return;
+  const listener = hub.listeners.get(promptId);
+  if (listener) listener.onMessage(message);
+  else _keepUnclaimed(hub, promptId, message);
+}
+
+function _keepUnclaimed(hub: Hub, promptId: string, message: KnownWsMessage): void {
+  let kept = hub.unclaimed.get(promptId);
+  if (!kept) {
+    if (hub.unclaimed.size >= MAX_UNCLAIMED_PROMPTS) hub.unclaimed.delete(hub.unclaimed.keys().next().value ?? "");
+    kept = [];
+    hub.unclaimed.set(promptId, kept);
+  }
+  if (kept.length < MAX_UNCLAIMED_EVENTS) kept.push(message);
+}
+
+function _closedSocket(): ComfySocket {
+  return { state: "closed", opened: async () => false, close: () => {} };
+}
