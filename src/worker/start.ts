@@ -1,7 +1,7 @@
 import { type ComfyClient, createComfyClient } from "../comfy/client.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
-import { describeFailure } from "../jobs/failure.ts";
+import { windowedFailures } from "../jobs/log-window.ts";
 import { type JobDeps, runJob } from "../jobs/pipeline.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
@@ -13,6 +13,7 @@ import { Metrics } from "../server/metrics.ts";
 import { sendWebhook } from "../server/webhook.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { bringUp } from "./bring-up.ts";
+import { ColdStart } from "./cold-start.ts";
 import { createComfy, failedFor } from "./comfy.ts";
 import { createWorkerWeights, type WorkerWeights } from "./weights.ts";
 
@@ -49,7 +50,7 @@ export function createJobDeps(
   client: ComfyClient,
   models?: ComfyModels,
   options: JobDepsOptions = {},
-): JobDeps & { weights: WorkerWeights } {
+): JobDeps & { weights: WorkerWeights; coldStart: ColdStart } {
   let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
   const objectInfo = () => {
     if (!cached || cached.generation !== comfy.generation) {
@@ -59,11 +60,35 @@ export function createJobDeps(
     }
     return cached.info;
   };
+  warmComfy(comfy, client, objectInfo);
   // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
-  const weights = createWorkerWeights({ config, log, client, models, objectInfo, ...options });
+  let coldStart: ColdStart | undefined;
+  const onPresent = (used: readonly { folder: string; name: string }[]) => coldStart?.recordUsage(used);
+  const weights = createWorkerWeights({ config, log, client, models, objectInfo, onPresent, ...options });
+  coldStart = new ColdStart({ config, log, local: weights.local });
+  coldStart.follow(comfy);
   const checkWeights = weights.check;
-  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights };
+  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights, coldStart };
 }
+
+/**
+ * Whenever ComfyUI turns ready, fetch /object_info and open the event socket, so no job waits for either;
+ * the socket is closed once ComfyUI is stopped for good.
+ */
+function warmComfy(comfy: ComfyHandle, client: ComfyClient, objectInfo: () => Promise<unknown>): void {
+  const warm = () => {
+    objectInfo().catch(() => {});
+    void client.events.opened(WARM_SOCKET_WAIT_MS);
+  };
+  if (comfy.state === "ready") warm();
+  comfy.onState((state) => {
+    if (state === "ready") warm();
+    if (state === "stopped") client.close();
+  });
+}
+
+// only bounds the promise nobody awaits; the socket keeps reconnecting on its own
+const WARM_SOCKET_WAIT_MS = 10_000;
 
 export interface StartWorkerOptions {
   emulate?: boolean;
@@ -94,16 +119,19 @@ export async function startWorker(
     // jobs sent while starting wait until preloads and warmup are done
     paused: true,
     execute: (job, execution) =>
-      runJob(
-        { ...deps, upload: jobUploader(config, job.id, job.request.s3Config) },
-        {
-          id: job.id,
-          input: job.request.input,
-          signal: execution.signal,
-          onProgress: execution.onProgress,
-        },
+      deps.coldStart.observe(() =>
+        runJob(
+          { ...deps, upload: jobUploader(config, job.id, job.request.s3Config) },
+          {
+            id: job.id,
+            input: job.request.input,
+            signal: execution.signal,
+            onProgress: execution.onProgress,
+          },
+        ),
       ),
-    fail: (error) => describeFailure(error, (n) => comfy.logs(n), config.redactor),
+    // ComfyUI lines from the failed job's own run only, never the previous job's or the start-up banner
+    fail: windowedFailures(comfy, config.COMFY_LOG_LINES, config.redactor),
     onFinish: (job) => {
       metrics.jobFinished(job.status, ((job.finishedAt ?? 0) - (job.startedAt ?? job.createdAt)) / 1000);
       log.info(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ""}`, { requestId: job.id });
@@ -117,6 +145,7 @@ export async function startWorker(
     comfy,
     jobs,
     weights: deps.weights.health,
+    coldStart: deps.coldStart,
   };
   const app = createApp({
     health,
