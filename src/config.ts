@@ -100,7 +100,20 @@ export const ConfigSchema = z.object({
   RUNPOD_POD_HOSTNAME: z.string().optional().describe("worker host name, for error reports"),
   RUNPOD_ENDPOINT_ID: z.string().optional().describe("set on RunPod; turns on JSON logs"),
   RUNPOD_API_KEY: z.string().optional().describe("RunPod API key for the CLI's remote commands"),
-  RUNPOD_REST_BASE_URL: url.default("https://rest.runpod.io/v1").describe("RunPod's REST API (endpoints, network volumes)"),
+  RUNPOD_ENDPOINT_BASE_URL: url
+    .default("https://api.runpod.ai/v2")
+    .describe("base of RunPod's endpoint API; `run --endpoint ID` calls <base>/ID/run"),
+  RUNS_LEDGER: z
+    .string()
+    .optional()
+    .describe("JSON-lines ledger of remote runs (default $XDG_STATE_HOME/comfy-worker/runs.jsonl)"),
+  GPU_PRICES: z
+    .string()
+    .optional()
+    .describe("$/s per GPU type for cost estimates, e.g. `A100=0.00076,L4=0.00019` (overrides the built-in table)"),
+  RUNPOD_REST_BASE_URL: url
+    .default("https://rest.runpod.io/v1")
+    .describe("RunPod's REST API (endpoints, network volumes)"),
   RUNPOD_S3_ACCESS_KEY: z.string().optional().describe("network-volume S3 API access key id (user_…)"),
   RUNPOD_S3_SECRET_KEY: z.string().optional().describe("network-volume S3 API secret (rps_…)"),
   AWS_ACCESS_KEY_ID: z.string().optional().describe("S3 access key id, when the RUNPOD_S3_* pair is unset"),

@@ -1,0 +1,42 @@
+import { WorkerError } from "../errors.ts";
+
+/** Where an endpoint's operations live. */
+export interface EndpointTarget {
+  /** The endpoint id (last path segment of a `…/v2/ID` URL). */
+  id: string;
+  /** Base of every operation: `<url>/run`, `<url>/status/<job>`, … (no trailing slash). */
+  url: string;
+  /** True when given as a full URL (our own `serve --mode api`, a test fake): an API key is then optional. */
+  explicitUrl: boolean;
+}
+
+// RunPod endpoint ids are short lowercase alphanumerics; allow what a URL path segment can safely hold
+const ENDPOINT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/**
+ * `--endpoint` → target: an endpoint id is joined to `baseUrl` (RUNPOD_ENDPOINT_BASE_URL, RunPod's
+ * `https://api.runpod.ai/v2` by default); a full `http(s)://…/v2/ID` URL is used as it is.
+ */
+export function resolveEndpoint(value: string, baseUrl: string): EndpointTarget {
+  const given = value.trim();
+  if (/^https?:\/\//i.test(given)) {
+    let url: URL;
+    try {
+      url = new URL(given);
+    } catch {
+      throw new WorkerError("E_USAGE", `--endpoint ${given} is not a valid URL`);
+    }
+    url.search = "";
+    url.hash = "";
+    const base = url.toString().replace(/\/+$/, "");
+    const id = url.pathname.split("/").filter(Boolean).pop() ?? "";
+    return { id: id || url.host, url: base, explicitUrl: true };
+  }
+  if (!ENDPOINT_ID.test(given)) {
+    throw new WorkerError(
+      "E_USAGE",
+      `--endpoint "${given}" is neither an endpoint id (letters, digits, - and _) nor an http(s)://…/v2/ID URL`,
+    );
+  }
+  return { id: given, url: `${baseUrl.replace(/\/+$/, "")}/${given}`, explicitUrl: false };
+}
