@@ -87,5 +87,7 @@ export const FailureDetails = z.object({
     })
     .optional(),
   last_log_lines: z.array(z.string()),
+  /** When the lines were taken from: the job's own run (ISO times), so no earlier job's lines are shown. */
+  last_log_lines_window: z.object({ from: z.string(), to: z.string() }).optional(),
 });
 export type FailureDetails = z.infer<typeof FailureDetails>;

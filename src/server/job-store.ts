@@ -47,7 +47,8 @@ export interface JobStoreOptions {
   /** Default execution limit (JOB_TIMEOUT_S); 0 = none. A job's policy.executionTimeout wins. */
   timeoutMs: number;
   execute: (job: JobRecord, execution: JobExecution) => Promise<unknown>;
-  fail: (error: unknown) => JobFailure;
+  /** The failure report for what a job threw; `job` gives its time window (startedAt) for log lines. */
+  fail: (error: unknown, job: JobRecord) => JobFailure;
   onFinish?: (job: JobRecord) => void;
   workerId?: string;
   /** Queue jobs but start none until `resume()` (serve: preloads and warmup come first). */
@@ -255,7 +256,7 @@ export class JobStore {
       // a job cancelled while running is already CANCELLED; what its run returns after that is dropped
       if (job.status === "IN_PROGRESS") this.#finish(job, "COMPLETED", { output });
     } catch (error) {
-      const failure = this.#options.fail(error);
+      const failure = this.#options.fail(error, job);
       if (job.status === "IN_PROGRESS")
         this.#finish(job, failure.status, { error: failure.error, output: { details: failure.details } });
     } finally {

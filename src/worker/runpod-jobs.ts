@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
-import { describeFailure } from "../jobs/failure.ts";
+import { describeFailure, type JobFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import type { FailureDetails } from "../jobs/schema.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
@@ -35,6 +35,8 @@ export interface RunpodServiceOptions {
   execute: RunpodExecute;
   /** ComfyUI's last log lines for failure details. */
   logs: (lines: number) => string[];
+  /** The failure report; default: describeFailure with `logs`. `serve` passes windowedFailures (this job's lines only). */
+  fail?: (error: unknown, job: JobRecord) => JobFailure;
   log: Logger;
   metrics?: Metrics;
   timing?: Partial<WorkerTiming>;
@@ -73,7 +75,7 @@ function _storeRunner(options: RunpodServiceOptions, hooks: RunnerHooks): JobRun
         signal: execution.signal,
         onProgress: (progress) => hooks.progress(record.id, progress),
       }),
-    fail: (error) => describeFailure(error, options.logs, config.redactor),
+    fail: options.fail ?? ((error) => describeFailure(error, options.logs, config.redactor)),
     onFinish: (record) => {
       taken.delete(record.id);
       options.metrics?.jobFinished(record.status, _seconds(record));

@@ -4,7 +4,7 @@ import { createComfyClient } from "../comfy/client.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
-import { describeFailure } from "../jobs/failure.ts";
+import { windowedFailures } from "../jobs/log-window.ts";
 import { runJob } from "../jobs/pipeline.ts";
 import type { Logger } from "../log.ts";
 import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
@@ -67,6 +67,7 @@ export async function startRunpodWorker(
     metrics,
     timing: options.timing,
     logs: (n) => comfy.logs(n),
+    fail: windowedFailures(comfy, config.COMFY_LOG_LINES, config.redactor),
     // no take while ComfyUI restarts; none ever again once it failed for good (the loop then ends "failed")
     ready: (signal) => comfy.waitReady(signal),
     execute: async (job, run) =>
@@ -113,8 +114,10 @@ export async function runOneShot(
   );
   const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), options);
   try {
+    const fail = windowedFailures(comfy, config.COMFY_LOG_LINES, config.redactor);
     await comfy.start();
     const deps = createJobDeps(config, log, comfy, createComfyClient({ url: comfy.url, log }), models);
+    const startedAt = Date.now();
     const signal = options.signal ?? new AbortController().signal;
     let outcome: JobOutcome;
     try {
@@ -124,7 +127,7 @@ export async function runOneShot(
         output: await runJob({ ...deps, upload }, { id: job.id, input: job.input, signal }),
       };
     } catch (error) {
-      const failure = describeFailure(error, (n) => comfy.logs(n), config.redactor);
+      const failure = fail(error, { startedAt });
       outcome = { status: failure.status, error: failure.error, details: failure.details };
     }
     log.info(

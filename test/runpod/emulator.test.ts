@@ -94,7 +94,11 @@ test("a failing job has the same output.details in RunPod mode as in API mode", 
   const view = (await (await api.api("/runsync", jsonPost({ input }))).json()) as Json;
   expect(view.status).toBe("FAILED");
   expect(FailureDetails.safeParse(body.output.details).success).toBe(true);
-  const strip = (details: Json) => ({ ...details, last_log_lines: details.last_log_lines.length > 0 });
+  const strip = (details: Json) => ({
+    ...details,
+    last_log_lines: details.last_log_lines.length > 0,
+    last_log_lines_window: Boolean(details.last_log_lines_window),
+  });
   expect(strip(body.output.details)).toEqual(strip(view.output.details));
   expect(body.output.details).toMatchObject({ code: "E_UNKNOWN_NODE", unknown_nodes: ["IPAdapterAdvanced"] });
   const error = JSON.parse(body.error) as Json;
