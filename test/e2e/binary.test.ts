@@ -26,6 +26,7 @@ const HELP_MUST_MENTION: Record<CommandName, string> = {
   check: "--verify",
   kits: "--json",
   pull: "--dry-run",
+  sync: "--datacenter",
   convert: "--object-info",
 };
 

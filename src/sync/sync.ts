@@ -1,0 +1,165 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDownloadQueue } from "../download/queue.ts";
+import { type RetryOptions, withRetry } from "../download/retry.ts";
+import { hashFile } from "../weights/hash.ts";
+import { errorMessage } from "./_errors.ts";
+import { type ListOptions, listAll } from "./list.ts";
+import { type LocalFile, type PathFilter, walkLocal } from "./local.ts";
+import { normalizePrefix, type PlannedFile, planSync } from "./plan.ts";
+import { S3Client } from "./s3/client.ts";
+import { deleteObject } from "./s3/ops.ts";
+import type { VolumeTarget } from "./targets.ts";
+import { uploadFile } from "./upload.ts";
+
+/** Default part size: large enough for throughput, small enough that a retried part costs little. */
+export const PART_BYTES = 64 * 2 ** 20;
+/** Parts (or whole small files) in flight at once, over all files of a target. */
+export const PARTS_IN_FLIGHT = 4;
+const FILES_IN_FLIGHT = 2;
+
+/** How one file ended. */
+export type SyncOutcome = "uploaded" | "unchanged" | "deleted" | "failed" | "would_upload" | "would_delete";
+
+/** One file in the report. */
+export interface SyncFileResult extends PlannedFile {
+  volume: string;
+  outcome: SyncOutcome;
+  /** Bytes this run sent for it. */
+  sent?: number;
+  resumed_parts?: number;
+  reason?: string;
+}
+
+/** A file being sent, for progress output. */
+export interface SyncProgress {
+  volume: string;
+  rel: string;
+  bytes: number;
+  total: number;
+}
+
+/** The report of one volume. */
+export interface TargetReport {
+  volume: string;
+  datacenter?: string;
+  url: string;
+  files: SyncFileResult[];
+  to_send: number;
+  sent: number;
+  failed: number;
+}
+
+/** Knobs of a sync run. */
+export interface SyncOptions {
+  dir: string;
+  prefix: string;
+  filter: PathFilter;
+  dryRun: boolean;
+  delete: boolean;
+  stateDir: string;
+  partBytes?: number;
+  partsInFlight?: number;
+  retry?: RetryOptions;
+  list?: ListOptions;
+  signal?: AbortSignal;
+  onProgress?: (progress: SyncProgress) => void;
+  onResult?: (result: SyncFileResult) => void;
+  /** Called once the plan of a volume is known, before anything is sent. */
+  onPlan?: (volume: string, plan: PlannedFile[]) => void;
+}
+
+/** Syncs the local models folder to every target in turn; a failed file never stops the others. */
+export async function syncVolumes(targets: VolumeTarget[], options: SyncOptions): Promise<TargetReport[]> {
+  const local = await walkLocal(options.dir, options.filter);
+  const reports: TargetReport[] = [];
+  for (const target of targets) reports.push(await syncTarget(target, local, options));
+  return reports;
+}
+
+/** Lists, plans, and (unless dry-run) uploads, verifies and deletes on one volume. */
+export async function syncTarget(
+  target: VolumeTarget,
+  local: LocalFile[],
+  options: SyncOptions,
+): Promise<TargetReport> {
+  const s3 = new S3Client(target);
+  const prefix = normalizePrefix(options.prefix);
+  const remote = await listAll(s3, prefix, { ...options.list, signal: options.signal });
+  const hashCacheDir = join(tmpdir(), "comfy-worker-sha256");
+  const plan = await planSync(s3, prefix, local, remote, {
+    delete: options.delete,
+    filter: options.filter,
+    hashCacheDir,
+    signal: options.signal,
+  });
+  options.onPlan?.(target.volume, plan);
+  const toSend = plan.filter((f) => f.action === "new" || f.action === "changed").reduce((sum, f) => sum + f.size, 0);
+  const report: TargetReport = {
+    volume: target.volume,
+    url: s3.label(prefix),
+    files: [],
+    to_send: toSend,
+    sent: 0,
+    failed: 0,
+    ...(target.datacenter ? { datacenter: target.datacenter } : {}),
+  };
+  const record = (result: SyncFileResult) => {
+    report.files.push(result);
+    report.sent += result.sent ?? 0;
+    if (result.outcome === "failed") report.failed++;
+    options.onResult?.(result);
+  };
+  const slots = createDownloadQueue(options.partsInFlight ?? PARTS_IN_FLIGHT);
+  const files = createDownloadQueue(FILES_IN_FLIGHT);
+  await Promise.all(
+    plan.map((file) =>
+      files.add(async () => record(await _apply(s3, target, file, { ...options, hashCacheDir }, slots))),
+    ),
+  );
+  report.files.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return report;
+}
+
+async function _apply(
+  s3: S3Client,
+  target: VolumeTarget,
+  file: PlannedFile,
+  options: SyncOptions & { hashCacheDir: string },
+  slots: ReturnType<typeof createDownloadQueue>,
+): Promise<SyncFileResult> {
+  const base = { ...file, volume: target.volume };
+  if (file.action === "unchanged") return { ...base, outcome: "unchanged" };
+  if (options.dryRun) return { ...base, outcome: file.action === "delete" ? "would_delete" : "would_upload" };
+  try {
+    if (file.action === "delete") {
+      await withRetry(`deleting ${s3.label(file.key)}`, () => deleteObject(s3, file.key, options.signal), {
+        ...options.retry,
+        signal: options.signal,
+      });
+      return { ...base, outcome: "deleted" };
+    }
+    const path = file.path as string;
+    const sha256 =
+      file.sha256 ?? (await hashFile(path, { cacheDir: options.hashCacheDir, signal: options.signal })).sha256;
+    const done = await uploadFile(s3, path, file.key, file.size, sha256, {
+      slots,
+      partBytes: options.partBytes ?? PART_BYTES,
+      stateDir: options.stateDir,
+      targetId: `${target.endpoint}/${target.bucket}`,
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: (bytes) => options.onProgress?.({ volume: target.volume, rel: file.rel, bytes, total: file.size }),
+    });
+    return {
+      ...base,
+      sha256,
+      outcome: "uploaded",
+      sent: done.sent,
+      ...(done.resumedParts ? { resumed_parts: done.resumedParts } : {}),
+    };
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    return { ...base, outcome: "failed", reason: errorMessage(error) };
+  }
+}
