@@ -2,7 +2,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { defineCommand } from "citty";
 import { createComfyClient } from "../comfy/client.ts";
-import { coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
+import { CORE_OBJECT_INFO_VERSION, coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
 import type { Config } from "../config.ts";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
 import { waitForSignal } from "../lib/signals.ts";
@@ -64,6 +64,10 @@ export default defineCommand({
       throw new WorkerError("E_USAGE", `--verify must be one of ${VERIFY_LEVELS.join(", ")}`);
     const roots = await cliModelRoots(config);
     const { info, live } = await _objectInfo(config, log);
+    if (!live)
+      log.info(
+        `node types: built-in list of ComfyUI ${CORE_OBJECT_INFO_VERSION} core nodes (COMFY_URL adds custom nodes)`,
+      );
     const base = resolve(config.COMFY_DIR);
     const index = createModelIndex(roots);
     const check = () =>

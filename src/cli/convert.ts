@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { defineCommand } from "citty";
 import { createComfyClient } from "../comfy/client.ts";
-import { coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
+import { CORE_OBJECT_INFO_VERSION, coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
 import { ObjectInfoBody } from "../comfy/schemas.ts";
 import { WorkerError } from "../errors.ts";
 import { apiWorkflowOf } from "../workflow/convert.ts";
@@ -27,7 +27,7 @@ export default defineCommand({
     },
     "object-info": {
       type: "string",
-      description: "a saved GET /object_info JSON, or a ComfyUI URL to fetch it from (default: bundled core nodes)",
+      description: `a saved GET /object_info JSON, or a ComfyUI URL to fetch it from (default: the bundled core nodes of ComfyUI ${CORE_OBJECT_INFO_VERSION})`,
       valueHint: "FILE|URL",
     },
     out: { type: "string", description: "write the API JSON here instead of stdout", valueHint: "FILE" },
@@ -36,6 +36,10 @@ export default defineCommand({
     const { log } = createCommandContext({ args });
     const loaded = await loadWorkflowFile(args.workflow);
     const objectInfo = await _loadObjectInfo(args["object-info"]);
+    if (!args["object-info"])
+      log.info(
+        `node types: built-in list of ComfyUI ${CORE_OBJECT_INFO_VERSION} core nodes (--object-info adds custom nodes)`,
+      );
     const result = apiWorkflowOf(loaded, objectInfo);
     if (loaded.format === "api") log.info(`${args.workflow} is already in API format; printed as it is`);
     for (const warning of result.warnings) log.warn(warning);

@@ -1,13 +1,16 @@
 /**
  * Bundled GET /object_info snapshot for ComfyUI's built-in nodes (nodes.py + comfy_extras).
  *
- * Generated from ComfyUI v0.14.1, commit 19236edfa4d2f66070d66a6b3aee592c9c2ad574 (2026-02-17), by loading
- * the node modules with empty model/input folders and serialising each node exactly as server.py does
- * (V1 INPUT_TYPES or V3 GET_NODE_INFO_V1). comfy_extras.nodes_dataset / nodes_train are left out.
- * File-picker combos (LOADERS) are stored empty; fillFileCombos fills them from the live folders.
+ * Read from a running ComfyUI (the release in object-info.meta.json, with empty model folders) by
+ * `bun scripts/object-info-snapshot.ts <url>`; API nodes and custom nodes are left out. File-picker combos
+ * (LOADERS) are stored empty; fillFileCombos fills them from the live folders.
  */
 import { LOADERS, VAE_SPECIAL } from "../weights/loaders.ts";
 import snapshot from "./object-info.json" with { type: "json" };
+import meta from "./object-info.meta.json" with { type: "json" };
+
+/** The ComfyUI release the bundled snapshot was read from (what `check`/`convert` know without a live server). */
+export const CORE_OBJECT_INFO_VERSION: string = meta.comfyui_version;
 
 type Section = "required" | "optional" | "hidden";
 

@@ -1,8 +1,9 @@
 /**
  * Which model folder each loader node's file-picker input lists from.
  *
- * Core rows were derived from ComfyUI v0.14.1 (19236edf) by filling every folder with a marker file and
- * reading back /object_info; custom-node rows come from each pack's source (commit noted per section).
+ * Core rows were derived from a running ComfyUI v0.28.2 (306af3a8) by filling every folder with a marker file and
+ * reading back /object_info (test/weights/loaders-coverage.test.ts checks every empty file-picker combo of the
+ * bundled snapshot is mapped); custom-node rows come from each pack's source (commit noted per section).
  * A value "a|b" means the combo lists the sorted union of folders a and b, and a file may live in either.
  */
 
@@ -74,7 +75,7 @@ export const LOADERS: Readonly<Record<string, Readonly<Record<string, string>>>>
   ModelPatchLoader: { name: "model_patches" },
   AudioEncoderLoader: { audio_encoder_name: "audio_encoders" },
   LatentUpscaleModelLoader: { model_name: "latent_upscale_models" },
-  // newer ComfyUI also lists the vae folder here; v0.14.1 reads checkpoints only
+  // v0.28.2 still lists checkpoints only for the LTX audio VAE
   LTXVAudioVAELoader: { ckpt_name: "checkpoints" },
   LTXAVTextEncoderLoader: { text_encoder: "text_encoders", ckpt_name: "checkpoints" },
   LoraLoaderBypass: { lora_name: "loras" },
@@ -83,6 +84,12 @@ export const LOADERS: Readonly<Record<string, Readonly<Record<string, string>>>>
   CreateHookLoraModelOnly: { lora_name: "loras" },
   CreateHookModelAsLora: { ckpt_name: "checkpoints" },
   CreateHookModelAsLoraModelOnly: { ckpt_name: "checkpoints" },
+  LoadBackgroundRemovalModel: { bg_removal_name: "background_removal" },
+  FrameInterpolationModelLoader: { model_name: "frame_interpolation" },
+  OpticalFlowLoader: { model_name: "optical_flow" },
+  LoadMoGeModel: { model_name: "geometry_estimation" },
+  LoadDA3Model: { model_name: "geometry_estimation" },
+  LoadMediaPipeFaceLandmarker: { model_name: "detection" },
   LoadAudio: { audio: "input" },
   LoadVideo: { file: "input" },
   // values are "3d/<file>" paths relative to the input dir

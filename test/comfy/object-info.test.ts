@@ -88,7 +88,8 @@ describe("snapshot coverage", () => {
       SVD_img2vid_Conditioning VideoLinearCFGGuidance WanImageToVideo PrimitiveString PrimitiveInt PrimitiveFloat
       PrimitiveBoolean PreviewAny`.split(/\s+/);
     expect(standard.filter((t) => !(t in info))).toEqual([]);
-    expect(nodes.length).toBe(427);
+    // ComfyUI 0.28.2's core set (object-info.meta.json)
+    expect(nodes.length).toBe(575);
   });
 });
 
@@ -109,11 +110,14 @@ describe("snapshot shape", () => {
     }
   });
 
-  test("every seed input is a 64-bit INT with control_after_generate", () => {
+  test("every sampling seed input is a 64-bit INT with control_after_generate", () => {
+    // 0.28.2's training, dataset and splat nodes take a plain seed; SeedNode's control defaults to "fixed"
+    const plain = new Set(["TrainLoraNode", "RandomCropImages", "ShuffleDataset", "ShuffleImageTextDataset"]);
+    plain.add("VAEDecodeTripoSplat").add("SeedNode");
     let seeds = 0;
     for (const [name, node] of nodes) {
       for (const [input, spec] of Object.entries({ ...node.input.required, ...node.input.optional })) {
-        if (!/^(noise_)?seed$/.test(input)) continue;
+        if (!/^(noise_)?seed$/.test(input) || plain.has(name)) continue;
         seeds++;
         expect([name, input, spec]).toMatchObject([name, input, ["INT", { control_after_generate: true }]]);
       }
@@ -134,11 +138,13 @@ describe("snapshot shape", () => {
     expect(info.SaveVideo?.input.hidden).toEqual({ prompt: ["PROMPT"], extra_pnginfo: ["EXTRA_PNGINFO"] });
     expect(info.VAELoader?.input.required?.vae_name).toEqual([[]]);
     expect(info.CheckpointLoader?.input.required?.config_name).toEqual([[]]);
-    expect(info.KSampler).toMatchObject({ python_module: "nodes", category: "sampling", output: ["LATENT"] });
+    // 0.28.2 moved the samplers under "model/sampling"
+    expect(info.KSampler).toMatchObject({ python_module: "nodes", category: "model/sampling", output: ["LATENT"] });
     expect(info.UpscaleModelLoader).toMatchObject({ python_module: "comfy_extras.nodes_upscale_model" });
+    // 0.28.2's PreviewAny also passes its text on
     expect(info.PreviewAny).toMatchObject({
       output_node: true,
-      output: [],
+      output: ["STRING"],
       python_module: "comfy_extras.nodes_preview_any",
     });
     expect(info.RandomNoise?.display_name).toBeNull();
@@ -172,7 +178,7 @@ describe("coreObjectInfo / fillFileCombos / comboOptions", () => {
   test("returns a fresh deep copy each time", () => {
     const a = coreObjectInfo();
     (a.KSampler as NodeInfo).category = "changed";
-    expect(coreObjectInfo().KSampler?.category).toBe("sampling");
+    expect(coreObjectInfo().KSampler?.category).toBe("model/sampling");
   });
 
   test("fills both combo shapes, the options-less COMBO and the VAE specials without touching the input", () => {
@@ -211,18 +217,23 @@ describe("coreObjectInfo / fillFileCombos / comboOptions", () => {
   test("names every folder the fill will ask for", () => {
     expect(fileComboFolders(info)).toEqual([
       "audio_encoders",
+      "background_removal",
       "checkpoints",
       "clip_vision",
       "configs",
       "controlnet",
+      "detection",
       "diffusers",
       "diffusion_models",
+      "frame_interpolation",
+      "geometry_estimation",
       "gligen",
       "hypernetworks",
       "input",
       "latent_upscale_models",
       "loras",
       "model_patches",
+      "optical_flow",
       "output",
       "photomaker",
       "style_models",

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import pkg from "../../package.json" with { type: "json" };
-import { coreObjectInfo } from "../../src/comfy/object-info.ts";
+import { CORE_OBJECT_INFO_VERSION, coreObjectInfo } from "../../src/comfy/object-info.ts";
 import { JobInput } from "../../src/jobs/schema.ts";
 import { downloadRoot, preferredDir } from "../../src/weights/destination.ts";
 import { DEFAULT_FOLDERS } from "../../src/weights/folders.ts";
@@ -20,22 +20,39 @@ const instructions = dockerfile
   .filter((line) => /^[A-Z]+ /.test(line));
 const indexOf = (re: RegExp) => instructions.findIndex((line) => re.test(line));
 
-test("every base image is pinned to a version tag, CUDA 12.8 for Blackwell, Bun as package.json pins it", () => {
+test("every base image is pinned to a version tag, CUDA 12.8 by default and 13.0 by build arg, Bun as package.json pins it", () => {
   const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1] as string);
-  expect(bases).toEqual(["${BUN_IMAGE}", "${UV_IMAGE}", "${CUDA_IMAGE}"]);
-  const images = [args.BUN_IMAGE, args.CUDA_IMAGE, args.UV_IMAGE];
+  expect(bases).toEqual([
+    "${BUN_IMAGE}",
+    "${UV_IMAGE}",
+    "${CUDA128_IMAGE}",
+    "${CUDA130_IMAGE}",
+    "cuda-${CUDA_VARIANT}",
+  ]);
+  const images = [args.BUN_IMAGE, args.CUDA128_IMAGE, args.CUDA130_IMAGE, args.UV_IMAGE];
   for (const image of images) expect(image).toMatch(/^[\w./-]+:\d[\w.-]*$/);
-  expect(args.CUDA_IMAGE).toMatch(/^nvidia\/cuda:12\.8\.\d+-[\w-]*runtime/);
+  expect(args.CUDA128_IMAGE).toMatch(/^nvidia\/cuda:12\.8\.\d+-[\w-]*runtime/);
+  expect(args.CUDA130_IMAGE).toMatch(/^nvidia\/cuda:13\.0\.\d+-[\w-]*runtime/);
   expect(args.BUN_IMAGE).toBe(`oven/bun:${pkg.devDependencies.bun}-debian`);
+  // the variant names a stage (cuda-cu128 / cuda-cu130) and the torch wheel index together
+  expect(args.CUDA_VARIANT).toBe("cu128");
+  const stages = [...dockerfile.matchAll(/^FROM \S+ AS cuda-(\w+)$/gm)].map((m) => m[1]);
+  expect(stages).toEqual(["cu128", "cu130"]);
+  expect(args.TORCH_INDEX).toBe("https://download.pytorch.org/whl/${CUDA_VARIANT}");
+  expect(dockerfile).toMatch(/^FROM cuda-\$\{CUDA_VARIANT\} AS runtime\nARG CUDA_VARIANT$/m);
 });
 
-test("ComfyUI, Python and torch are pinned; ComfyUI is cloned shallow at a tag", () => {
-  expect(args.COMFYUI_REF).toMatch(/^v\d+\.\d+\.\d+$/);
+test("ComfyUI, Python and torch are pinned; ComfyUI is cloned shallow at the tag the bundled /object_info is from", () => {
+  expect(args.COMFYUI_REF).toBe(`v${CORE_OBJECT_INFO_VERSION}`);
   expect(instructions[indexOf(/git clone/)]).toContain("--depth 1 --branch ${COMFYUI_REF}");
   for (const name of ["TORCH_VERSION", "TORCHVISION_VERSION", "TORCHAUDIO_VERSION", "PYTHON_VERSION"]) {
     expect(args[name]).toMatch(/^\d+\.\d+(\.\d+)?$/);
   }
-  expect(args.TORCH_INDEX).toEndWith("/cu128");
+  // torch, torchvision and torchaudio move in lockstep: 2.X.y pairs with torchvision 0.(X+15).y
+  const [major, minor] = (args.TORCH_VERSION ?? "").split(".").map(Number);
+  expect(args.TORCHVISION_VERSION).toStartWith(`0.${(minor ?? 0) + 15}.`);
+  expect(args.TORCHAUDIO_VERSION).toBe(args.TORCH_VERSION);
+  expect(major).toBe(2);
   expect(instructions[indexOf(/uv venv/)]).toContain("torch==${TORCH_VERSION}");
 });
 
