@@ -7,6 +7,7 @@ export type ErrorCode =
   | "E_NOT_FOUND" // unknown job, file or route
   | "E_TOO_LARGE" // a body or an output over its limit
   | "E_UNKNOWN_NODE" // the workflow uses node types ComfyUI doesn't have
+  | "E_WORKFLOW_REJECTED" // ComfyUI refused the submitted workflow (its validation failed)
   | "E_WEIGHTS_MISSING" // required model files are absent
   | "E_WEIGHTS_INVALID" // present but corrupt, wrong size or wrong hash
   | "E_DOWNLOAD" // a download failed for good
@@ -46,6 +47,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   E_NOT_FOUND: 2,
   E_TOO_LARGE: 2,
   E_UNKNOWN_NODE: 5,
+  // submitted and refused is a failed job, like an unknown node; a bad command line is E_USAGE (2)
+  E_WORKFLOW_REJECTED: 5,
   E_WEIGHTS_MISSING: 3,
   E_WEIGHTS_INVALID: 3,
   E_DOWNLOAD: 4,

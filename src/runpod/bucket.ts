@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import type { OutputRef, OutputUploader } from "../jobs/outputs.ts";
+import { describeIssues } from "../lib/issues.ts";
 import type { LookupFn } from "../lib/net.ts";
 import { checkJobUrl } from "../lib/url-guard.ts";
 import { JobS3Config } from "./schemas.ts";
@@ -112,7 +113,7 @@ export function objectKey(prefix: string, jobId: string, ref: Pick<OutputRef, "s
 function _jobTarget(config: BucketConfig, raw: unknown, lookup: LookupFn | undefined): BucketTarget {
   const parsed = JobS3Config.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => `s3Config.${issue.path.join(".")}: ${issue.message}`);
+    const issues = describeIssues(parsed.error, raw, "s3Config");
     throw new WorkerError("E_INPUT", `invalid s3Config: ${issues.join("; ")}`);
   }
   const s3 = parsed.data;

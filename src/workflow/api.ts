@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { describeProblem } from "../lib/issues.ts";
 
 /** One node of an API-format workflow: inputs are literals or `[sourceNodeId, outputIndex]` links. */
 export const ApiNode = z.looseObject({
@@ -49,7 +50,8 @@ export function parseApiWorkflow(value: unknown, where = "workflow"): ApiWorkflo
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const path = issue?.path.length ? `.${issue.path.join(".")}` : "";
-      throw new WorkerError("E_INPUT", `${where}: node "${id}"${path}: ${issue?.message ?? "invalid"}`);
+      const problem = issue ? describeProblem(issue, node) : "is not valid";
+      throw new WorkerError("E_INPUT", `${where}: node "${id}"${path} ${problem}`);
     }
     out[id] = structuredClone(parsed.data);
   }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { describeProblem } from "../lib/issues.ts";
 
 /** litegraph's LGraphEventMode values that matter for execution. */
 export const NODE_MODE = { always: 0, never: 2, bypass: 4 } as const;
@@ -179,7 +180,8 @@ export function parseUiWorkflow(value: unknown, where = "workflow"): UiWorkflow 
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = _jsonPath(issue?.path ?? [], value);
-    throw new WorkerError("E_INPUT", `${where}: ${path}: ${issue?.message ?? "invalid"} (UI-format workflow)`);
+    const problem = issue ? describeProblem(issue, value) : "is not valid";
+    throw new WorkerError("E_INPUT", `${where}: ${path} ${problem} (UI-format workflow)`);
   }
   const ui = parsed.data;
   _checkLinks(ui, where, "");

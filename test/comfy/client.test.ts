@@ -80,12 +80,12 @@ describe("queuePrompt", () => {
     expect(error.details.comfy_error).toMatchObject({ type: "invalid_prompt" });
   });
 
-  test("a missing model is E_INPUT carrying node_errors", async () => {
+  test("a missing model is E_WORKFLOW_REJECTED carrying node_errors", async () => {
     const prompt = workflow();
     const loader = prompt["4"];
     if (loader) loader.inputs.ckpt_name = "not_here.safetensors";
     const error = await rejection(client.queuePrompt(prompt, { clientId: "client-test" }));
-    expect(error.code).toBe("E_INPUT");
+    expect(error.code).toBe("E_WORKFLOW_REJECTED");
     expect(error.message).toContain("ckpt_name");
     const nodeErrors = error.details.node_errors as Record<string, { errors: { type: string }[] }>;
     expect(nodeErrors["4"]?.errors[0]?.type).toBe("value_not_in_list");

@@ -92,7 +92,7 @@ test("weights in the emulator's own base directory count, as they do for the emu
 test("WEIGHTS_MODE=skip sends the job on; ComfyUI then rejects the missing file itself", async () => {
   const w = await worker({ WEIGHTS_MODE: "skip" });
   const result = await runsync(w, needing("nope.safetensors"));
-  expect(result).toMatchObject({ status: "FAILED", output: { details: { code: "E_INPUT" } } });
+  expect(result).toMatchObject({ status: "FAILED", output: { details: { code: "E_WORKFLOW_REJECTED" } } });
   expect(JSON.stringify(result.output.details.node_errors)).toContain("value_not_in_list");
   expect(result.output.details.missing_weights).toBeUndefined();
   expect(((await (await w.api("/health")).json()) as Json).weights.state).toBe("unchecked");

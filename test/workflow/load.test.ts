@@ -110,7 +110,7 @@ test("a UI file with a bad field names the JSON path and the node; a link from a
   const raw = rawUi(sd15Nodes(), sd15Links());
   (raw.nodes[3] as { inputs: { link: unknown }[] }).inputs[0] = { name: "clip", type: "CLIP", link: "3" } as never;
   expect(failure(() => parseWorkflowBytes(bytes(JSON.stringify(raw)), "ui.json"))).toBe(
-    "ui.json: nodes[3].inputs[0].link (node 6 CLIPTextEncode): Invalid input: expected number, received string (UI-format workflow)",
+    'ui.json: nodes[3].inputs[0].link (node 6 CLIPTextEncode) must be a number, not text "3" (UI-format workflow)',
   );
   const dangling = rawUi(sd15Nodes(), [...sd15Links().filter((l) => l[0] !== 8), [8, 77, 2, 8, 1, "VAE"]]);
   expect(failure(() => parseWorkflowBytes(bytes(JSON.stringify(dangling)), "ui.json"))).toBe(

@@ -1,0 +1,81 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { isWorkerError } from "../../src/errors.ts";
+import { type JobDeps, runJob } from "../../src/jobs/pipeline.ts";
+import { describeIssues } from "../../src/lib/issues.ts";
+import { parseApiWorkflow } from "../../src/workflow/api.ts";
+import { parseUiWorkflow } from "../../src/workflow/ui.ts";
+import { runCliCaptured } from "../helpers/cli.ts";
+import { freePort } from "../helpers/emulator.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cw-exit-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// ComfyUI refuses this at POST /prompt: a LATENT wired into SaveImage's IMAGE input
+const MISWIRED = {
+  "5": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } },
+  "8": { class_type: "SaveImage", inputs: { filename_prefix: "x", images: ["5", 0] } },
+};
+
+test("a workflow ComfyUI refuses is a failed job (exit 5); a bad --set is a bad command line (exit 2)", async () => {
+  const file = join(dir, "miswired.json");
+  await Bun.write(file, JSON.stringify(MISWIRED));
+  const env = { COMFY_PORT: String(await freePort()) };
+  const refused = await runCliCaptured(["run", file, "--emulate", "--out", join(dir, "out")], env);
+  expect(refused.stderr).toContain("ComfyUI rejected the workflow");
+  expect(refused.code).toBe(5);
+  const badSet = await runCliCaptured(["run", file, "--emulate", "--set", "99.text=x"], env);
+  expect(badSet.code).toBe(2);
+  expect(badSet.stderr).toContain('no node "99"');
+});
+
+test("job input errors are in our words, not the validation library's", async () => {
+  const error = await runJob({} as JobDeps, { id: "j", input: { images: "x" }, signal: new AbortController().signal })
+    .then(() => undefined)
+    .catch((e: unknown) => e);
+  expect(isWorkerError(error) && error.code).toBe("E_INPUT");
+  const message = (error as Error).message;
+  expect(message).toContain("input.workflow is missing (expected an object)");
+  expect(message).toContain("input.images must be a list");
+  expect(message).not.toMatch(/received|Invalid input/);
+});
+
+test("workflow file errors are in our words too", () => {
+  const messages = [
+    () => parseApiWorkflow({ "5": { class_type: "X", inputs: 3 } }),
+    () => parseApiWorkflow({ "5": { inputs: {} } }),
+    () => parseUiWorkflow({ nodes: "x" }),
+  ].map((parse) => {
+    try {
+      parse();
+      return "";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  });
+  expect(messages).toEqual([
+    'workflow: node "5".inputs must be an object, not 3',
+    'workflow: node "5".class_type is missing (expected text)',
+    'workflow: nodes must be a list, not text "x" (UI-format workflow)',
+  ]);
+});
+
+test("the one formatter keeps messages written in the schema and translates zod's own", () => {
+  const schema = z.object({
+    mode: z.enum(["inline", "bucket"]),
+    n: z.number().int().min(1),
+    key: z.string().regex(/^\d+\./, "keys look like NODE.INPUT"),
+    extra: z.strictObject({ a: z.string() }),
+  });
+  const value = { mode: "x", n: 0.5, key: "a", extra: { a: "", b: 1 } };
+  const parsed = schema.safeParse(value);
+  expect(parsed.success ? [] : describeIssues(parsed.error, value, "input")).toEqual([
+    'input.mode must be one of "inline", "bucket", not "x"',
+    "input.n must be a whole number, not 0.5",
+    "input.key: keys look like NODE.INPUT",
+    'input.extra has unknown field "b"',
+  ]);
+});
