@@ -1,4 +1,6 @@
 import type { ComfyHandle } from "../comfy/supervisor.ts";
+import type { PrefetchReport } from "../prefetch/prefetch.ts";
+import type { StartupReport } from "../startup/timeline.ts";
 import { VERSION } from "../version.ts";
 import type { WeightsState } from "../weights/weight-state.ts";
 import type { JobStore } from "./job-store.ts";
@@ -17,6 +19,8 @@ export interface WorkerHealth {
   jobs: JobStore;
   weights: WeightsHealth;
   comfyInfo?: { version?: string; devices?: unknown[] };
+  /** The start-up timeline and prefetch (worker/cold-start.ts). */
+  coldStart?: { timeline: { report(): StartupReport }; prefetchReport(): PrefetchReport | { state: "off" } };
 }
 
 /** The worker's overall status: ready only when serving with a ready ComfyUI. */
@@ -43,6 +47,9 @@ export function healthReport(health: WorkerHealth) {
       devices: health.comfyInfo?.devices ?? [],
     },
     weights: health.weights,
+    ...(health.coldStart
+      ? { prefetch: health.coldStart.prefetchReport(), startup: health.coldStart.timeline.report() }
+      : {}),
     jobs: {
       inQueue: health.jobs.inQueue(),
       inProgress,

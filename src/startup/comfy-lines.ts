@@ -80,7 +80,7 @@ function _pack(row: RegExpExecArray): PackImport {
   return { name, path, seconds: Number(row[1]), failed: row[2] !== undefined };
 }
 
-// ComfyUI's default handler prints bare messages; a custom formatter may put "[time] LEVEL" in front
+// ComfyUI prints bare messages; a timestamping wrapper may put "[2025-01-01 12:00:00.123]" in front
 function _stripLogPrefix(line: string): string {
-  return line.replace(/^\[[^\]]*\]\s*(?:(?:INFO|WARNING|ERROR|DEBUG)\s*[:-]?\s*)?/, "");
+  return line.replace(/^\[\d{4}-\d\d-\d\d[^\]]*\]\s*/, "");
 }

@@ -50,6 +50,8 @@ export interface WeightsCheckOptions {
   log: Logger;
   /** WEIGHTS_MODE=download: fetches missing weights; absent = `download` fails like `fail`. */
   download?: JobWeightsDownload;
+  /** Every weight of a job that passed the check (the usage history prefetch reads). */
+  onPresent?: (weights: readonly { folder: string; name: string }[]) => void;
 }
 
 /** The JobDeps.checkWeights hook for a WEIGHTS_MODE, or undefined when weights are not checked (`skip`). */
@@ -59,14 +61,19 @@ export function createWeightsCheck(options: WeightsCheckOptions): WeightsCheck |
   return async (workflow, signal, job = {}) => {
     const objectInfo = await options.objectInfo();
     const lookups = _lookups(workflow, objectInfo, job.ui);
-    let bad = await _locate(options, workflow, lookups, objectInfo, job.ui);
+    let reports = await _locate(options, workflow, lookups, objectInfo, job.ui);
+    let bad = _bad(reports);
     signal.throwIfAborted();
     if (bad.length > 0 && download) {
       await download(bad, { ...job, signal });
       // what the download made present is confirmed the way ComfyUI will see it
-      bad = await _locate(options, workflow, lookups, objectInfo, job.ui);
+      reports = await _locate(options, workflow, lookups, objectInfo, job.ui);
+      bad = _bad(reports);
     }
-    if (bad.length === 0) return;
+    if (bad.length === 0) {
+      options.onPresent?.(reports);
+      return;
+    }
     options.log.warn(`job needs ${bad.length} missing weight(s): ${bad.map(weightLabel).join(", ")}`);
     throw missingWeightsError(bad);
   };
@@ -87,6 +94,10 @@ async function _locate(
     candidates: createCandidateFinder(snapshot),
   });
   _record(options.health, reports);
+  return reports;
+}
+
+function _bad(reports: WeightReport[]): WeightReport[] {
   return reports.filter((report) => report.status !== "present");
 }
 

@@ -41,6 +41,8 @@ export interface ServeWeightsOptions {
   local?: (() => Promise<LocalModels>) | undefined;
   /** WEIGHTS_MODE=download: fetches a job's missing weights. */
   download?: JobWeightsDownload | undefined;
+  /** Every weight of a job that passed the check. */
+  onPresent?: ((weights: readonly { folder: string; name: string }[]) => void) | undefined;
 }
 
 /**
@@ -77,6 +79,7 @@ export function createServeWeights(options: ServeWeightsOptions): { health: Weig
     health,
     log: options.log,
     ...(options.download ? { download: options.download } : {}),
+    ...(options.onPresent ? { onPresent: options.onPresent } : {}),
   });
   return { health, ...(check ? { check } : {}) };
 }

@@ -4,6 +4,7 @@ import type { Config } from "../config.ts";
 import type { JobDeps } from "../jobs/pipeline.ts";
 import type { Logger } from "../log.ts";
 import type { WorkerHealth } from "../server/health.ts";
+import type { ColdStart } from "./cold-start.ts";
 import { runWarmup } from "./warmup.ts";
 import type { WorkerWeights } from "./weights.ts";
 
@@ -13,7 +14,7 @@ export interface BringUpOptions {
   comfy: ComfyHandle;
   client: ComfyClient;
   health: WorkerHealth;
-  deps: JobDeps & { weights: WorkerWeights };
+  deps: JobDeps & { weights: WorkerWeights; coldStart?: ColdStart };
   /** Stops everything started so far; called before a failed start rethrows. */
   shutdown: () => Promise<void>;
   /** SIGTERM/SIGINT while starting. */
@@ -38,13 +39,19 @@ export async function bringUp(options: BringUpOptions): Promise<void> {
   };
   signal?.addEventListener("abort", abort, { once: true });
   try {
+    const cold = deps.coldStart;
+    // prefetch reads while ComfyUI boots; it is never waited for
+    cold?.startPrefetch();
+    stopping.signal.addEventListener("abort", () => cold?.prefetch?.stop("the worker is stopping"), { once: true });
     const comfyUp = _startComfy(comfy, client, health);
-    const preloaded = deps.weights.preload(stopping.signal);
+    const preloaded = deps.weights.preload(stopping.signal).then(() => cold?.mark("preloads_done"));
     // whichever fails first decides; the other's rejection after shutdown is expected
     comfyUp.catch(() => {});
     preloaded.catch(() => {});
     await Promise.all([comfyUp, preloaded]);
     await runWarmup(deps, options.config.WARMUP_WORKFLOW, options.log, stopping.signal);
+    cold?.mark("warmup_done", options.config.WARMUP_WORKFLOW ? {} : { skipped: true });
+    cold?.mark("ready");
   } catch (error) {
     stopping.abort();
     health.phase = "failed";

@@ -71,7 +71,12 @@ export async function startRunpodWorker(
     // no take while ComfyUI restarts; none ever again once it failed for good (the loop then ends "failed")
     ready: (signal) => comfy.waitReady(signal),
     execute: async (job, run) =>
-      runJob({ ...deps, upload: jobUploader(config, job.id, job.s3Config) }, { id: job.id, input: job.input, ...run }),
+      deps.coldStart.observe(() =>
+        runJob(
+          { ...deps, upload: jobUploader(config, job.id, job.s3Config) },
+          { id: job.id, input: job.input, ...run },
+        ),
+      ),
   });
   const health: WorkerHealth = {
     phase: "starting",
@@ -79,6 +84,7 @@ export async function startRunpodWorker(
     comfy,
     jobs: store,
     weights: deps.weights.health,
+    coldStart: deps.coldStart,
   };
   const app = _healthApp(health, metrics, log, config.API_TOKEN);
   const server = Bun.serve({ port: config.PORT, hostname: "0.0.0.0", fetch: app.fetch });

@@ -1,7 +1,7 @@
 import { type ComfyClient, createComfyClient } from "../comfy/client.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
-import { describeFailure } from "../jobs/failure.ts";
+import { windowedFailures } from "../jobs/log-window.ts";
 import { type JobDeps, runJob } from "../jobs/pipeline.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
@@ -13,6 +13,7 @@ import { Metrics } from "../server/metrics.ts";
 import { sendWebhook } from "../server/webhook.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { bringUp } from "./bring-up.ts";
+import { ColdStart } from "./cold-start.ts";
 import { createComfy, failedFor } from "./comfy.ts";
 import { createWorkerWeights, type WorkerWeights } from "./weights.ts";
 
@@ -49,7 +50,7 @@ export function createJobDeps(
   client: ComfyClient,
   models?: ComfyModels,
   options: JobDepsOptions = {},
-): JobDeps & { weights: WorkerWeights } {
+): JobDeps & { weights: WorkerWeights; coldStart: ColdStart } {
   let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
   const objectInfo = () => {
     if (!cached || cached.generation !== comfy.generation) {
@@ -61,9 +62,13 @@ export function createJobDeps(
   };
   warmComfy(comfy, client, objectInfo);
   // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
-  const weights = createWorkerWeights({ config, log, client, models, objectInfo, ...options });
+  let coldStart: ColdStart | undefined;
+  const onPresent = (used: readonly { folder: string; name: string }[]) => coldStart?.recordUsage(used);
+  const weights = createWorkerWeights({ config, log, client, models, objectInfo, onPresent, ...options });
+  coldStart = new ColdStart({ config, log, local: weights.local });
+  coldStart.follow(comfy);
   const checkWeights = weights.check;
-  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights };
+  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights, coldStart };
 }
 
 /**
@@ -114,16 +119,19 @@ export async function startWorker(
     // jobs sent while starting wait until preloads and warmup are done
     paused: true,
     execute: (job, execution) =>
-      runJob(
-        { ...deps, upload: jobUploader(config, job.id, job.request.s3Config) },
-        {
-          id: job.id,
-          input: job.request.input,
-          signal: execution.signal,
-          onProgress: execution.onProgress,
-        },
+      deps.coldStart.observe(() =>
+        runJob(
+          { ...deps, upload: jobUploader(config, job.id, job.request.s3Config) },
+          {
+            id: job.id,
+            input: job.request.input,
+            signal: execution.signal,
+            onProgress: execution.onProgress,
+          },
+        ),
       ),
-    fail: (error) => describeFailure(error, (n) => comfy.logs(n), config.redactor),
+    // ComfyUI lines from the failed job's own run only, never the previous job's or the start-up banner
+    fail: windowedFailures(comfy, config.COMFY_LOG_LINES, config.redactor),
     onFinish: (job) => {
       metrics.jobFinished(job.status, ((job.finishedAt ?? 0) - (job.startedAt ?? job.createdAt)) / 1000);
       log.info(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ""}`, { requestId: job.id });
@@ -137,6 +145,7 @@ export async function startWorker(
     comfy,
     jobs,
     weights: deps.weights.health,
+    coldStart: deps.coldStart,
   };
   const app = createApp({
     health,

@@ -21,6 +21,8 @@ export interface WorkerWeights {
   preload(signal?: AbortSignal): Promise<void>;
   /** Aborts running transfers (their `.part` files stay for the next start to resume). */
   close(): void;
+  /** ComfyUI's model roots on this disk; undefined when attached to a ComfyUI we can't see. */
+  local?: (() => Promise<LocalModels>) | undefined;
 }
 
 export interface WorkerWeightsOptions {
@@ -34,6 +36,8 @@ export interface WorkerWeightsOptions {
   onFetched?: (bytes: number) => void;
   /** Tests only: job weight URLs may be plain http to loopback (see createJobDownload). */
   allowPrivateDownloads?: boolean | undefined;
+  /** Every weight of a job that passed the check (prefetch's usage history). */
+  onPresent?: ((weights: readonly { folder: string; name: string }[]) => void) | undefined;
 }
 
 /**
@@ -88,6 +92,7 @@ export function createWorkerWeights(options: WorkerWeightsOptions): WorkerWeight
     ...("check" in serve && serve.check ? { check: serve.check } : {}),
     preload,
     close: () => downloads.abort(),
+    local: comfyLocal,
   };
 }
 

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { healthReport, type WorkerHealth, workerStatus } from "../health.ts";
 import type { Metrics } from "../metrics.ts";
+import { coldStartMetrics } from "../metrics-startup.ts";
 import { zv } from "../validate.ts";
 
 const LogsQuery = z.object({ lines: z.coerce.number().int().min(1).max(100_000).optional() });
@@ -34,10 +35,12 @@ export function healthRoutes(health: WorkerHealth, metrics: Metrics) {
 }
 
 function metricsText(health: WorkerHealth, metrics: Metrics): string {
-  return metrics.render({
+  const text = metrics.render({
     restarts: health.comfy.restarts,
     queueDepth: health.jobs.inQueue(),
     inProgress: health.jobs.inProgress().length,
     ready: workerStatus(health) === "ready",
   });
+  const cold = health.coldStart;
+  return cold ? text + coldStartMetrics(cold.timeline.report(), cold.prefetchReport()) : text;
 }
