@@ -13,15 +13,12 @@ import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
 import { collectOutputs, type OutputUploader } from "./outputs.ts";
 import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
+import type { JobProgress } from "./progress.ts";
+import { createProgressTracker } from "./progress-tracker.ts";
 import { JobInput, type JobOutput } from "./schema.ts";
 
-/** Progress of a running job, as RunPod's progress update and the `stream` route carry it. */
-export interface JobProgress {
-  node: string;
-  value: number;
-  max: number;
-  percent: number;
-}
+/** Progress of a running job, as RunPod's progress update and the `stream` route carry it (jobs/progress.ts). */
+export type { JobProgress } from "./progress.ts";
 
 /** What a job needs from the rest of the worker; built once by `serve` or `run`. */
 export interface JobDeps {
@@ -158,6 +155,7 @@ async function _uploadInputs(client: ComfyClient, files: InputFile[]): Promise<v
 async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input: JobInput): Promise<PromptResult> {
   const generation = deps.comfy.generation;
   const stop = new AbortController();
+  const progress = createProgressTracker(workflow, run.onProgress);
   const stopWatching = deps.comfy.onExit((exit) => {
     const how = exit.reason === "hang" ? "stopped responding" : `exited (code ${exit.code ?? exit.signal})`;
     stop.abort(
@@ -172,8 +170,7 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
       signal: AbortSignal.any([run.signal, stop.signal]),
       health: () => (deps.comfy.generation !== generation ? "ComfyUI was restarted while running this job" : undefined),
       onEvent: (event) => {
-        if (event.type === "progress")
-          run.onProgress?.({ node: event.node, value: event.value, max: event.max, percent: event.percent });
+        progress(event);
         // ComfyUI queues a prompt with only its valid outputs; a job that silently loses outputs is a failure
         if (event.type === "queued" && Object.keys(event.nodeErrors).length > 0)
           stop.abort(_partialFailure(event.nodeErrors));
