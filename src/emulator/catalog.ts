@@ -35,11 +35,16 @@ export async function createCatalog(
   const base = coreObjectInfo();
   const folders = [...new Set(Object.values(LOADERS).flatMap((inputs) => Object.values(inputs)))];
   folders.push(VAE_SPECIAL.approxFolder, "vae");
+  // filling the combos clones the whole snapshot; ComfyUI's own validation only lists folders (cached by mtime),
+  // so the filled copy is reused while the listings are unchanged (callers only read it)
+  let filled: { key: string; info: ObjectInfo } | undefined;
   return {
     async objectInfo() {
       const lists = new Map<string, string[]>();
       await Promise.all(folders.map(async (f) => lists.set(f, await _list(roots, dirs, f))));
-      return fillFileCombos(base, (folder) => lists.get(folder) ?? []);
+      const key = JSON.stringify([...lists].sort(([a], [b]) => a.localeCompare(b)));
+      if (filled?.key !== key) filled = { key, info: fillFileCombos(base, (folder) => lists.get(folder) ?? []) };
+      return filled.info;
     },
     folderKeys: () => [...roots.keys()],
     list: async (folder) => (roots.has(folder) ? listFolder(roots, folder) : undefined),
