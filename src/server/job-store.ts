@@ -1,59 +1,15 @@
 import { WorkerError } from "../errors.ts";
-import type { JobFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { timerMs } from "../lib/time.ts";
+import { JobRetention, RUNSYNC_RESULT_KEEP_MS } from "./job-retention.ts";
 import type { JobRequest } from "./schemas.ts";
 import { Waiters } from "./waiters.ts";
 
-export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
-export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+export type { JobExecution, JobRecord, JobStatus, JobStoreOptions, JobView } from "./job-types.ts";
 
-export interface JobRecord {
-  id: string;
-  status: JobStatus;
-  request: JobRequest;
-  createdAt: number;
-  startedAt?: number;
-  finishedAt?: number;
-  output?: unknown;
-  error?: string;
-  progress?: JobProgress;
-  stream: JobProgress[];
-  delivered: number;
-  controller?: AbortController;
-  /** Absolute time (ms) after which the job is forgotten (policy.ttl, or RESULT_TTL_S after finishing). */
-  expiresAt: number;
-}
+import { type JobRecord, type JobStatus, type JobStoreOptions, type JobView, TERMINAL_STATUSES } from "./job-types.ts";
 
-/** A job as RunPod's `/status` shows it. */
-export interface JobView {
-  id: string;
-  status: JobStatus;
-  delayTime?: number;
-  executionTime?: number;
-  output?: unknown;
-  error?: string;
-  workerId?: string;
-}
-
-export interface JobExecution {
-  signal: AbortSignal;
-  onProgress: (progress: JobProgress) => void;
-}
-
-export interface JobStoreOptions {
-  concurrency: number;
-  resultTtlMs: number;
-  /** Default execution limit (JOB_TIMEOUT_S); 0 = none. A job's policy.executionTimeout wins. */
-  timeoutMs: number;
-  execute: (job: JobRecord, execution: JobExecution) => Promise<unknown>;
-  /** The failure report for what a job threw; `job` gives its time window (startedAt) for log lines. */
-  fail: (error: unknown, job: JobRecord) => JobFailure;
-  onFinish?: (job: JobRecord) => void;
-  workerId?: string;
-  /** Queue jobs but start none until `resume()` (serve: preloads and warmup come first). */
-  paused?: boolean;
-}
+export { TERMINAL_STATUSES } from "./job-types.ts";
 
 // RunPod's default job lifespan when policy.ttl is absent
 const DEFAULT_TTL_MS = 86_400_000;
@@ -68,6 +24,8 @@ export class JobStore {
   readonly #waiters = new Waiters();
   readonly #options: JobStoreOptions;
   readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #retention: JobRetention;
+  readonly #now: () => number;
   #running = 0;
   #accepting = true;
   #paused: boolean;
@@ -76,7 +34,9 @@ export class JobStore {
   constructor(options: JobStoreOptions) {
     this.#options = options;
     this.#paused = options.paused ?? false;
-    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#retention = new JobRetention(options.files);
+    this.#now = options.now ?? Date.now;
+    this.#sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
 
@@ -94,14 +54,13 @@ export class JobStore {
   submit(request: JobRequest, id: string = crypto.randomUUID()): JobRecord {
     if (!this.#accepting)
       throw new WorkerError("E_COMFY_UNAVAILABLE", "the worker is shutting down and takes no new jobs");
-    const now = Date.now();
+    const now = this.#now();
     const job: JobRecord = {
       id,
       status: "IN_QUEUE",
       request,
       createdAt: now,
       stream: [],
-      delivered: 0,
       expiresAt: now + (request.policy?.ttl ?? DEFAULT_TTL_MS),
     };
     this.#jobs.set(id, job);
@@ -113,7 +72,7 @@ export class JobStore {
   /** The job, unless unknown or expired. */
   get(id: string): JobRecord | undefined {
     const job = this.#jobs.get(id);
-    if (job && job.expiresAt <= Date.now()) {
+    if (job && job.expiresAt <= this.#now()) {
       this.#forget(job);
       return undefined;
     }
@@ -132,6 +91,20 @@ export class JobStore {
     return view;
   }
 
+  /** The body of a status response whose output waits on disk (streamed from the file), else undefined. */
+  viewBody(job: JobRecord, view: JobView = this.view(job)): ReadableStream<Uint8Array> | undefined {
+    return this.#retention.body(JSON.stringify(view), job);
+  }
+
+  /**
+   * A /runsync call returned this job's result: like RunPod, keep it about a minute more, not RESULT_TTL_S.
+   * A job /runsync returned unfinished is polled with /status, so it keeps the /run retention.
+   */
+  returned(job: JobRecord): void {
+    if (TERMINAL_STATUSES.has(job.status))
+      job.expiresAt = Math.min(job.expiresAt, this.#now() + RUNSYNC_RESULT_KEEP_MS);
+  }
+
   /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
   async wait(id: string, ms: number): Promise<void> {
     const job = this.get(id);
@@ -143,12 +116,11 @@ export class JobStore {
   async takeStream(id: string, ms: number): Promise<JobProgress[]> {
     const job = this.get(id);
     if (!job) return [];
-    if (job.delivered >= job.stream.length && !TERMINAL_STATUSES.has(job.status)) {
-      await this.#waiters.wait(id, ms, () => job.delivered < job.stream.length || TERMINAL_STATUSES.has(job.status));
+    if (job.stream.length === 0 && !TERMINAL_STATUSES.has(job.status)) {
+      await this.#waiters.wait(id, ms, () => job.stream.length > 0 || TERMINAL_STATUSES.has(job.status));
     }
-    const chunks = job.stream.slice(job.delivered);
-    job.delivered = job.stream.length;
-    return chunks;
+    // delivered chunks are never sent again, so they need not be kept
+    return job.stream.splice(0);
   }
 
   /**
@@ -168,13 +140,16 @@ export class JobStore {
     return job;
   }
 
-  /** Re-queues a FAILED or TIMED_OUT job under the same id; E_INPUT otherwise. */
-  retry(id: string): JobRecord | undefined {
+  /** Re-queues a FAILED or TIMED_OUT job under the same id (its input read back from disk); E_INPUT otherwise. */
+  async retry(id: string): Promise<JobRecord | undefined> {
     const job = this.get(id);
     if (!job) return undefined;
     if (job.status !== "FAILED" && job.status !== "TIMED_OUT") {
       throw new WorkerError("E_INPUT", `job ${id} is ${job.status}; only FAILED or TIMED_OUT jobs can be retried`);
     }
+    await this.#retention.restoreInput(job);
+    if (job.status !== "FAILED" && job.status !== "TIMED_OUT") return job;
+    this.#retention.release(job);
     Object.assign(job, {
       status: "IN_QUEUE",
       output: undefined,
@@ -183,9 +158,8 @@ export class JobStore {
       finishedAt: undefined,
       progress: undefined,
       stream: [],
-      delivered: 0,
     });
-    job.expiresAt = Date.now() + (job.request.policy?.ttl ?? DEFAULT_TTL_MS);
+    job.expiresAt = this.#now() + (job.request.policy?.ttl ?? DEFAULT_TTL_MS);
     this.counts.retried++;
     this.#queue.push(id);
     queueMicrotask(() => this.#pump());
@@ -219,6 +193,7 @@ export class JobStore {
     for (const id of this.inProgress()) this.cancel(id, SHUTDOWN_RUNNING);
     while (this.#running > 0 && Date.now() < deadline + 5_000) await Bun.sleep(50);
     clearInterval(this.#sweeper);
+    this.#retention.close();
   }
 
   #pump(): void {
@@ -231,7 +206,7 @@ export class JobStore {
   async #run(job: JobRecord): Promise<void> {
     this.#running++;
     const controller = new AbortController();
-    Object.assign(job, { status: "IN_PROGRESS", startedAt: Date.now(), controller });
+    Object.assign(job, { status: "IN_PROGRESS", startedAt: this.#now(), controller });
     this.#waiters.notify(job.id);
     const limit = job.request.policy?.executionTimeout ?? this.#options.timeoutMs;
     const timer =
@@ -268,24 +243,32 @@ export class JobStore {
   }
 
   #finish(job: JobRecord, status: JobStatus, result: { output?: unknown; error?: string }): void {
-    const finishedAt = Date.now();
+    const finishedAt = this.#now();
     Object.assign(job, { status, finishedAt, ...result });
     job.expiresAt = Math.min(job.expiresAt, finishedAt + this.#options.resultTtlMs);
     if (status === "COMPLETED") this.counts.completed++;
     else this.counts.failed++;
     this.#waiters.notify(job.id);
     this.#options.onFinish?.(job);
+    void this.#retention
+      .settle(job, () => this.#jobs.get(job.id) === job)
+      .catch(() => {
+        // a full disk leaves the result in memory, which still works
+      });
   }
 
   #forget(job: JobRecord): void {
     job.controller?.abort(new WorkerError("E_JOB_TIMEOUT", "the job's ttl expired"));
     this.#jobs.delete(job.id);
+    this.#retention.release(job);
     const index = this.#queue.indexOf(job.id);
     if (index >= 0) this.#queue.splice(index, 1);
   }
 
-  #sweep(): void {
-    const now = Date.now();
+  /** Forgets every expired job (runs every few seconds by itself); returns how many are kept. */
+  sweep(): number {
+    const now = this.#now();
     for (const job of [...this.#jobs.values()]) if (job.expiresAt <= now) this.#forget(job);
+    return this.#jobs.size;
   }
 }

@@ -10,6 +10,7 @@ import { createApp, SERVER_MAX_REQUEST_BODY } from "../server/app.ts";
 import type { WorkerHealth } from "../server/health.ts";
 import { JobStore } from "../server/job-store.ts";
 import { Metrics } from "../server/metrics.ts";
+import { ResultFiles } from "../server/result-files.ts";
 import { sendWebhook } from "../server/webhook.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { bringUp } from "./bring-up.ts";
@@ -118,6 +119,8 @@ export async function startWorker(
     workerId: config.RUNPOD_POD_ID,
     // jobs sent while starting wait until preloads and warmup are done
     paused: true,
+    // large outputs wait on disk, not in the heap, until fetched or expired
+    files: new ResultFiles(),
     execute: (job, execution) =>
       deps.coldStart.observe(() =>
         runJob(

@@ -169,10 +169,10 @@ test("retries only FAILED or TIMED_OUT jobs, under the same id", async () => {
   const job = store.submit({ input: {} });
   await store.wait(job.id, 1_000);
   expect(job.status).toBe("FAILED");
-  store.retry(job.id);
+  await store.retry(job.id);
   await store.wait(job.id, 1_000);
   expect(store.view(job)).toMatchObject({ id: job.id, status: "COMPLETED", output: "second try works" });
-  expect(() => store.retry(job.id)).toThrow("only FAILED or TIMED_OUT");
+  await expect(store.retry(job.id)).rejects.toThrow("only FAILED or TIMED_OUT");
 });
 
 test("purge removes queued jobs only", async () => {

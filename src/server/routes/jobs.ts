@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { WorkerError } from "../../errors.ts";
 import type { UrlGuard } from "../../lib/url-guard.ts";
-import type { JobStore } from "../job-store.ts";
+import type { JobRecord, JobStore } from "../job-store.ts";
 import { JobRequest, WaitQuery } from "../schemas.ts";
 import { zv } from "../validate.ts";
 import { checkRequestUrls } from "./request-urls.ts";
@@ -21,7 +21,13 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
   const clampWait = (wait: number | undefined, fallback: number) =>
     Math.min(300_000, Math.max(RUNSYNC_MIN_WAIT_MS, wait ?? fallback));
 
-  const status = (c: { req: { param: (k: "id") => string } }) => jobs.view(found(c.req.param("id")));
+  // a large finished output waits on disk and is streamed from there, never parsed back into the heap
+  const reply = (job: JobRecord) => {
+    const view = jobs.view(job);
+    const body = jobs.viewBody(job, view);
+    return body ? new Response(body, { headers: { "content-type": "application/json" } }) : Response.json(view);
+  };
+  const status = (c: { req: { param: (k: "id") => string } }) => reply(found(c.req.param("id")));
   const stream = async (id: string) => {
     const chunks = await jobs.takeStream(found(id).id, STREAM_LONG_POLL_MS);
     return { status: found(id).status, stream: chunks.map((output) => ({ output })) };
@@ -37,14 +43,16 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
       await checkRequestUrls(c.req.valid("json"), guard);
       const job = jobs.submit(c.req.valid("json"));
       await jobs.wait(job.id, clampWait(c.req.valid("query").wait, RUNSYNC_DEFAULT_WAIT_MS));
-      return c.json(jobs.view(job));
+      const response = reply(job);
+      jobs.returned(job);
+      return response;
     })
-    .get("/status/:id", (c) => c.json(status(c)))
-    .post("/status/:id", (c) => c.json(status(c)))
+    .get("/status/:id", (c) => status(c))
+    .post("/status/:id", (c) => status(c))
     .get("/status-sync/:id", zv("query", WaitQuery), async (c) => {
       const job = found(c.req.param("id"));
       await jobs.wait(job.id, clampWait(c.req.valid("query").wait, RUNSYNC_DEFAULT_WAIT_MS));
-      return c.json(jobs.view(job));
+      return reply(job);
     })
     .get("/stream/:id", async (c) => c.json(await stream(c.req.param("id"))))
     .post("/stream/:id", async (c) => c.json(await stream(c.req.param("id"))))
@@ -53,8 +61,8 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
       jobs.cancel(job.id);
       return c.json({ id: job.id, status: job.status });
     })
-    .post("/retry/:id", (c) => {
-      const job = jobs.retry(found(c.req.param("id")).id);
+    .post("/retry/:id", async (c) => {
+      const job = await jobs.retry(found(c.req.param("id")).id);
       return c.json({ id: c.req.param("id"), status: job?.status ?? "IN_QUEUE" });
     })
     .post("/purge-queue", (c) => c.json({ removed: jobs.purge(), status: "completed" }));

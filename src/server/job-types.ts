@@ -1,0 +1,62 @@
+import type { JobFailure } from "../jobs/failure.ts";
+import type { JobProgress } from "../jobs/pipeline.ts";
+import type { ResultFiles, SpilledFile } from "./result-files.ts";
+import type { JobRequest } from "./schemas.ts";
+
+export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+
+export interface JobRecord {
+  id: string;
+  status: JobStatus;
+  request: JobRequest;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  output?: unknown;
+  error?: string;
+  progress?: JobProgress;
+  /** Progress chunks not yet taken by /stream. */
+  stream: JobProgress[];
+  controller?: AbortController;
+  /** Absolute time (ms) after which the job is forgotten (policy.ttl, or RESULT_TTL_S after finishing). */
+  expiresAt: number;
+  /** A finished job's large output, moved to disk (`output` is then undefined). */
+  outputFile?: SpilledFile;
+  /** A failed job's input, moved to disk for /retry. */
+  inputFile?: SpilledFile;
+}
+
+/** A job as RunPod's `/status` shows it. */
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  delayTime?: number;
+  executionTime?: number;
+  output?: unknown;
+  error?: string;
+  workerId?: string;
+}
+
+export interface JobExecution {
+  signal: AbortSignal;
+  onProgress: (progress: JobProgress) => void;
+}
+
+export interface JobStoreOptions {
+  concurrency: number;
+  resultTtlMs: number;
+  /** Default execution limit (JOB_TIMEOUT_S); 0 = none. A job's policy.executionTimeout wins. */
+  timeoutMs: number;
+  execute: (job: JobRecord, execution: JobExecution) => Promise<unknown>;
+  /** The failure report for what a job threw; `job` gives its time window (startedAt) for log lines. */
+  fail: (error: unknown, job: JobRecord) => JobFailure;
+  onFinish?: (job: JobRecord) => void;
+  workerId?: string;
+  /** Queue jobs but start none until `resume()` (serve: preloads and warmup come first). */
+  paused?: boolean;
+  /** Where large finished outputs (and failed jobs' inputs) wait on disk; absent = memory (RunPod mode). */
+  files?: ResultFiles;
+  /** The clock (epoch ms) behind retention and expiry; tests move it instead of waiting. */
+  now?: () => number;
+}

@@ -1,0 +1,129 @@
+import { afterAll, afterEach, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WorkerError } from "../../src/errors.ts";
+import { describeFailure } from "../../src/jobs/failure.ts";
+import { Redactor } from "../../src/lib/redact.ts";
+import { createLogger } from "../../src/log.ts";
+import { createApp } from "../../src/server/app.ts";
+import { JobStore, type JobStoreOptions } from "../../src/server/job-store.ts";
+import { Metrics } from "../../src/server/metrics.ts";
+import { ResultFiles } from "../../src/server/result-files.ts";
+import { fakeComfyHandle } from "../helpers/fake-comfy-handle.ts";
+
+const RESULT_TTL_MS = 1_800_000;
+const parent = mkdtempSync(join(tmpdir(), "cw-retention-"));
+const stores: JobStore[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.drain(0);
+});
+
+// a clock the test moves: retention is checked without waiting
+function setup(execute: JobStoreOptions["execute"], withFiles = true) {
+  const clock = { now: 1_700_000_000_000 };
+  const files = withFiles ? new ResultFiles({ parent, minBytes: 1024 }) : undefined;
+  const store = new JobStore({
+    concurrency: 1,
+    resultTtlMs: RESULT_TTL_MS,
+    timeoutMs: 0,
+    execute,
+    fail: (error) => describeFailure(error, () => [], new Redactor()),
+    now: () => clock.now,
+    ...(files ? { files } : {}),
+  });
+  stores.push(store);
+  const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
+  const health = { phase: "serving" as const, startedAt: 0, comfy: fakeComfyHandle(), jobs: store };
+  const app = createApp({
+    health: { ...health, weights: { state: "ready", pending: 0, missing: [] } },
+    metrics: new Metrics(),
+    log,
+  });
+  return { store, clock, files, app };
+}
+
+const bigOutput = () => ({
+  images: [{ filename: "a.png", type: "base64", data: Buffer.alloc(3 * 1_048_576, 7).toString("base64") }],
+});
+const settled = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await Bun.sleep(5);
+  expect(check()).toBe(true);
+};
+
+test("a /runsync result is dropped about a minute after it was returned; a /run result lives RESULT_TTL_S", async () => {
+  const { store, clock, app } = setup(async () => ({ ok: true }), false);
+  const body = JSON.stringify({ input: { workflow: {} } });
+  const headers = { "content-type": "application/json" };
+  const sync = (await (await app.request("/runsync", { method: "POST", body, headers })).json()) as { id: string };
+  const run = (await (await app.request("/run", { method: "POST", body, headers })).json()) as { id: string };
+  await store.wait(run.id, 2_000);
+  clock.now += 59_000;
+  expect(store.get(sync.id)?.status).toBe("COMPLETED");
+  clock.now += 2_000;
+  expect(store.get(sync.id)).toBeUndefined();
+  expect((await app.request(`/status/${sync.id}`)).status).toBe(404);
+  expect(store.get(run.id)?.status).toBe("COMPLETED");
+  clock.now += RESULT_TTL_MS;
+  expect(store.sweep()).toBe(0);
+});
+
+test("finished jobs keep no input; a failed one keeps it on disk for /retry, which gets it back", async () => {
+  let calls = 0;
+  const seen: unknown[] = [];
+  const { store, files } = setup(async (job) => {
+    seen.push(job.request.input);
+    if (++calls === 1) throw new WorkerError("E_JOB_FAILED", "first try fails");
+    return "ok";
+  });
+  const input = { workflow: { "1": { class_type: "X", inputs: { text: "y".repeat(4096) } } } };
+  const job = store.submit({ input });
+  await store.wait(job.id, 2_000);
+  await settled(() => job.inputFile !== undefined);
+  expect(job.request.input).toEqual({});
+  expect(readdirSync(files?.dir as string)).toHaveLength(1);
+  await store.retry(job.id);
+  await store.wait(job.id, 2_000);
+  expect(job.status).toBe("COMPLETED");
+  expect(seen).toEqual([input, input]);
+  expect(job.request.input).toEqual({});
+  await settled(() => readdirSync(files?.dir as string).length === 0);
+});
+
+test("a large output waits on disk, is served back byte-identical, and its file goes when the job expires", async () => {
+  const output = bigOutput();
+  const { store, clock, files, app } = setup(async () => output);
+  const job = store.submit({ input: { workflow: {} } });
+  await store.wait(job.id, 2_000);
+  await settled(() => job.outputFile !== undefined);
+  expect(job.output).toBeUndefined();
+  expect(readdirSync(files?.dir as string)).toHaveLength(1);
+  for (const method of ["GET", "POST"]) {
+    const res = await app.request(`/status/${job.id}`, { method });
+    expect(res.headers.get("content-type")).toContain("application/json");
+    const view = (await res.json()) as { id: string; status: string; output: unknown };
+    expect(view).toMatchObject({ id: job.id, status: "COMPLETED" });
+    expect(view.output).toEqual(output);
+  }
+  clock.now += RESULT_TTL_MS + 1;
+  store.sweep();
+  await settled(() => readdirSync(files?.dir as string).length === 0);
+});
+
+test("small outputs stay in memory; the folder is removed when the store drains, and stale ones by the next worker", async () => {
+  const { store, files } = setup(async () => ({ text: "small" }));
+  const job = store.submit({ input: { workflow: {} } });
+  await store.wait(job.id, 2_000);
+  await Bun.sleep(10);
+  expect(job.output).toEqual({ text: "small" });
+  expect(job.outputFile).toBeUndefined();
+  await store.drain(0);
+  expect(existsSync(files?.dir as string)).toBe(false);
+  // a folder named for a pid that no longer runs is what a SIGKILLed worker leaves behind
+  const stale = join(parent, "comfy-worker-results-999999999-abc");
+  await Bun.write(join(stale, "1.json"), "{}");
+  new ResultFiles({ parent }).close();
+  expect(existsSync(stale)).toBe(false);
+});
+
+afterAll(() => rmSync(parent, { recursive: true, force: true }));
