@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { WorkerError } from "./errors.ts";
@@ -173,7 +174,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (options.file) {
     for (const [key, value] of Object.entries(_readYaml(options.file, problems))) {
       const name = ALIASES[key.toUpperCase()] ?? key.toUpperCase();
-      if (KEYS.has(name)) put(name, value, `--config ${options.file}`);
+      if (KEYS.has(name)) put(name, _fromFileDir(name, value, options.file), `--config ${options.file}`);
       else problems.push(`${key} (in ${options.file}): unknown setting`);
     }
   }
@@ -227,6 +228,25 @@ function _clampPlatformValues(raw: Record<string, string>): string[] {
 // loopback unless on RunPod, where the platform's proxy and health checks reach the worker from outside
 function _defaultHost(data: { RUNPOD_POD_ID?: string; RUNPOD_ENDPOINT_ID?: string; RUNPOD_WEBHOOK_GET_JOB?: string }) {
   return data.RUNPOD_POD_ID || data.RUNPOD_ENDPOINT_ID || data.RUNPOD_WEBHOOK_GET_JOB ? "0.0.0.0" : "127.0.0.1";
+}
+
+// settings that name files or folders; a relative one in a --config file means "next to that file" (SPEC §3)
+const PATH_KEYS = new Set(["COMFY_DIR", "COMFY_PYTHON", "EXTRA_MODEL_PATHS", "MODELS_DIR", "PRELOAD_KIT"]);
+const PATH_OR_URL_KEYS = new Set(["PRELOAD_WORKFLOW", "WARMUP_WORKFLOW", "RUNS_LEDGER"]);
+
+function _fromFileDir(key: string, value: unknown, file: string): unknown {
+  if (!PATH_KEYS.has(key) && !PATH_OR_URL_KEYS.has(key)) return value;
+  const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
+  if (!items) return value;
+  return items.map((item) => _relativeTo(key, String(item).trim(), dirname(resolve(file)))).join(",");
+}
+
+function _relativeTo(key: string, item: string, dir: string): string {
+  if (item === "" || isAbsolute(item) || item.startsWith("~") || item.startsWith("$")) return item;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item)) return item;
+  // a bare program name (python3) or kit name (sd15) is looked up, not a path
+  if ((key === "COMFY_PYTHON" || key === "PRELOAD_KIT") && !/[/\\]|\.ya?ml$/i.test(item)) return item;
+  return resolve(dir, item);
 }
 
 function _readYaml(file: string, problems: string[]): Record<string, unknown> {

@@ -8,7 +8,7 @@ import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { FolderRoots } from "../weights/folders.ts";
 import { createModelIndex } from "../weights/model-index.ts";
-import { loadModelRoots } from "../weights/roots.ts";
+import { configuredModelRoots } from "../weights/roots.ts";
 import type { VerifyLevel } from "../weights/verify.ts";
 import type { WeightFileState } from "../weights/weight-state.ts";
 import { loadWorkflowSource } from "../workflow/source.ts";
@@ -83,13 +83,7 @@ export async function buildPullPlan(request: PullRequest): Promise<Plan> {
 
 /** Model roots as ComfyUI on this machine computes them, plus MODELS_DIR (as `check --models-dir` does). */
 export function cliModelRoots(config: Config): Promise<FolderRoots> {
-  return loadModelRoots({
-    baseDir: config.COMFY_DIR,
-    comfyDir: config.COMFY_DIR,
-    extraConfigs: config.EXTRA_MODEL_PATHS ?? [],
-    modelsDirs: config.MODELS_DIR ? [config.MODELS_DIR] : [],
-    env: config.env,
-  });
+  return configuredModelRoots(config);
 }
 
 /** Tokens and connections from the configuration (SPEC §3). */

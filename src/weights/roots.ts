@@ -2,11 +2,12 @@
  * Model roots exactly as ComfyUI computes them: folder_paths.py defaults, then
  * `<comfy>/extra_model_paths.yaml`, then each `--extra-model-paths-config` file (utils/extra_config.py).
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
+import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import { canonicalFolder, DEFAULT_FOLDERS, defaultRoots, type FolderRoots } from "./folders.ts";
 
@@ -46,6 +47,61 @@ export async function loadModelRoots(options: ModelRootsOptions): Promise<Folder
   }
   for (const dir of options.modelsDirs ?? []) addModelsDir(roots, resolve(dir));
   return roots;
+}
+
+/** The settings that say where models are (SPEC §3 COMFY_DIR, EXTRA_MODEL_PATHS, MODELS_DIR). */
+export type RootSettings = Pick<Config, "COMFY_DIR" | "EXTRA_MODEL_PATHS" | "MODELS_DIR" | "env">;
+
+/**
+ * The one rule every command uses for where models are: `<base>/models` (COMFY_DIR's, unless a ComfyUI with
+ * another base is given), COMFY_DIR's own extra_model_paths.yaml, each EXTRA_MODEL_PATHS file, then
+ * MODELS_DIR laid out like models/. A ComfyUI we start is told about MODELS_DIR (see modelsDirYaml), so
+ * `check`, `pull`, `run` and `serve` all see the same files. Throws E_CONFIG for a missing or bad YAML.
+ */
+export async function configuredModelRoots(settings: RootSettings, baseDir = settings.COMFY_DIR): Promise<FolderRoots> {
+  await checkModelPathFiles(settings.EXTRA_MODEL_PATHS ?? []);
+  return loadModelRoots({
+    baseDir,
+    comfyDir: settings.COMFY_DIR,
+    extraConfigs: settings.EXTRA_MODEL_PATHS ?? [],
+    modelsDirs: settings.MODELS_DIR ? [settings.MODELS_DIR] : [],
+    env: settings.env,
+  });
+}
+
+/** E_CONFIG naming every EXTRA_MODEL_PATHS file that is not a readable file, before anything starts. */
+export async function checkModelPathFiles(files: readonly string[]): Promise<void> {
+  const bad: string[] = [];
+  for (const file of files) {
+    const ok = await stat(file).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (!ok) bad.push(resolve(file));
+  }
+  if (bad.length === 0) return;
+  throw new WorkerError(
+    "E_CONFIG",
+    `EXTRA_MODEL_PATHS names ${bad.length > 1 ? "files that do" : "a file that does"} not exist: ${bad.join(", ")}; fix the path or remove it from EXTRA_MODEL_PATHS`,
+    { details: { files: bad } },
+  );
+}
+
+/**
+ * extra_model_paths.yaml text that adds each directory laid out like models/ (one section each, in order):
+ * how a ComfyUI or emulator we start learns about MODELS_DIR. `isDefault` puts a directory first.
+ */
+export function modelsDirYaml(dirs: readonly { dir: string; isDefault?: boolean }[]): string {
+  const doc: Record<string, Record<string, string | boolean>> = {};
+  dirs.forEach(({ dir, isDefault }, i) => {
+    const section: Record<string, string | boolean> = {
+      base_path: resolve(dir),
+      ...(isDefault ? { is_default: true } : {}),
+    };
+    for (const [key, spec] of Object.entries(DEFAULT_FOLDERS)) if (!spec.underBase) section[key] = spec.dirs.join("\n");
+    doc[`comfy_worker_${i + 1}`] = section;
+  });
+  return stringifyYaml(doc);
 }
 
 /** Applies one extra_model_paths.yaml (its text) to `roots` in place, exactly as load_extra_path_config. */

@@ -17,8 +17,10 @@ import { createWeightsState, type WeightsState } from "./weight-state.ts";
 export interface ComfyModels {
   /** Its base directory (`<base>/models`); undefined when attached to a ComfyUI we can't see the disk of. */
   baseDir?: string;
-  /** Its checkout, whose own extra_model_paths.yaml it reads; the emulator has none. */
+  /** Its checkout, whose own extra_model_paths.yaml it reads. */
   comfyDir?: string;
+  /** extra_model_paths.yaml files it is given besides EXTRA_MODEL_PATHS (the generated MODELS_DIR one). */
+  extraConfigs?: string[];
 }
 
 /** ComfyUI's model roots on this disk and an index over them, shared by the job check and downloads. */
@@ -56,12 +58,15 @@ export function createLocalModels(
 ): (() => Promise<LocalModels>) | undefined {
   const { baseDir, comfyDir } = models;
   if (!baseDir) return undefined;
+  const yamls = [...extraConfigs, ...(models.extraConfigs ?? [])];
   let local: Promise<LocalModels> | undefined;
   return () => {
-    local ??= loadModelRoots({ baseDir, ...(comfyDir ? { comfyDir } : {}), extraConfigs, env }).then((roots) => ({
-      roots,
-      index: createModelIndex(roots),
-    }));
+    local ??= loadModelRoots({ baseDir, ...(comfyDir ? { comfyDir } : {}), extraConfigs: yamls, env }).then(
+      (roots) => ({
+        roots,
+        index: createModelIndex(roots),
+      }),
+    );
     local.catch(() => (local = undefined));
     return local;
   };

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildComfyCommand, resolveComfyUrl } from "../comfy/command.ts";
@@ -6,6 +6,7 @@ import { attachComfy, type ComfyHandle, createSupervisor } from "../comfy/superv
 import type { Config } from "../config.ts";
 import { secondsToTimerMs, timerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
+import { checkModelPathFiles, modelsDirYaml } from "../weights/roots.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 
 export interface StartComfyOptions {
@@ -24,12 +25,18 @@ export async function createComfy(
 ): Promise<{ comfy: ComfyHandle; dispose: () => Promise<void>; models: ComfyModels }> {
   const healthIntervalMs = secondsToTimerMs(config.COMFY_HEALTH_INTERVAL_S);
   const healthTimeoutMs = secondsToTimerMs(config.COMFY_HEALTH_TIMEOUT_S);
+  // a missing YAML is a configuration error, not "ComfyUI exited before it was ready"
+  await checkModelPathFiles(config.EXTRA_MODEL_PATHS ?? []);
   if (config.COMFY_URL && !options.emulate) {
     const comfy = attachComfy({ url: resolveComfyUrl(config), healthIntervalMs, healthTimeoutMs, log });
     return { comfy, dispose: async () => {}, models: {} };
   }
   const baseDir = options.emulate ? await mkdtemp(join(tmpdir(), "comfy-worker-emulator-")) : undefined;
-  const command = buildComfyCommand(config, baseDir ? { emulate: { baseDir } } : {});
+  const paths = await _childModelPaths(config, baseDir);
+  const command = buildComfyCommand(
+    { ...config, EXTRA_MODEL_PATHS: paths.yamls },
+    baseDir ? { emulate: { baseDir } } : {},
+  );
   const comfy = createSupervisor({
     argv: command.argv,
     cwd: command.cwd,
@@ -43,11 +50,42 @@ export async function createComfy(
     log,
   });
   const dispose = async () => {
-    if (baseDir) await rm(baseDir, { recursive: true, force: true });
+    for (const dir of [baseDir, paths.tempDir]) if (dir) await rm(dir, { recursive: true, force: true });
   };
-  // the emulator reads only --extra-model-paths-config; ComfyUI also reads its checkout's own YAML
-  const models: ComfyModels = baseDir ? { baseDir } : { baseDir: config.COMFY_DIR, comfyDir: config.COMFY_DIR };
+  const models: ComfyModels = {
+    baseDir: baseDir ?? config.COMFY_DIR,
+    comfyDir: config.COMFY_DIR,
+    ...(paths.generated ? { extraConfigs: [paths.generated] } : {}),
+  };
   return { comfy, dispose, models };
+}
+
+/**
+ * The extra_model_paths.yaml files a started ComfyUI gets, so it sees what `check` and `pull` see (one rule,
+ * weights/roots.ts): EXTRA_MODEL_PATHS plus a generated file for MODELS_DIR. The emulator stands in for the
+ * ComfyUI at COMFY_DIR, so it also gets COMFY_DIR's own YAML and COMFY_DIR/models, and the place a missing file
+ * should go (MODELS_DIR, else COMFY_DIR/models) comes first, never its throwaway base directory.
+ */
+async function _childModelPaths(
+  config: Config,
+  emulatorBase: string | undefined,
+): Promise<{ yamls: string[]; generated?: string; tempDir?: string }> {
+  const yamls = [...(config.EXTRA_MODEL_PATHS ?? [])];
+  const dirs: { dir: string; isDefault?: boolean }[] = [];
+  if (emulatorBase) {
+    const own = join(config.COMFY_DIR, "extra_model_paths.yaml");
+    if (await Bun.file(own).exists()) yamls.unshift(own);
+    dirs.push({ dir: join(config.COMFY_DIR, "models"), isDefault: !config.MODELS_DIR });
+  }
+  // a COMFY_CMD owns its flags, so it can't be told; weights.ts warns when MODELS_DIR is then invisible.
+  // Emulated, MODELS_DIR is where downloads and the "put it in" hint go, so it comes first
+  if (config.MODELS_DIR && (emulatorBase || !config.COMFY_CMD))
+    dirs.push({ dir: config.MODELS_DIR, isDefault: Boolean(emulatorBase) });
+  if (dirs.length === 0) return { yamls };
+  const tempDir = emulatorBase ? undefined : await mkdtemp(join(tmpdir(), "comfy-worker-paths-"));
+  const generated = join(emulatorBase ?? (tempDir as string), "comfy-worker-model-paths.yaml");
+  await writeFile(generated, modelsDirYaml(dirs));
+  return { yamls: [...yamls, generated], generated, ...(tempDir ? { tempDir } : {}) };
 }
 
 /**
