@@ -27,6 +27,7 @@ const HELP_MUST_MENTION: Record<CommandName, string> = {
   kits: "--json",
   pull: "--dry-run",
   sync: "--datacenter",
+  proxy: "--local-queue",
   convert: "--object-info",
 };
 

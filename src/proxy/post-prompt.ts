@@ -1,0 +1,106 @@
+/**
+ * POST /prompt for the endpoint: the same request body and answers as ComfyUI's `post_prompt` (200
+ * `{prompt_id, number, node_errors}`, 400 `{error, node_errors}`, 500 for a body that is not JSON), after the
+ * pre-checks; the prompt then waits in the proxy's queue and runs as a remote job.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { executionOrder, type Prompt } from "../emulator/graph.ts";
+import { precheckPrompt } from "./precheck.ts";
+import type { ProxyContext } from "./routes.ts";
+
+const PromptBody = z.looseObject({
+  prompt: z.unknown().optional(),
+  client_id: z.string().nullish(),
+  prompt_id: z.union([z.string(), z.number()]).optional(),
+  number: z.coerce.number().optional(),
+  front: z.unknown().optional(),
+  extra_data: z.record(z.string(), z.unknown()).optional(),
+  partial_execution_targets: z.array(z.coerce.string()).nullish(),
+});
+type PromptBody = z.infer<typeof PromptBody>;
+
+// secrets ComfyUI keeps out of /queue and /history; the Comfy.org API key goes with the job instead
+const SENSITIVE_KEYS = ["auth_token_comfy_org", "api_key_comfy_org"];
+const SERVER_ERROR = "500 Internal Server Error\n\nServer got itself in trouble";
+
+/** Checks, answers and queues one prompt for the endpoint. */
+export async function postPrompt(text: string, ctx: ProxyContext): Promise<Response> {
+  const parsed = _parse(text);
+  // aiohttp's request.json() raising is an unhandled 500 in ComfyUI
+  if (parsed === undefined) return new Response(SERVER_ERROR, { status: 500 });
+  if (typeof parsed !== "object" || parsed === null || !("prompt" in parsed)) {
+    const error = { type: "no_prompt", message: "No prompt provided", details: "No prompt provided", extra_info: {} };
+    return Response.json({ error, node_errors: {} }, { status: 400 });
+  }
+  const body = PromptBody.safeParse(parsed);
+  const prompt = body.success ? body.data.prompt : undefined;
+  if (!body.success || typeof prompt !== "object" || prompt === null || Array.isArray(prompt)) {
+    const details = body.success ? "prompt must be an object of nodes" : z.prettifyError(body.error);
+    const error = { type: "invalid_prompt", message: "Cannot execute because the request is malformed.", details };
+    return Response.json({ error: { ...error, extra_info: {} }, node_errors: {} }, { status: 400 });
+  }
+  return _checkAndQueue(prompt as Prompt, body.data, ctx);
+}
+
+async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContext): Promise<Response> {
+  let info: Awaited<ReturnType<ProxyContext["objectInfo"]>>;
+  try {
+    info = await ctx.objectInfo();
+  } catch (cause) {
+    const message = `comfy-worker proxy could not read /object_info from ComfyUI at ${ctx.upstream.url}`;
+    const error = { type: "comfy_unavailable", message, details: String(cause), extra_info: {} };
+    return Response.json({ error, node_errors: {} }, { status: 503 });
+  }
+  const check = await precheckPrompt(prompt, {
+    info,
+    readInput: (file) => ctx.upstream.readFile(file),
+    known: ctx.known,
+    ...(body.partial_execution_targets ? { partialTargets: body.partial_execution_targets } : {}),
+  });
+  if (!check.ok) {
+    ctx.log.info(`invalid prompt: ${check.error.message}: ${check.error.details}`);
+    return Response.json({ error: check.error, node_errors: check.nodeErrors }, { status: 400 });
+  }
+  const number = body.number ?? _nextNumber(ctx, Boolean(body.front));
+  const promptId = String(body.prompt_id ?? randomUUID());
+  const extraData: Record<string, unknown> = { ...body.extra_data };
+  const apiKey = extraData.api_key_comfy_org;
+  for (const key of SENSITIVE_KEYS) delete extraData[key];
+  if ("client_id" in body) extraData.client_id = body.client_id;
+  extraData.create_time = Date.now();
+  // only the outputs that passed validation run, as in ComfyUI: the endpoint gets just the nodes they need
+  const workflow = check.input.workflow as Prompt;
+  const needed = executionOrder(workflow, check.outputs);
+  const input = {
+    ...check.input,
+    workflow: Object.fromEntries(needed.map((id) => [id, workflow[id]])),
+    ...(typeof apiKey === "string" && apiKey ? { comfy_org_api_key: apiKey } : {}),
+  };
+  ctx.queue.put({
+    number,
+    promptId,
+    prompt,
+    extraData,
+    outputs: check.outputs,
+    clientId: typeof body.client_id === "string" ? body.client_id : null,
+    input,
+    createdAt: Date.now(),
+    cancel: new AbortController(),
+  });
+  return Response.json({ prompt_id: promptId, number, node_errors: check.nodeErrors });
+}
+
+function _nextNumber(ctx: ProxyContext, front: boolean): number {
+  const number = ctx.state.number;
+  ctx.state.number += 1;
+  return front ? -number : number;
+}
+
+function _parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

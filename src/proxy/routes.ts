@@ -1,0 +1,158 @@
+import { z } from "zod";
+import type { ObjectInfo } from "../comfy/object-info.ts";
+import type { Logger } from "../log.ts";
+import type { EndpointClient } from "../remote/index.ts";
+import type { BrowserHub } from "./hub.ts";
+import type { KnownMissing } from "./known-missing.ts";
+import { mergeHistory, mergeQueue } from "./merge.ts";
+import { postPrompt } from "./post-prompt.ts";
+import type { RemoteQueue } from "./queue.ts";
+import { resolveStoredView } from "./store.ts";
+import type { Upstream } from "./upstream.ts";
+
+export type QueueTarget = "remote" | "local";
+
+/** Everything the proxy's routes share. */
+export interface ProxyContext {
+  upstream: Upstream;
+  hub: BrowserHub;
+  known: KnownMissing;
+  queue: RemoteQueue;
+  state: {
+    target: QueueTarget;
+    /** ComfyUI's `self.number`, for prompts that come without one. */
+    number: number;
+    executing: { clientId: string | null; node: () => string | undefined } | undefined;
+  };
+  outDir: string;
+  client: EndpointClient;
+  log: Logger;
+  objectInfo: () => Promise<ObjectInfo>;
+}
+
+/** The route that flips where Queue runs; `GET` shows it. */
+export const TARGET_ROUTE = "/comfy-worker/queue-target";
+/** A per-request override of the queue target on POST /prompt. */
+export const TARGET_HEADER = "comfy-worker-target";
+
+const Target = z.enum(["remote", "local"]);
+const TargetBody = z.object({ target: Target });
+const ListEdit = z.looseObject({ clear: z.unknown().optional(), delete: z.array(z.coerce.string()).optional() });
+const InterruptBody = z.looseObject({ prompt_id: z.string().nullish() });
+
+/** Answers one HTTP request: the proxy's own routes, else ComfyUI's answer passed through. */
+export async function handleRequest(req: Request, ctx: ProxyContext): Promise<Response> {
+  const url = new URL(req.url);
+  if (url.pathname === TARGET_ROUTE) return _target(req, ctx);
+  // every ComfyUI route also answers under /api
+  const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
+  const key = `${req.method} ${path}`;
+  if (key === "POST /prompt") return _prompt(req, ctx);
+  if (key === "GET /prompt") return _merged(req, ctx, (local) => _withRemaining(local, ctx));
+  if (key === "GET /queue") return _merged(req, ctx, (local) => mergeQueue(local, ctx.queue));
+  if (key === "GET /history") return _merged(req, ctx, (local) => mergeHistory(local, ctx.queue, url.searchParams));
+  if (req.method === "GET" && path.startsWith("/history/")) return _historyItem(req, ctx, path.slice(9));
+  if (key === "POST /queue" || key === "POST /history") return _listEdit(req, ctx, path);
+  if (key === "POST /interrupt") return _interrupt(req, ctx);
+  if (key === "GET /view") return _view(req, ctx, url.searchParams);
+  return ctx.upstream.forward(req);
+}
+
+async function _prompt(req: Request, ctx: ProxyContext): Promise<Response> {
+  const override = Target.safeParse(req.headers.get(TARGET_HEADER)?.toLowerCase());
+  const target = override.success ? override.data : ctx.state.target;
+  if (target === "local") return ctx.upstream.forward(req);
+  return postPrompt(await req.text(), ctx);
+}
+
+async function _target(req: Request, ctx: ProxyContext): Promise<Response> {
+  if (req.method === "POST") {
+    const body = TargetBody.safeParse(await req.json().catch(() => undefined));
+    if (!body.success)
+      return Response.json({ error: 'send {"target": "local"} or {"target": "remote"}' }, { status: 400 });
+    ctx.state.target = body.data.target;
+    ctx.log.info(`Queue now runs ${_where(ctx)}`);
+  } else if (req.method !== "GET") return new Response(null, { status: 405 });
+  return Response.json({ target: ctx.state.target, endpoint: ctx.client.target.id, comfy: ctx.upstream.url });
+}
+
+/** Where Queue runs, for the start-up line and the log. */
+export function describeTarget(target: QueueTarget, endpoint: string, comfy: string): string {
+  return target === "remote" ? `on endpoint ${endpoint}` : `locally on ComfyUI at ${comfy}`;
+}
+
+function _where(ctx: ProxyContext): string {
+  return describeTarget(ctx.state.target, ctx.client.target.id, ctx.upstream.url);
+}
+
+async function _merged(req: Request, ctx: ProxyContext, merge: (local: unknown) => unknown): Promise<Response> {
+  const res = await ctx.upstream.forward(req);
+  if (res.status !== 200 || !res.headers.get("content-type")?.includes("json")) return res;
+  const local = await res.json().catch(() => undefined);
+  const headers = new Headers(res.headers);
+  headers.delete("content-length");
+  headers.delete("content-encoding");
+  return new Response(JSON.stringify(merge(local)), { status: 200, headers });
+}
+
+function _withRemaining(local: unknown, ctx: ProxyContext): unknown {
+  const info = (local as { exec_info?: { queue_remaining?: number } })?.exec_info;
+  if (typeof info?.queue_remaining === "number") info.queue_remaining += ctx.queue.remaining();
+  return local;
+}
+
+async function _historyItem(req: Request, ctx: ProxyContext, id: string): Promise<Response> {
+  const finished = ctx.queue.history.get(decodeURIComponent(id));
+  if (!finished) return ctx.upstream.forward(req);
+  return Response.json({ [finished.item.promptId]: finished.entry });
+}
+
+// ComfyUI removes pending items only; a remote prompt named in a delete is cancelled even when running
+async function _listEdit(req: Request, ctx: ProxyContext, path: string): Promise<Response> {
+  const text = await req.text();
+  const body = ListEdit.safeParse(_parse(text));
+  if (body.success) {
+    if (path === "/queue") {
+      if (body.data.clear) ctx.queue.wipe();
+      for (const id of body.data.delete ?? []) _cancel(ctx, id);
+    } else {
+      if (body.data.clear) ctx.queue.history.clear();
+      for (const id of body.data.delete ?? []) ctx.queue.history.delete(id);
+    }
+  }
+  return ctx.upstream.forward(req, text);
+}
+
+async function _interrupt(req: Request, ctx: ProxyContext): Promise<Response> {
+  const text = await req.text();
+  const promptId = InterruptBody.safeParse(_parse(text) ?? {}).data?.prompt_id;
+  const running = ctx.queue.running();
+  // like ComfyUI: with a prompt_id only that prompt, without one whatever runs (here: both sides)
+  if (running && (!promptId || promptId === running.promptId)) _cancel(ctx, running.promptId);
+  if (promptId && ctx.queue.has(promptId)) return new Response(null, { status: 200 });
+  return ctx.upstream.forward(req, text);
+}
+
+function _cancel(ctx: ProxyContext, promptId: string): void {
+  if (ctx.queue.delete(promptId)) return;
+  const running = ctx.queue.running();
+  if (running?.promptId === promptId && !running.cancel.signal.aborted) running.cancel.abort();
+}
+
+async function _view(req: Request, ctx: ProxyContext, query: URLSearchParams): Promise<Response> {
+  const stored = await resolveStoredView(query, ctx.outDir);
+  if (!stored) return ctx.upstream.forward(req);
+  if ("status" in stored) return new Response(null, { status: stored.status });
+  const file = Bun.file(stored.path);
+  return new Response(file, {
+    headers: { "content-type": file.type, "content-disposition": `filename="${stored.filename}"` },
+  });
+}
+
+function _parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
