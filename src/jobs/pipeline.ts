@@ -27,6 +27,8 @@ export interface JobDeps {
   config: Pick<Config, "DOWNLOAD_ALLOW_HOSTS" | "PRIVATE_HOSTS_ALLOWED" | "OUTPUT_INLINE_MAX_MB" | "redactor">;
   log: Logger;
   objectInfo: () => Promise<ObjectInfo>;
+  /** Resolves (never rejects) once /object_info and the event socket of the current ComfyUI are ready. */
+  warmed?: () => Promise<void>;
   /**
    * Fails (E_WEIGHTS_MISSING, …) when the workflow's weights aren't usable; absent = not checked. With
    * WEIGHTS_MODE=download it first fetches them, reporting progress as `node: "download:<folder>/<name>"`.

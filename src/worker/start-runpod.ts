@@ -69,7 +69,11 @@ export async function startRunpodWorker(
     logs: (n) => comfy.logs(n),
     fail: windowedFailures(comfy, config.COMFY_LOG_LINES, config.redactor),
     // no take while ComfyUI restarts; none ever again once it failed for good (the loop then ends "failed")
-    ready: (signal) => comfy.waitReady(signal),
+    // and not before /object_info and the event socket are ready, so the first job waits for neither
+    ready: async (signal) => {
+      await comfy.waitReady(signal);
+      await deps.warmed?.();
+    },
     execute: async (job, run) =>
       deps.coldStart.observe(() =>
         runJob(

@@ -61,7 +61,7 @@ export function createJobDeps(
     }
     return cached.info;
   };
-  warmComfy(comfy, client, objectInfo);
+  const warmed = warmComfy(comfy, client, objectInfo);
   // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
   let coldStart: ColdStart | undefined;
   const onPresent = (used: readonly { folder: string; name: string }[]) => coldStart?.recordUsage(used);
@@ -69,26 +69,29 @@ export function createJobDeps(
   coldStart = new ColdStart({ config, log, local: weights.local });
   coldStart.follow(comfy);
   const checkWeights = weights.check;
-  return { client, comfy, config, log, objectInfo, ...(checkWeights ? { checkWeights } : {}), weights, coldStart };
+  const check = checkWeights ? { checkWeights } : {};
+  return { client, comfy, config, log, objectInfo, warmed, ...check, weights, coldStart };
 }
 
 /**
  * Whenever ComfyUI turns ready, fetch /object_info and open the event socket, so no job waits for either;
  * the socket is closed once ComfyUI is stopped for good.
  */
-function warmComfy(comfy: ComfyHandle, client: ComfyClient, objectInfo: () => Promise<unknown>): void {
+function warmComfy(comfy: ComfyHandle, client: ComfyClient, objectInfo: () => Promise<unknown>): () => Promise<void> {
+  let current = Promise.resolve();
   const warm = () => {
-    objectInfo().catch(() => {});
-    void client.events.opened(WARM_SOCKET_WAIT_MS);
+    const info = objectInfo().catch(() => {});
+    current = Promise.all([info, client.events.opened(WARM_SOCKET_WAIT_MS)]).then(() => {});
   };
   if (comfy.state === "ready") warm();
   comfy.onState((state) => {
     if (state === "ready") warm();
     if (state === "stopped") client.close();
   });
+  return () => current;
 }
 
-// only bounds the promise nobody awaits; the socket keeps reconnecting on its own
+// jobs wait at most this for the socket at start; a socket not open by then keeps reconnecting on its own
 const WARM_SOCKET_WAIT_MS = 10_000;
 
 export interface StartWorkerOptions {
@@ -180,6 +183,7 @@ export async function startWorker(
     await dispose();
   };
   await bringUp({ config, log, comfy, client, health, deps, shutdown: stop, signal: options.signal });
+  await deps.warmed?.();
   jobs.resume();
   health.phase = "serving";
   log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once`);
