@@ -33,6 +33,9 @@ export interface ComfyFileRef {
   type?: "output" | "temp" | "input";
 }
 
+// GET /experiment/models (app/model_manager.py): [{name: folder key, folders: [absolute paths]}]
+const ModelFolders = z.array(z.object({ name: z.string(), folders: z.array(z.string()) }));
+
 /** Typed access to ComfyUI's HTTP API; every call has a deadline and throws WorkerError. */
 export interface ComfyClient {
   readonly url: string;
@@ -44,6 +47,8 @@ export interface ComfyClient {
   objectInfo(): Promise<ObjectInfo>;
   /** Folder names without an argument, else the files ComfyUI lists in that folder. */
   models(folder?: string): Promise<string[]>;
+  /** GET /experiment/models: each folder key's search paths on ComfyUI's machine (where files go). */
+  modelFolders(): Promise<Record<string, string[]>>;
   queuePrompt(
     prompt: ApiWorkflow,
     opts: { clientId: string; promptId?: string; extraData?: Record<string, unknown> },
@@ -105,6 +110,8 @@ export function createComfyClient(options: ComfyClientOptions): ComfyClient {
     systemStats: (signal) => http.json(SystemStats, "/system_stats", { signal }),
     objectInfo: () => _objectInfo(http),
     models: (folder) => http.json(NameList, folder === undefined ? "/models" : `/models/${encodeURIComponent(folder)}`),
+    modelFolders: async () =>
+      Object.fromEntries((await http.json(ModelFolders, "/experiment/models")).map((f) => [f.name, f.folders])),
     queuePrompt: (prompt, opts) => _queuePrompt(http, prompt, opts),
     history: (promptId, signal) => _history(http, promptId, signal),
     view: (file, signal) => _view(http, file, signal),

@@ -15,6 +15,8 @@ export interface Catalog {
   list(folder: string): Promise<string[] | undefined>;
   /** GET /embeddings: names without extension. */
   embeddings(): Promise<string[]>;
+  /** GET /experiment/models: each folder key's search paths, minus configs and custom_nodes (as ComfyUI). */
+  folderPaths(): { name: string; folders: string[] }[];
   /** folder_paths.get_full_path: the first root that holds `name`, or undefined. */
   modelPath(folder: string, name: string): Promise<string | undefined>;
 }
@@ -47,6 +49,10 @@ export async function createCatalog(
       return filled.info;
     },
     folderKeys: () => [...roots.keys()],
+    folderPaths: () =>
+      [...roots]
+        .filter(([name]) => name !== "configs" && name !== "custom_nodes")
+        .map(([name, entry]) => ({ name, folders: [...entry.paths] })),
     list: async (folder) => (roots.has(folder) ? listFolder(roots, folder) : undefined),
     modelPath: async (folder, name) => {
       for (const root of roots.get(folder)?.paths ?? []) {

@@ -33,6 +33,7 @@ export function infoRoutes(ctx: EmulatorContext): Hono {
     return list ? c.json(list) : c.body(null, 404);
   });
   app.get("/embeddings", async (c) => c.json(await ctx.catalog.embeddings()));
+  app.get("/experiment/models", (c) => c.json(ctx.catalog.folderPaths()));
   app.get("/features", (c) => c.json(SERVER_FEATURES));
   app.get("/extensions", (c) => c.json([]));
   app.get("/view", async (c) => {

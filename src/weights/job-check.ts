@@ -4,6 +4,7 @@
  * `download`, an injected downloader first fetches what has a known source. `/health` `weights` shows
  * each weight's state (weight-state.ts).
  */
+import { isAbsolute } from "node:path";
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
@@ -120,7 +121,8 @@ export function missingWeightsError(bad: WeightReport[]): WorkerError {
     missing.length === 0
       ? "replace the damaged file(s) and retry"
       : missing.length === 1 && where
-        ? `put it in ${where} (or another ${missing[0]?.folder} folder ComfyUI searches) and retry`
+        ? // an attached ComfyUI that does not report its paths is named in words (remote-snapshot.ts)
+          `put it in ${where}${isAbsolute(where) ? ` (or another ${missing[0]?.folder} folder ComfyUI searches)` : ""} and retry`
         : "put each file in its model folder (details.missing_weights lists where ComfyUI searched) and retry";
   const what = missing.length > 0 ? "missing weights" : "invalid weights";
   return new WorkerError(code, `${what}: ${shown.join(", ")}${more}; ${fix}`, {

@@ -5,7 +5,7 @@ import { isWorkerError } from "../../src/errors.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
 import { createWeightsCheck } from "../../src/weights/job-check.ts";
-import { createRemoteSnapshot } from "../../src/weights/remote-snapshot.ts";
+import { createRemoteSnapshot, remoteFolderLabel } from "../../src/weights/remote-snapshot.ts";
 import type { WeightsState } from "../../src/weights/weight-state.ts";
 import type { ApiWorkflow } from "../../src/workflow/api.ts";
 
@@ -39,7 +39,8 @@ test("a listing-only snapshot answers the check of an attached ComfyUI", async (
   expect(snapshot.find("checkpoints", "sd15/dreamshaper_8.safetensors")).toBe(
     "http://comfy:8188/models/checkpoints/sd15/dreamshaper_8.safetensors",
   );
-  expect(snapshot.searched("loras")).toEqual(["http://comfy:8188/models/loras"]);
+  // this ComfyUI does not report its paths (/experiment/models): the folder is named, never a URL
+  expect(snapshot.searched("loras")).toEqual([remoteFolderLabel("loras")]);
   expect(snapshot.list("diffusion_models")).toEqual([]);
 
   const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
@@ -55,7 +56,7 @@ test("a listing-only snapshot answers the check of an attached ComfyUI", async (
   const error = await check?.(workflow("dreamshaper_8.safetensors"), new AbortController().signal).catch((e) => e);
   expect(isWorkerError(error) && error.code).toBe("E_WEIGHTS_MISSING");
   expect(error.message).toBe(
-    "missing weights: checkpoints/dreamshaper_8.safetensors (did you mean checkpoints/sd15/dreamshaper_8.safetensors?); put it in http://comfy:8188/models/checkpoints (or another checkpoints folder ComfyUI searches) and retry",
+    "missing weights: checkpoints/dreamshaper_8.safetensors (did you mean checkpoints/sd15/dreamshaper_8.safetensors?); put it in ComfyUI's checkpoints folder (a checkpoints path of its models/ folder or extra_model_paths.yaml) and retry",
   );
   expect(health.missing).toEqual(["checkpoints/dreamshaper_8.safetensors"]);
 });
@@ -66,4 +67,14 @@ test("WEIGHTS_MODE=skip gives no hook", () => {
   const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
   expect(createWeightsCheck({ ...options, mode: "skip", health, log })).toBeUndefined();
   expect(createWeightsCheck({ ...options, mode: "download", health, log })).toBeFunction();
+});
+
+test("the folders an attached ComfyUI reports (/experiment/models) are where a missing file goes", async () => {
+  const reporting = {
+    ...client,
+    models: client.models,
+    modelFolders: async () => ({ checkpoints: ["/data/ckpt", "/opt/comfy/models/checkpoints"] }),
+  } as unknown as ComfyClient;
+  const snapshot = await createRemoteSnapshot(reporting, ["checkpoints"]);
+  expect(snapshot.searched("checkpoints")).toEqual(["/data/ckpt", "/opt/comfy/models/checkpoints"]);
 });
