@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../emulator/options.ts";
+import { PROFILE_HELP } from "../emulator/profile.ts";
 import { runEmulator } from "../emulator/server.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { commonArgs } from "./_args.ts";
@@ -57,6 +58,16 @@ export default defineCommand({
     "node-ms": { type: "string", description: "time each executed node takes (default 20)", valueHint: "N" },
     "log-burst": { type: "string", description: "print N extra log lines at startup and per prompt", valueHint: "N" },
     previews: { type: "boolean", description: "send binary preview frames while samplers run" },
+    "comfyui-version": {
+      type: "string",
+      description: `which ComfyUI to behave like: ${PROFILE_HELP}`,
+      valueHint: "old|new|X.Y",
+    },
+    "failed-pack": greedy({
+      type: "string",
+      description: "a custom node pack that fails to import at start-up, logged as ComfyUI does (repeatable)",
+      valueHint: "NAME[:MODULE]",
+    }),
     "read-models": { type: "boolean", description: "loader nodes read the model file they name, as ComfyUI does" },
     "read-mbps": {
       type: "string",
@@ -86,6 +97,8 @@ export default defineCommand({
         ...(args["node-ms"] ? { nodeMs: args["node-ms"] } : {}),
         ...(args["log-burst"] ? { logBurst: args["log-burst"] } : {}),
         previews: Boolean(args.previews),
+        ...(args["comfyui-version"] ? { comfyuiVersion: args["comfyui-version"] } : {}),
+        failedPacks: _repeated(rawArgs, "--failed-pack"),
         readModels: Boolean(args["read-models"]),
         ...(args["read-mbps"] ? { readMbps: args["read-mbps"] } : {}),
       } as Parameters<typeof runEmulator>[0],

@@ -1,4 +1,5 @@
 import type { ComfyClient } from "./client.ts";
+import { cancelJob, featuresOf } from "./features.ts";
 
 /** How a cancel ended: removed from the queue, interrupted while running, or not in ComfyUI's queue at all. */
 export type CancelOutcome = "deleted" | "interrupted" | "gone";
@@ -18,8 +19,9 @@ const SETTLE_POLL_MS = 100;
 
 /**
  * Takes a prompt out of ComfyUI: deletes it when pending, interrupts it when running, then waits (bounded) for
- * the interrupted run to end. Never takes longer than the grace period plus a few short calls; throws only when
- * ComfyUI can't be asked.
+ * the interrupted run to end. Where ComfyUI has POST /api/jobs/{id}/cancel it is one call that acts on exactly
+ * this prompt whatever its state; older servers get /queue delete or /interrupt {prompt_id}. Never takes longer
+ * than the grace period plus a few short calls; throws only when ComfyUI can't be asked.
  */
 export async function cancelPrompt(
   client: ComfyClient,
@@ -27,7 +29,9 @@ export async function cancelPrompt(
   options: CancelPromptOptions = {},
 ): Promise<CancelOutcome> {
   const finished = options.finished ?? (() => false);
+  const features = await featuresOf(client).catch(() => undefined);
   let where = await _locate(client, promptId);
+  if (features?.jobCancel) return _cancelJob(client, promptId, where, finished, options.graceMs);
   if (where === "pending") {
     await _within(client.deleteQueued([promptId]), CANCEL_CALL_TIMEOUT_MS);
     // it may have started between the two calls
@@ -37,6 +41,21 @@ export async function cancelPrompt(
   if (where !== "running") return "gone";
   await _within(client.interrupt(promptId), CANCEL_CALL_TIMEOUT_MS);
   await _settle(client, promptId, finished, Date.now() + (options.graceMs ?? CANCEL_GRACE_MS));
+  return "interrupted";
+}
+
+async function _cancelJob(
+  client: ComfyClient,
+  promptId: string,
+  where: "pending" | "running" | "gone",
+  finished: () => boolean,
+  graceMs = CANCEL_GRACE_MS,
+): Promise<CancelOutcome> {
+  if (where === "gone") return "gone";
+  // the server decides pending vs running at call time, so a prompt that starts in between is interrupted
+  if (!(await cancelJob(client.url, promptId, CANCEL_CALL_TIMEOUT_MS))) return "gone";
+  if (where === "pending" && (await _locate(client, promptId)) !== "running") return "deleted";
+  await _settle(client, promptId, finished, Date.now() + graceMs);
   return "interrupted";
 }
 

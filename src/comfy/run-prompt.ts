@@ -12,6 +12,7 @@ import {
   toResult,
 } from "./prompt-state.ts";
 import type { ApiWorkflow, HistoryEntry, KnownWsMessage } from "./schemas.ts";
+import { submitPrompt } from "./submit-prompt.ts";
 import type { SocketState } from "./ws.ts";
 
 export { healthOf } from "./prompt-health.ts";
@@ -108,7 +109,8 @@ async function _submit(run: Run, prompt: ApiWorkflow, follow: { unsubscribe: () 
     if (!open) run.opts.log?.warn("ComfyUI websocket is not open yet; following the prompt by polling /history");
   }
   const { clientId } = run.events;
-  const submit = run.client.queuePrompt(prompt, { clientId, promptId: run.promptId, extraData: run.opts.extraData });
+  const options = { clientId, promptId: run.promptId, extraData: run.opts.extraData };
+  const submit = submitPrompt(run.client, prompt, options, run.opts.log);
   // a fatal condition ends the wait at once; a caller abort waits for the POST so the prompt can be cancelled
   const fatal = stopped.then(() => (run.fatal === undefined ? submit : Promise.reject(run.fatal)));
   const queued = await Promise.race([submit, fatal]);

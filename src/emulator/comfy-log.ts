@@ -1,4 +1,5 @@
 import { EMULATOR_VERSION } from "./options.ts";
+import { type ComfyProfile, reportedVersion } from "./profile.ts";
 
 /** A Python stack frame: file, line, function, source text. */
 export type PyFrame = [file: string, line: number, fn: string, code: string];
@@ -36,7 +37,7 @@ export function notComfyWarning(): string[] {
 }
 
 /** Startup lines in the order main.py prints them (before the server listens). */
-export function startupLines(ramBytes: number): string[] {
+export function startupLines(ramBytes: number, profile: ComfyProfile): string[] {
   return [
     "Checkpoint files will always be loaded safely.",
     `Total VRAM 0 MB, total RAM ${Math.round(ramBytes / 1024 / 1024)} MB`,
@@ -44,7 +45,7 @@ export function startupLines(ramBytes: number): string[] {
     "Set vram state to: DISABLED",
     "Device: cpu (comfy-worker emulator)",
     `Python version: 3.12.0 (comfy-worker emulator)`,
-    `ComfyUI version: ${EMULATOR_VERSION}`,
+    `ComfyUI version: ${reportedVersion(profile)}`,
     "[Prompt Server] web root: (none: comfy-worker emulator)",
   ];
 }

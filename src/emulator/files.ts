@@ -1,3 +1,4 @@
+import { realpathSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { basename, extname, isAbsolute, join, normalize, relative, resolve } from "node:path";
 import type { TypeDirs } from "./outputs.ts";
@@ -25,6 +26,17 @@ export function annotatedPath(name: string, dirs: TypeDirs, fallback: DirType): 
   const base = dirs[split.type ?? fallback];
   const path = resolve(base, split.name);
   return _inside(base, path) ? path : undefined;
+}
+
+/** folder_paths.is_within_directory: both sides through realpath, so a symlink out of the directory fails. */
+export function containedPath(name: string, dirs: TypeDirs, fallback: DirType): boolean {
+  const split = splitAnnotation(name);
+  const base = dirs[split.type ?? fallback];
+  try {
+    return _inside(realpathSync(base), realpathSync(resolve(base, split.name)));
+  } catch {
+    return false;
+  }
 }
 
 export type ViewResult = { status: 400 | 403 | 404 } | { status: 200; path: string; filename: string };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { PROFILE_HELP, resolveProfile } from "./profile.ts";
 
 /** The version the emulator reports wherever ComfyUI reports its own. */
 export const EMULATOR_VERSION = "0.0.0-emulator";
@@ -42,6 +43,17 @@ export const EmulatorOptions = z.object({
   readMbps: count.default(0),
   /** Send binary preview frames while samplers run. */
   previews: z.boolean().default(false),
+  /** Which ComfyUI to behave like (`--comfyui-version`): "old", "new" or a release number. */
+  comfyuiVersion: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const profile = resolveProfile(value);
+      if (!profile) ctx.addIssue({ code: "custom", message: `must be ${PROFILE_HELP}` });
+      return profile ?? z.NEVER;
+    }),
+  /** Custom node packs that fail to import at start-up (`Pack` or `Pack:missing_module`), logged as ComfyUI does. */
+  failedPacks: z.array(z.string().min(1)).default([]),
 });
 export type EmulatorOptions = z.input<typeof EmulatorOptions>;
 export type EmulatorSettings = z.infer<typeof EmulatorOptions>;

@@ -5,6 +5,7 @@ import { mimeFromName } from "../lib/mime.ts";
 import type { EmulatorContext } from "./context.ts";
 import { resolveView, saveUpload } from "./files.ts";
 import { EMULATOR_VERSION } from "./options.ts";
+import { reportedVersion } from "./profile.ts";
 import { SERVER_FEATURES } from "./ws-hub.ts";
 
 const UploadForm = z.object({
@@ -64,7 +65,7 @@ function _systemStats(ctx: EmulatorContext) {
       os: process.platform,
       ram_total: total,
       ram_free: free,
-      comfyui_version: EMULATOR_VERSION,
+      comfyui_version: reportedVersion(ctx.settings.comfyuiVersion),
       required_frontend_version: EMULATOR_VERSION,
       installed_templates_version: EMULATOR_VERSION,
       required_templates_version: EMULATOR_VERSION,

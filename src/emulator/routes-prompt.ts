@@ -5,15 +5,16 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { burstLines } from "./comfy-log.ts";
 import type { EmulatorContext } from "./context.ts";
-import { annotatedPath } from "./files.ts";
+import { annotatedPath, containedPath } from "./files.ts";
 import type { Prompt } from "./graph.ts";
+import { isCanonicalUuid } from "./profile.ts";
 import { queueTuple } from "./queue.ts";
 import { type ComfyError, validatePrompt } from "./validate.ts";
 
 const PromptBody = z.looseObject({
   prompt: z.unknown().optional(),
   client_id: z.string().nullish(),
-  prompt_id: z.union([z.string(), z.number()]).optional(),
+  prompt_id: z.union([z.string(), z.number()]).nullish(),
   number: z.coerce.number().optional(),
   front: z.unknown().optional(),
   extra_data: z.record(z.string(), z.unknown()).optional(),
@@ -87,6 +88,8 @@ async function _postPrompt(ctx: EmulatorContext, c: Context) {
   if (parsed === undefined) return c.text(SERVER_ERROR, 500);
   const request = _promptRequest(parsed);
   if ("error" in request) return c.json({ error: request.error, node_errors: {} }, 400);
+  const badId = _promptIdError(ctx, request.prompt_id);
+  if (badId) return c.json({ error: badId, node_errors: {} }, 400);
   const number = request.number ?? _nextNumber(ctx, Boolean(request.front));
   const validation = validatePrompt(request.prompt as Prompt, {
     info: await ctx.catalog.objectInfo(),
@@ -116,6 +119,19 @@ function _promptRequest(parsed: unknown): PromptBody | { error: ComfyError } {
   return { error: { type: "invalid_prompt", message, details, extra_info: {} } };
 }
 
+// v0.25+: a client id must be a canonical UUID (null or absent lets the server mint one)
+function _promptIdError(ctx: EmulatorContext, promptId: unknown): ComfyError | undefined {
+  if (!ctx.settings.comfyuiVersion.strictPromptId || promptId === undefined || promptId === null) return undefined;
+  if (isCanonicalUuid(promptId)) return undefined;
+  return {
+    type: "invalid_prompt_id",
+    message: "prompt_id must be a valid UUID",
+    details:
+      "prompt_id must be a UUID string in canonical lowercase hyphenated form; omit it to let the server generate one",
+    extra_info: {},
+  };
+}
+
 function _enqueue(ctx: EmulatorContext, request: PromptBody, number: number, outputs: string[]): string {
   const promptId = String(request.prompt_id ?? randomUUID());
   const extraData: Record<string, unknown> = { ...request.extra_data };
@@ -139,10 +155,11 @@ function _nextNumber(ctx: EmulatorContext, front: boolean): number {
   return front ? -number : number;
 }
 
-// folder_paths.exists_annotated_filepath is os.path.exists
+// folder_paths.exists_annotated_filepath: os.path.exists, and since v0.28 the realpath must stay in its dir
 function _exists(ctx: EmulatorContext, name: string): boolean {
   const path = annotatedPath(name, ctx.dirs, "input");
-  return path !== undefined && existsSync(path);
+  if (path === undefined || !existsSync(path)) return false;
+  return !ctx.settings.comfyuiVersion.inputContainment || containedPath(name, ctx.dirs, "input");
 }
 
 async function _json<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T> | undefined> {

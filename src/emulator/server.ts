@@ -8,9 +8,11 @@ import { type Catalog, createCatalog } from "./catalog.ts";
 import { burstLines, type ComfyLog, createComfyLog, notComfyWarning, startupLines } from "./comfy-log.ts";
 import type { EmulatorContext, EmulatorDirs, EmulatorState } from "./context.ts";
 import { startExecutor } from "./executor.ts";
+import { logFailedPacks } from "./import-log.ts";
 import { type EmulatorIO, type EmulatorOptions, type EmulatorSettings, resolveEmulatorOptions } from "./options.ts";
 import { createHistory, createPromptQueue } from "./queue.ts";
 import { infoRoutes } from "./routes-info.ts";
+import { jobRoutes } from "./routes-jobs.ts";
 import { promptRoutes } from "./routes-prompt.ts";
 import { createWsHub, type SocketData } from "./ws-hub.ts";
 
@@ -37,8 +39,9 @@ export async function runEmulator(options: EmulatorOptions, io: Partial<Emulator
     exit: io.exit ?? ((code) => void process.stderr.write("", () => process.exit(code))),
   };
   const log = createComfyLog(fullIo.write);
-  for (const line of [...notComfyWarning(), ...startupLines(totalmem())]) log.info(line);
+  for (const line of [...notComfyWarning(), ...startupLines(totalmem(), settings.comfyuiVersion)]) log.info(line);
   const dirs = await _makeDirs(settings.baseDir);
+  logFailedPacks(log, join(dirs.base, "custom_nodes"), settings.failedPacks);
   const catalog = await createCatalog(dirs.base, dirs, settings.extraModelPaths, log.info, io.env ?? {});
   for (const line of burstLines(settings.logBurst, "startup")) log.info(line);
   if (settings.startupDelayMs > 0) await Bun.sleep(settings.startupDelayMs);
@@ -101,8 +104,10 @@ function _createContext(
 
 function _app(ctx: EmulatorContext): Hono {
   const routes = new Hono().route("/", infoRoutes(ctx)).route("/", promptRoutes(ctx));
-  // every route also answers under /api, as PromptServer.add_routes registers it twice
-  return new Hono().route("/api", routes).route("/", routes);
+  // every route also answers under /api, as PromptServer.add_routes registers it twice; the jobs routes are
+  // registered with their /api prefix upstream, so they exist there only
+  const api = ctx.settings.comfyuiVersion.jobCancel ? new Hono().route("/", jobRoutes(ctx)).route("/", routes) : routes;
+  return new Hono().route("/api", api).route("/", routes);
 }
 
 function _listen(ctx: EmulatorContext, app: Hono) {

@@ -2,6 +2,7 @@ import type { ComfyClient } from "../comfy/client.ts";
 import { WorkerError } from "../errors.ts";
 import { formatBytes } from "../lib/bytes.ts";
 import { mimeFromName } from "../lib/mime.ts";
+import { outputIdentity, outputKind } from "./output-kind.ts";
 import type { JobOutput, OutputFile } from "./schema.ts";
 
 /** A file an output node reported in history: where it is and which result list it belongs to. */
@@ -35,6 +36,7 @@ export function listOutputs(
   includeTemp: boolean,
 ): { files: OutputRef[]; text: CollectedOutputs["text"] } {
   const files: OutputRef[] = [];
+  const seen = new Set<string>();
   const text: CollectedOutputs["text"] = [];
   for (const [nodeId, ui] of Object.entries(outputs)) {
     if (typeof ui !== "object" || ui === null) continue;
@@ -48,7 +50,9 @@ export function listOutputs(
       }
       for (const item of value) {
         const ref = _fileRef(nodeId, key, item, Array.isArray(animated) && animated.some(Boolean));
-        if (ref && (ref.type !== "temp" || includeTemp)) files.push(ref);
+        if (!ref || (ref.type === "temp" && !includeTemp) || seen.has(outputIdentity(ref))) continue;
+        seen.add(outputIdentity(ref));
+        files.push(ref);
       }
     }
   }
@@ -65,16 +69,8 @@ function _fileRef(nodeId: string, key: string, item: unknown, animated: boolean)
     filename,
     subfolder: subfolder ?? "",
     type: safeType,
-    kind: _kind(key, filename, animated),
+    kind: outputKind(key, filename, animated),
   };
-}
-
-function _kind(key: string, filename: string, animated: boolean): OutputRef["kind"] {
-  const mime = mimeFromName(filename);
-  if (mime.startsWith("video/") || key === "gifs" || key === "videos" || key === "video") return "videos";
-  if (mime.startsWith("audio/") || key === "audio") return "audio";
-  if (mime.startsWith("image/")) return animated ? "videos" : "images";
-  return "files";
 }
 
 /** Fetches every output through /view and returns it inline (base64) or as bucket URLs. */

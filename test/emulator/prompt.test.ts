@@ -32,10 +32,12 @@ describe("POST /prompt", () => {
   test("a client-chosen prompt_id and number are used as given", async () => {
     const workflow = sd15Workflow();
     workflow["3"].inputs.seed = 3003;
-    const { status, body } = await postPrompt(emu.url, { prompt: workflow, prompt_id: "my-own-id", number: 77 });
+    // the default (new) profile takes only canonical UUIDs, as ComfyUI v0.25+ does
+    const id = "0b6f1a3c-8d2e-4f5a-9b7c-1d2e3f4a5b6c";
+    const { status, body } = await postPrompt(emu.url, { prompt: workflow, prompt_id: id, number: 77 });
     expect(status).toBe(200);
-    expect(body).toEqual({ prompt_id: "my-own-id", number: 77, node_errors: {} });
-    expect((await waitForHistory(emu.url, "my-own-id")).prompt[0]).toBe(77);
+    expect(body).toEqual({ prompt_id: id, number: 77, node_errors: {} });
+    expect((await waitForHistory(emu.url, id)).prompt[0]).toBe(77);
     expect(await json("/prompt")).toEqual({ exec_info: { queue_remaining: 0 } });
   });
 
