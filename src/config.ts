@@ -40,6 +40,12 @@ export const ConfigSchema = z.object({
   COMFY_MAX_RESTARTS: z.coerce.number().int().min(0).default(5).describe("restarts allowed within 10 minutes"),
   COMFY_HEALTH_INTERVAL_S: seconds.max(HOUR_S).default(5).describe("how often a running ComfyUI is probed"),
   COMFY_HEALTH_TIMEOUT_S: seconds.max(HOUR_S).default(30).describe("a probe unanswered this long means ComfyUI hangs"),
+  COMFY_GPUS: z
+    .string()
+    .regex(/^\s*(auto|\d+(\s*,\s*\d+)*)\s*$/, "expected auto or a comma-separated list of GPU indexes like 0,1")
+    .optional()
+    .describe("auto or GPU indexes: one ComfyUI per GPU, jobs dispatched to idle ones"),
+  PREVIEWS: z.enum(["off", "on"]).default("off").describe("on: send live previews for every job"),
   SHUTDOWN_GRACE_S: seconds.max(HOUR_S).default(30).describe("time running jobs get to finish on SIGTERM"),
   FAILED_EXIT_GRACE_S: seconds
     .max(HOUR_S)
