@@ -41,7 +41,12 @@ test("with a window, the failure names it and a crash's carried lines give way t
 
 test("windowedFailures follows the handle's output and reports only lines since the job started", () => {
   const listeners: Array<(line: string) => void> = [];
-  const source = { onLine: (listener: (line: string) => void) => (listeners.push(listener), () => {}) };
+  const source = {
+    onLine: (listener: (line: string) => void) => {
+      listeners.push(listener);
+      return () => {};
+    },
+  };
   const fail = windowedFailures(source, 100, new Redactor());
   for (const listener of listeners) listener("start-up banner");
   const failure = fail(new WorkerError("E_INPUT", "bad"), { startedAt: Date.now() + 60_000 });
