@@ -71,10 +71,11 @@ async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContex
   extraData.create_time = Date.now();
   // only the outputs that passed validation run, as in ComfyUI: the endpoint gets just the nodes they need
   const workflow = check.input.workflow as Prompt;
-  const needed = executionOrder(workflow, check.outputs);
+  const needed = new Set(executionOrder(workflow, check.outputs));
   const input = {
     ...check.input,
-    workflow: Object.fromEntries(needed.map((id) => [id, workflow[id]])),
+    // in the prompt's own key order: SaveImage embeds the prompt as JSON, and a local run would have
+    workflow: Object.fromEntries(Object.entries(workflow).filter(([id]) => needed.has(id))),
     ...(typeof apiKey === "string" && apiKey ? { comfy_org_api_key: apiKey } : {}),
   };
   ctx.queue.put({

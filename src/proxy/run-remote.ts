@@ -87,7 +87,8 @@ async function _run(item: RemotePrompt, deps: RunDeps, events: PromptEvents): Pr
   const job = await _follow(item, deps, events, id);
   if (!job || job.status === "CANCELLED") return _interrupted(item, events);
   if (job.status === "COMPLETED") {
-    const ui = await saveResult(job.output, events.announced, deps.save);
+    const extraPnginfo = item.extraData.extra_pnginfo;
+    const ui = await saveResult(job.output, events.announced, { ...deps.save, extraPnginfo });
     events.outputs(ui);
     events.message("execution_success", { prompt_id: item.promptId });
     return { outcome: "success", outputs: Object.fromEntries(ui) };

@@ -8,6 +8,7 @@ import { basename, extname, isAbsolute, join, relative, resolve } from "node:pat
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
 import { guardedFetch, type UrlGuard } from "../lib/url-guard.ts";
+import { addPngInfo } from "./png-info.ts";
 
 export const REMOTE_SUBFOLDER = "remote";
 
@@ -44,6 +45,8 @@ export interface SaveOptions {
   /** For bucket URLs in the result (PRIVATE_HOSTS_ALLOWED). */
   guard: UrlGuard;
   fetch?: typeof fetch;
+  /** The prompt's `extra_data.extra_pnginfo`, added to PNGs that lack it (see png-info.ts). */
+  extraPnginfo?: unknown;
 }
 
 // the result groups files by kind; ComfyUI's UI dict has its own keys (video savers report under images)
@@ -93,7 +96,7 @@ function _folderType(file: ResultFile, announced: readonly AnnouncedFile[]): "ou
 }
 
 async function _save(file: ResultFile, type: "output" | "temp", options: SaveOptions) {
-  const bytes = await _bytes(file, options);
+  const bytes = addPngInfo(await _bytes(file, options), options.extraPnginfo);
   const subfolder = file.subfolder ? `${REMOTE_SUBFOLDER}/${file.subfolder}` : REMOTE_SUBFOLDER;
   const dir = _typeDir(options.outDir, type);
   const target = resolve(dir, subfolder);
