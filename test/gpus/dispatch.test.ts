@@ -22,7 +22,7 @@ function handle(state: ComfyState = "ready"): ComfyHandle & { set(state: ComfySt
 }
 
 function pool(count: number) {
-  const handles = Array.from({ length: count }, () => handle());
+  const handles = Array.from({ length: count }, () => handle("starting"));
   const instances: GpuInstance[] = handles.map((comfy, slot) => ({ slot, gpu: { index: slot }, comfy }));
   return { handles, pool: new InstancePool(instances) };
 }
@@ -48,6 +48,7 @@ describe("GPU discovery", () => {
 describe("InstancePool", () => {
   test("ready while any instance is; failed only when every one failed for good", () => {
     const { handles, pool: p } = pool(3);
+    expect(p.state).toBe("starting");
     const seen: ComfyState[] = [];
     p.onState((state) => seen.push(state));
     handles[0]?.set("ready");
@@ -66,7 +67,8 @@ describe("InstancePool", () => {
 
 describe("Dispatcher", () => {
   test("spreads jobs over idle instances, queues when all are busy, and frees on release", async () => {
-    const { pool: p } = pool(2);
+    const { handles, pool: p } = pool(2);
+    for (const h of handles) h.set("ready");
     const d = new Dispatcher(p);
     const a = await d.acquire([]);
     const b = await d.acquire([]);
@@ -81,7 +83,8 @@ describe("Dispatcher", () => {
   });
 
   test("prefers the idle instance that already has the job's model loaded", async () => {
-    const { pool: p } = pool(3);
+    const { handles, pool: p } = pool(3);
+    for (const h of handles) h.set("ready");
     const d = new Dispatcher(p);
     const first = await d.acquire(["checkpoints/flux.safetensors"]);
     const other = await d.acquire(["checkpoints/sdxl.safetensors"]);
@@ -92,6 +95,7 @@ describe("Dispatcher", () => {
 
   test("a crashed or failed instance gets no jobs; capacity counts the ones not failed for good", async () => {
     const { handles, pool: p } = pool(2);
+    for (const h of handles) h.set("ready");
     const d = new Dispatcher(p);
     handles[0]?.set("restarting");
     expect(d.capacity()).toBe(2);
