@@ -52,6 +52,7 @@ describe("InstancePool", () => {
     const seen: ComfyState[] = [];
     p.onState((state) => seen.push(state));
     handles[0]?.set("ready");
+    handles[2]?.set("ready");
     expect(p.state).toBe("ready");
     handles[0]?.set("failed");
     handles[1]?.set("failed");
