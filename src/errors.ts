@@ -12,6 +12,11 @@ export type ErrorCode =
   | "E_WEIGHTS_INVALID" // present but corrupt, wrong size or wrong hash
   | "E_DOWNLOAD" // a download failed for good
   | "E_JOB_FAILED" // ComfyUI ran the job and it failed
+  | "E_OUT_OF_MEMORY" // the GPU (or CPU) ran out of memory while a node ran
+  | "E_GPU_UNAVAILABLE" // no usable CUDA device: none visible, driver too old, GPU not supported by this torch
+  | "E_MODEL_FILE_INVALID" // a loader could not read its model file: corrupt, truncated or the wrong architecture
+  | "E_NODE_DEPENDENCY_MISSING" // a custom node needs a Python module that is not installed
+  | "E_NODE_PACK_FAILED" // the workflow uses a node pack that failed to import at ComfyUI's start-up
   | "E_JOB_CANCELLED" // cancelled by a user or the platform
   | "E_JOB_TIMEOUT" // the job ran past its deadline
   | "E_COMFY_START" // ComfyUI did not become ready
@@ -53,6 +58,11 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   E_WEIGHTS_INVALID: 3,
   E_DOWNLOAD: 4,
   E_JOB_FAILED: 5,
+  E_OUT_OF_MEMORY: 5,
+  E_GPU_UNAVAILABLE: 6,
+  E_MODEL_FILE_INVALID: 3,
+  E_NODE_DEPENDENCY_MISSING: 5,
+  E_NODE_PACK_FAILED: 5,
   E_JOB_CANCELLED: 5,
   E_JOB_TIMEOUT: 5,
   E_BUCKET: 5,
