@@ -37,16 +37,16 @@ export async function createCatalog(
   const base = coreObjectInfo();
   const folders = [...new Set(Object.values(LOADERS).flatMap((inputs) => Object.values(inputs)))];
   folders.push(VAE_SPECIAL.approxFolder, "vae");
-  // filling the combos clones the whole snapshot; ComfyUI's own validation only lists folders (cached by mtime),
-  // so the filled copy is reused while the listings are unchanged (callers only read it)
-  let filled: { key: string; info: ObjectInfo } | undefined;
+  // only the loader nodes get file combos: cloning just those (not the 600 KB snapshot) keeps a prompt cheap, as
+  // ComfyUI's own validation is; callers only read the result, so the other nodes are shared
+  const loaders = Object.fromEntries(
+    Object.keys(LOADERS).flatMap((t) => (Object.hasOwn(base, t) ? [[t, base[t]]] : [])),
+  );
   return {
     async objectInfo() {
       const lists = new Map<string, string[]>();
       await Promise.all(folders.map(async (f) => lists.set(f, await _list(roots, dirs, f))));
-      const key = JSON.stringify([...lists].sort(([a], [b]) => a.localeCompare(b)));
-      if (filled?.key !== key) filled = { key, info: fillFileCombos(base, (folder) => lists.get(folder) ?? []) };
-      return filled.info;
+      return { ...base, ...fillFileCombos(loaders as ObjectInfo, (folder) => lists.get(folder) ?? []) };
     },
     folderKeys: () => [...roots.keys()],
     folderPaths: () =>
