@@ -74,18 +74,18 @@ function _systemStats(ctx: EmulatorContext) {
       embedded_python: false,
       argv: ["main.py", "--listen", host, "--port", String(port), "--base-directory", ctx.dirs.base],
     },
-    devices: [
-      {
-        name: "cpu (comfy-worker emulator)",
-        type: "cpu",
-        index: null,
-        vram_total: total,
-        vram_free: free,
-        torch_vram_total: total,
-        torch_vram_free: free,
-      },
-    ],
+    devices: [_device(ctx, total, free)],
   };
+}
+
+// with CUDA_VISIBLE_DEVICES set (a multi-GPU worker's instance) the emulator pretends to be that GPU,
+// named the way ComfyUI names a CUDA device
+function _device(ctx: EmulatorContext, total: number, free: number) {
+  const gpu = ctx.io.env?.CUDA_VISIBLE_DEVICES?.split(",")[0]?.trim();
+  const memory = { vram_total: total, vram_free: free, torch_vram_total: total, torch_vram_free: free };
+  if (gpu)
+    return { name: `cuda:0 Emulated GPU ${gpu} (comfy-worker emulator) : native`, type: "cuda", index: 0, ...memory };
+  return { name: "cpu (comfy-worker emulator)", type: "cpu", index: null, ...memory };
 }
 
 function _indexPage(ctx: EmulatorContext): string {

@@ -37,6 +37,7 @@ export async function runEmulator(options: EmulatorOptions, io: Partial<Emulator
     write: io.write ?? ((text) => void process.stderr.write(text)),
     // exit only once stderr has flushed, or the traceback could be cut off
     exit: io.exit ?? ((code) => void process.stderr.write("", () => process.exit(code))),
+    ...(io.env ? { env: io.env } : {}),
   };
   const log = createComfyLog(fullIo.write);
   for (const line of [...notComfyWarning(), ...startupLines(totalmem(), settings.comfyuiVersion)]) log.info(line);
