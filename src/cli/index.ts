@@ -5,6 +5,7 @@ import { VERSION } from "../version.ts";
 const commands = {
   serve: () => import("./serve.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
+  runs: () => import("./runs.ts").then((m) => m.default),
   emulate: () => import("./emulate.ts").then((m) => m.default),
   check: () => import("./check.ts").then((m) => m.default),
   convert: () => import("./convert.ts").then((m) => m.default),

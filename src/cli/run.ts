@@ -1,15 +1,24 @@
+import { basename } from "node:path";
 import { defineCommand } from "citty";
+import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
-import type { JobProgress } from "../jobs/pipeline.ts";
+import type { SavedOutput } from "../lib/output-files.ts";
 import { waitForSignal } from "../lib/signals.ts";
-import { runWorkflowOnce } from "../worker/run-once.ts";
+import { secondsToTimerMs } from "../lib/time.ts";
+import type { Logger } from "../log.ts";
+import { endpointClientFromConfig } from "../remote/endpoint.ts";
+import { ledgerPath } from "../remote/ledger.ts";
+import { resolveGpuPrice } from "../remote/pricing.ts";
+import { type RemoteRunResult, runRemote } from "../remote/remote-run.ts";
+import { buildJobInput, runWorkflowOnce } from "../worker/run-once.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
+import { createProgressRenderer, type ProgressRenderer } from "./_progress.ts";
 
 export default defineCommand({
   meta: {
     name: "run",
-    description: "Run a workflow on ComfyUI (or the emulator), show progress and save every output",
+    description: "Run a workflow on ComfyUI, the emulator or a RunPod endpoint, show progress and save every output",
   },
   args: {
     ...commonArgs,
@@ -21,62 +30,190 @@ export default defineCommand({
     },
     "comfy-url": { type: "string", description: "an already running ComfyUI (env COMFY_URL)", valueHint: "URL" },
     emulate: { type: "boolean", description: "run on the built-in emulator (placeholder outputs, no GPU)" },
+    endpoint: {
+      type: "string",
+      description: "run on a RunPod endpoint: its id (RUNPOD_API_KEY, RUNPOD_ENDPOINT_BASE_URL) or a …/v2/ID URL",
+      valueHint: "ID|URL",
+    },
     set: {
       type: "string",
       description: "NODE.INPUT=VALUE, repeatable; VALUE may be JSON; @file uploads a file",
       valueHint: "NODE.INPUT=VALUE",
     },
     image: { type: "string", description: "NAME=PATH input file, repeatable", valueHint: "NAME=PATH" },
-    out: { type: "string", description: "where outputs are saved", default: "./output", valueHint: "DIR" },
+    out: {
+      type: "string",
+      description: "where outputs are saved (never overwritten)",
+      default: "./output",
+      valueHint: "DIR",
+    },
     timeout: { type: "string", description: "give up after this many seconds", valueHint: "S" },
+    "gpu-price": {
+      type: "string",
+      description: "with --endpoint: $ per second, for the cost estimate",
+      valueHint: "$/S",
+    },
+    gpu: {
+      type: "string",
+      description: "with --endpoint: GPU type priced from the built-in table or GPU_PRICES",
+      valueHint: "TYPE",
+    },
   },
   async run({ args, rawArgs }) {
-    if (args["comfy-url"] && args.emulate) throw new WorkerError("E_USAGE", "use --comfy-url or --emulate, not both");
+    const targets = [args["comfy-url"], args.emulate, args.endpoint].filter(Boolean).length;
+    if (targets > 1) throw new WorkerError("E_USAGE", "use one of --comfy-url, --emulate or --endpoint");
+    if (!args.endpoint && (args["gpu-price"] || args.gpu))
+      throw new WorkerError(
+        "E_USAGE",
+        "--gpu-price and --gpu estimate a RunPod endpoint's cost: use them with --endpoint",
+      );
     const timeoutS = args.timeout === undefined ? undefined : Number(args.timeout);
     if (timeoutS !== undefined && !(timeoutS > 0))
       throw new WorkerError("E_USAGE", `--timeout must be a positive number of seconds, got "${args.timeout}"`);
     const { config, log } = createCommandContext({ args, flags: { COMFY_URL: args["comfy-url"] } });
     const interrupt = new AbortController();
-    void waitForSignal().then(() => interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")));
-    const progress = _progressPrinter(Boolean(process.stderr.isTTY));
-    const { output, saved } = await runWorkflowOnce(config, log, {
-      workflowPath: args.workflow,
-      sets: repeatedFlag(rawArgs, "--set"),
-      images: repeatedFlag(rawArgs, "--image"),
-      outDir: args.out,
-      timeoutS,
-      emulate: args.emulate,
-      signal: interrupt.signal,
-      onProgress: progress,
-    });
-    progress.done();
-    if (args.json) {
-      process.stdout.write(
-        `${JSON.stringify({ prompt_id: output.prompt_id, saved, text: output.text, errors: output.errors ?? [], timings: output.timings })}\n`,
-      );
-      return;
-    }
-    for (const path of saved) process.stdout.write(`saved ${path}\n`);
-    for (const text of output.text) process.stdout.write(`text from node ${text.node_id}: ${text.text}\n`);
-    for (const error of output.errors ?? []) process.stdout.write(`warning: ${error}\n`);
-    const t = output.timings;
-    process.stdout.write(
-      `timings: validate ${t.validate_ms} ms, queue ${t.queue_ms} ms, execution ${t.execution_ms} ms, collect ${t.collect_ms} ms, total ${t.total_ms} ms\n`,
+    void waitForSignal(["SIGINT", "SIGTERM"]).then(() =>
+      interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")),
     );
+    const signal = timeoutS ? AbortSignal.any([interrupt.signal, _timeout(timeoutS)]) : interrupt.signal;
+    const view = createProgressRenderer();
+    const flags = { sets: repeatedFlag(rawArgs, "--set"), images: repeatedFlag(rawArgs, "--image") };
+    try {
+      if (args.endpoint) {
+        const price = resolveGpuPrice({ gpuPrice: args["gpu-price"], gpu: args.gpu }, config.GPU_PRICES);
+        const result = await _remote(config, log, view, {
+          ...args,
+          endpoint: args.endpoint,
+          ...flags,
+          price,
+          timeoutS,
+          signal,
+        });
+        view.done();
+        _printRemote(result, Boolean(args.json));
+        return;
+      }
+      const { output, saved } = await runWorkflowOnce(config, log, {
+        workflowPath: args.workflow,
+        ...flags,
+        outDir: args.out,
+        timeoutS,
+        emulate: args.emulate,
+        signal: interrupt.signal,
+        onProgress: view.progress,
+      });
+      view.done();
+      if (args.json) {
+        const { prompt_id, text, timings } = output;
+        _json({
+          prompt_id,
+          saved: _paths(saved),
+          renamed: _renamed(saved),
+          text,
+          errors: output.errors ?? [],
+          timings,
+        });
+        return;
+      }
+      _printCommon(saved, output.text, output.errors ?? []);
+      const t = output.timings;
+      process.stdout.write(
+        `timings: validate ${t.validate_ms} ms, queue ${t.queue_ms} ms, execution ${t.execution_ms} ms, collect ${t.collect_ms} ms, total ${t.total_ms} ms\n`,
+      );
+    } finally {
+      view.done();
+    }
   },
 });
 
-function _progressPrinter(tty: boolean) {
-  let shown = false;
-  const print = (p: JobProgress) => {
-    if (tty) {
-      process.stderr.write(`\r\x1b[2Knode ${p.node}: ${p.value}/${p.max} (${p.percent}%)`);
-      shown = true;
-    } else process.stderr.write(`${JSON.stringify({ event: "progress", ...p })}\n`);
-  };
-  return Object.assign(print, {
-    done: () => {
-      if (shown) process.stderr.write("\n");
-    },
+async function _remote(
+  config: Config,
+  log: Logger,
+  view: ProgressRenderer,
+  run: {
+    endpoint: string;
+    workflow: string;
+    out: string;
+    sets: string[];
+    images: string[];
+    price: ReturnType<typeof resolveGpuPrice>;
+    timeoutS: number | undefined;
+    signal: AbortSignal;
+  },
+): Promise<RemoteRunResult> {
+  const client = endpointClientFromConfig(config, run.endpoint);
+  const input = await buildJobInput({ workflowPath: run.workflow, sets: run.sets, images: run.images });
+  return runRemote(client, {
+    input,
+    workflowName: basename(run.workflow),
+    outDir: run.out,
+    signal: run.signal,
+    view,
+    log,
+    config,
+    price: run.price,
+    ledger: ledgerPath(config),
+    timeoutMs: run.timeoutS ? run.timeoutS * 1000 : undefined,
   });
+}
+
+function _printRemote(result: RemoteRunResult, json: boolean): void {
+  if (json) {
+    const { job_id, endpoint, status, timings, billed_s, cost } = result;
+    const { text, errors } = result.output;
+    _json({
+      job_id,
+      endpoint,
+      status,
+      saved: _paths(result.saved),
+      renamed: _renamed(result.saved),
+      text,
+      errors,
+      timings,
+      billed_s,
+      cost,
+    });
+    return;
+  }
+  _printCommon(result.saved, result.output.text, result.output.errors);
+  const t = result.timings;
+  process.stdout.write(
+    `timings: in queue (cold start included) ${_s(t.delay_ms)}, execution ${_s(t.execution_ms)}, total ${_s(t.total_ms)}\n`,
+  );
+  const cost = result.cost
+    ? ` ≈ $${result.cost.usd.toFixed(4)} (${result.cost.source})`
+    : " (pass --gpu-price $/s or --gpu TYPE for a cost estimate)";
+  process.stdout.write(`billed: ${result.billed_s} s${cost}; a cold start and the idle timeout are billed on top\n`);
+}
+
+function _printCommon(saved: SavedOutput[], text: Array<{ node_id: string; text: string }>, errors: string[]): void {
+  for (const file of saved) {
+    const note = file.requested ? ` (${file.requested} exists; saved under the next free name)` : "";
+    process.stdout.write(`saved ${file.path}${note}\n`);
+  }
+  for (const item of text) process.stdout.write(`text from node ${item.node_id}: ${item.text}\n`);
+  for (const error of errors) process.stdout.write(`warning: ${error}\n`);
+}
+
+function _paths(saved: SavedOutput[]): string[] {
+  return saved.map((file) => file.path);
+}
+
+function _renamed(saved: SavedOutput[]): Array<{ requested: string; path: string }> {
+  return saved.flatMap((file) => (file.requested ? [{ requested: file.requested, path: file.path }] : []));
+}
+
+function _json(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+function _s(ms: number | null): string {
+  return ms === null ? "?" : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+function _timeout(seconds: number): AbortSignal {
+  const controller = new AbortController();
+  const error = new WorkerError("E_JOB_TIMEOUT", `the workflow ran past --timeout ${seconds} s`);
+  setTimeout(() => controller.abort(error), secondsToTimerMs(seconds)).unref();
+  return controller.signal;
 }

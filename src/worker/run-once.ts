@@ -1,11 +1,12 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { basename, join, resolve, sep } from "node:path";
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { createComfyClient } from "../comfy/client.ts";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { runJob } from "../jobs/pipeline.ts";
 import type { JobFile, JobOutput } from "../jobs/schema.ts";
+import { type SavedOutput, saveOutputFiles } from "../lib/output-files.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { loadWorkflowFile } from "../workflow/load.ts";
@@ -27,7 +28,7 @@ export interface RunOnceOptions {
 
 export interface RunOnceResult {
   output: JobOutput;
-  saved: string[];
+  saved: SavedOutput[];
 }
 
 /** `comfy-worker run`: start or attach to ComfyUI, run one workflow file, save every output to disk. */
@@ -92,18 +93,16 @@ export async function buildJobInput(options: Pick<RunOnceOptions, "workflowPath"
   return { workflow, images, overrides, output: { mode: "inline" as const, include_temp: false } };
 }
 
-/** Writes every output file under `outDir` (keeping ComfyUI's subfolders, never escaping `outDir`). */
-export async function saveOutputs(output: JobOutput, outDir: string): Promise<string[]> {
-  const root = resolve(outDir);
-  const saved: string[] = [];
-  for (const file of [...output.images, ...output.videos, ...output.audio, ...output.files]) {
-    const target = resolve(root, file.subfolder, file.filename);
-    if (!target.startsWith(root + sep))
-      throw new WorkerError("E_INPUT", `output name ${file.subfolder}/${file.filename} escapes ${outDir}`);
-    await mkdir(resolve(target, ".."), { recursive: true });
-    await writeFile(target, Buffer.from(file.data, "base64"));
-    saved.push(join(outDir, file.subfolder, file.filename));
-  }
+/**
+ * Writes every output file under `outDir` (keeping ComfyUI's subfolders, never escaping `outDir`); a name that
+ * is taken gets the next free one, never an overwrite. Throws when a file could not be written.
+ */
+export async function saveOutputs(output: JobOutput, outDir: string): Promise<SavedOutput[]> {
+  const { saved, failed } = await saveOutputFiles(
+    [...output.images, ...output.videos, ...output.audio, ...output.files],
+    outDir,
+  );
+  if (failed[0]) throw failed[0].error;
   return saved;
 }
 

@@ -22,6 +22,7 @@ test("--version prints the stamped version", async () => {
 const HELP_MUST_MENTION: Record<CommandName, string> = {
   serve: "--emulate",
   run: "--comfy-url",
+  runs: "--since",
   emulate: "--exit-after",
   check: "--verify",
   kits: "--json",

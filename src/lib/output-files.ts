@@ -1,0 +1,116 @@
+import { mkdir, open, rm } from "node:fs/promises";
+import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
+import { WorkerError } from "../errors.ts";
+
+/** One output file of a job result (SPEC §6): inline base64 or a URL to fetch. */
+export interface OutputItem {
+  filename: string;
+  subfolder: string;
+  type: "base64" | "s3_url";
+  data: string;
+}
+
+/** Where a file went; `requested` is set when that name was taken and the next free one was used. */
+export interface SavedOutput {
+  path: string;
+  requested?: string;
+}
+
+export interface SaveOutputsResult {
+  saved: SavedOutput[];
+  /** Files that could not be saved, each with why (the rest are saved regardless). */
+  failed: Array<{ item: OutputItem; error: Error }>;
+}
+
+/** Fetches the bytes behind an `s3_url` output; throws a WorkerError when the URL is refused. */
+export type FetchOutput = (url: string) => Promise<Response>;
+
+// ComfyUI names outputs prefix_00001_.png; the next free name keeps that pattern with the next number
+const COMFY_COUNTER = /^(.*_)(\d{5,})(_?)$/;
+const MAX_FREE_NAME_TRIES = 100_000;
+
+/**
+ * Saves every output under `outDir` (keeping ComfyUI's subfolders, never escaping `outDir`), never overwriting
+ * a file that is there: a taken name becomes the next free one (ComfyUI's counter, else `-2`, `-3`, …).
+ */
+export async function saveOutputFiles(
+  items: OutputItem[],
+  outDir: string,
+  fetchOutput?: FetchOutput,
+): Promise<SaveOutputsResult> {
+  const result: SaveOutputsResult = { saved: [], failed: [] };
+  for (const item of items) {
+    try {
+      result.saved.push(await _saveOne(item, outDir, fetchOutput));
+    } catch (error) {
+      result.failed.push({ item, error: error as Error });
+    }
+  }
+  return result;
+}
+
+async function _saveOne(item: OutputItem, outDir: string, fetchOutput?: FetchOutput): Promise<SavedOutput> {
+  // fetch first: a refused or failed URL leaves no empty file behind
+  const body: Buffer | Response =
+    item.type === "base64" ? Buffer.from(item.data, "base64") : await _fetch(item, fetchOutput);
+  const wanted = _target(outDir, item);
+  const path = await reserveFreePath(wanted);
+  try {
+    if (body instanceof Response) await Bun.write(path, body);
+    else await Bun.write(path, body);
+  } catch (error) {
+    await rm(path, { force: true });
+    throw error;
+  }
+  const shown = join(outDir, relative(resolve(outDir), path));
+  return path === wanted
+    ? { path: shown }
+    : { path: shown, requested: join(outDir, relative(resolve(outDir), wanted)) };
+}
+
+async function _fetch(item: OutputItem, fetchOutput?: FetchOutput): Promise<Response> {
+  if (!fetchOutput) throw new WorkerError("E_INPUT", `output ${item.filename} is a URL and nothing may fetch it here`);
+  const res = await fetchOutput(item.data);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new WorkerError("E_DOWNLOAD", `output ${item.filename}: ${new URL(item.data).host} answered ${res.status}`);
+  }
+  return res;
+}
+
+function _target(outDir: string, item: OutputItem): string {
+  const root = resolve(outDir);
+  const target = resolve(root, item.subfolder, item.filename);
+  if (!target.startsWith(root + sep))
+    throw new WorkerError("E_INPUT", `output name ${item.subfolder}/${item.filename} escapes ${outDir}`);
+  return target;
+}
+
+/**
+ * Creates `wanted`, or the next free name beside it, exclusively (`wx`: no race with another process saving
+ * into the same folder) and returns the path now reserved.
+ */
+export async function reserveFreePath(wanted: string): Promise<string> {
+  await mkdir(dirname(wanted), { recursive: true });
+  for (let n = 0; n < MAX_FREE_NAME_TRIES; n++) {
+    const path = n === 0 ? wanted : nextName(wanted, n);
+    try {
+      await (await open(path, "wx")).close();
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+  throw new WorkerError("E_INPUT", `no free name beside ${wanted} after ${MAX_FREE_NAME_TRIES} tries`);
+}
+
+/** The `n`-th alternative to a taken name: ComfyUI's counter + n, else `name-<n+1>.ext`. */
+export function nextName(path: string, n: number): string {
+  const ext = extname(path);
+  const stem = basename(path, ext);
+  const counter = stem.match(COMFY_COUNTER);
+  const next = counter
+    ? `${counter[1]}${String(Number(counter[2]) + n).padStart((counter[2] as string).length, "0")}${counter[3]}`
+    : `${stem}-${n + 1}`;
+  return join(dirname(path), `${next}${ext}`);
+}

@@ -1,0 +1,82 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { WorkerError } from "../errors.ts";
+import { isPrivateAddress, type LookupFn, lookupAll } from "../lib/net.ts";
+import type { FetchOutput, OutputItem } from "../lib/output-files.ts";
+import { guardedFetch } from "../lib/url-guard.ts";
+import type { EndpointTarget } from "./endpoint-url.ts";
+
+const Item = z.looseObject({
+  filename: z.string().min(1),
+  subfolder: z.string().default(""),
+  type: z.enum(["base64", "s3_url"]),
+  data: z.string(),
+});
+
+/** A COMPLETED job's output as our worker (and worker-comfyui v5) shapes it; unknown fields are kept. */
+export const RemoteOutput = z.looseObject({
+  images: z.array(Item).default([]),
+  videos: z.array(Item).default([]),
+  audio: z.array(Item).default([]),
+  files: z.array(Item).default([]),
+  text: z.array(z.looseObject({ node_id: z.string(), text: z.string() })).default([]),
+  errors: z.array(z.string()).default([]),
+  prompt_id: z.string().optional(),
+  timings: z.record(z.string(), z.unknown()).optional(),
+});
+export type RemoteOutput = z.infer<typeof RemoteOutput>;
+
+/** Parses a COMPLETED job's output; E_JOB_FAILED when it is not a ComfyUI worker's result. */
+export function parseRemoteOutput(output: unknown): RemoteOutput {
+  const parsed = RemoteOutput.safeParse(output ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new WorkerError(
+    "E_JOB_FAILED",
+    `the job completed, but its output is not a ComfyUI worker's result (${issue?.path.join(".")}: ${issue?.message}); is the endpoint running comfy-worker or worker-comfyui?`,
+    { details: { output } },
+  );
+}
+
+/** Every file item of an output, in result order. */
+export function outputItems(output: RemoteOutput): OutputItem[] {
+  return [...output.images, ...output.videos, ...output.audio, ...output.files];
+}
+
+/**
+ * How `s3_url` outputs are fetched: a URL on a loopback, private or link-local address is refused, unless the
+ * endpoint itself is on such an address (our own `serve`, a LAN bucket next to it): the job-URL guard reversed,
+ * so a remote result cannot make this machine reach into its own network.
+ */
+export async function outputFetcher(target: EndpointTarget, lookup: LookupFn = lookupAll): Promise<FetchOutput> {
+  const host = new URL(target.url).hostname.replace(/^\[|\]$/g, "");
+  const addresses = isIP(host) ? [host] : await lookup(host).catch(() => [] as string[]);
+  if (addresses.length > 0 && addresses.every(isPrivateAddress)) return (url) => fetch(url);
+  return (url) =>
+    guardedFetch(url, {}, "output URL", { privateAllowed: [], protocols: ["https:", "http:"], lookup }).catch(
+      (error: unknown) => {
+        if (error instanceof WorkerError)
+          throw new WorkerError(
+            error.code,
+            `${error.message}: the endpoint ${target.id} is not on this network, so its outputs may not point into it`,
+          );
+        throw error;
+      },
+    );
+}
+
+/** The human sentence of a FAILED job's `error` (plain text, or RunPod's SDK-shaped JSON with error_message). */
+export function remoteErrorText(error: unknown): string {
+  if (typeof error === "string") {
+    try {
+      const parsed = JSON.parse(error) as { error_message?: unknown };
+      if (typeof parsed?.error_message === "string") return parsed.error_message;
+    } catch {
+      // plain text
+    }
+    return error;
+  }
+  if (error && typeof error === "object" && typeof (error as { error_message?: unknown }).error_message === "string")
+    return (error as { error_message: string }).error_message;
+  return error === undefined ? "no reason given" : JSON.stringify(error);
+}

@@ -1,0 +1,198 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import { WorkerError } from "../errors.ts";
+import type { JobProgress } from "../jobs/progress.ts";
+import type { JobFile } from "../jobs/schema.ts";
+import { reserveFreePath, type SavedOutput, saveOutputFiles } from "../lib/output-files.ts";
+import type { Logger } from "../log.ts";
+import type { EndpointClient } from "./endpoint.ts";
+import { followJob } from "./follow.ts";
+import { prepareRequest } from "./inputs.ts";
+import { appendRun } from "./ledger.ts";
+import { outputFetcher, outputItems, parseRemoteOutput, type RemoteOutput, remoteErrorText } from "./outputs.ts";
+import { billedSeconds, type GpuPrice } from "./pricing.ts";
+import type { HealthReply, StatusReply } from "./schemas.ts";
+
+/** Where a remote run shows what happens (the CLI's progress renderer fits). */
+export interface RunView {
+  progress(progress: JobProgress): void;
+  phase(text: string): void;
+  note(text: string): void;
+}
+
+export interface RemoteRunOptions {
+  input: { workflow: unknown; images: JobFile[] } & Record<string, unknown>;
+  /** For the ledger: the workflow file's name. */
+  workflowName: string;
+  outDir: string;
+  signal: AbortSignal;
+  view: RunView;
+  log: Logger;
+  config: Parameters<typeof prepareRequest>[1] & Pick<Config, "BUCKET_ENDPOINT_URL">;
+  price?: GpuPrice | undefined;
+  ledger: string;
+  /** ms; also sent as the job's policy.executionTimeout. */
+  timeoutMs?: number | undefined;
+}
+
+export interface RemoteRunResult {
+  endpoint: string;
+  job_id: string;
+  status: "COMPLETED";
+  output: RemoteOutput;
+  saved: SavedOutput[];
+  timings: { delay_ms: number | null; execution_ms: number | null; total_ms: number };
+  billed_s: number;
+  cost: { usd: number; per_second: number; source: string } | null;
+}
+
+const CANCEL_TIMEOUT_MS = 5_000;
+
+/**
+ * Runs one job on an endpoint: submit with /run, follow it to the end (progress, phases), record it in the
+ * ledger, save every output under `outDir` without overwriting. Aborting `signal` cancels the remote job and
+ * rethrows the signal's reason. A job that ends other than COMPLETED is thrown as a WorkerError.
+ */
+export async function runRemote(client: EndpointClient, options: RemoteRunOptions): Promise<RemoteRunResult> {
+  const prepared = await prepareRequest(options.input, options.config);
+  if (prepared.bucketed.length > 0)
+    options.view.note(
+      `input files sent through the bucket (the request would be over the limit): ${prepared.bucketed.join(", ")}`,
+    );
+  if (options.timeoutMs) prepared.body.policy = { executionTimeout: Math.max(5_000, options.timeoutMs) };
+  const submittedAt = Date.now();
+  const { id } = await client.submit(prepared.body, options.signal);
+  options.view.note(`submitted job ${id} to ${client.target.url}`);
+  const job = await _follow(client, id, options);
+  const totalMs = Date.now() - submittedAt;
+  const billed = billedSeconds(job.executionTime);
+  const cost = options.price ? Math.round(billed * options.price.perSecond * 1e6) / 1e6 : null;
+  await _record(options, client, { id, status: job.status, job, billed, cost });
+  if (job.status !== "COMPLETED") throw _ended(job);
+  const output = parseRemoteOutput(job.output);
+  const saved = await _save(client, output, options, id);
+  return {
+    endpoint: client.target.id,
+    job_id: id,
+    status: "COMPLETED",
+    output,
+    saved,
+    timings: { delay_ms: job.delayTime ?? null, execution_ms: job.executionTime ?? null, total_ms: totalMs },
+    billed_s: billed,
+    cost:
+      options.price && cost !== null
+        ? { usd: cost, per_second: options.price.perSecond, source: options.price.source }
+        : null,
+  };
+}
+
+async function _follow(client: EndpointClient, id: string, options: RemoteRunOptions): Promise<StatusReply> {
+  const coldStart = client.health(options.signal).then(_noWorkerReady, () => false);
+  try {
+    for await (const event of followJob(client, id, { signal: options.signal })) {
+      if (event.type === "progress") options.view.progress(event.progress);
+      else if (event.type === "status") options.view.phase(await _phase(event.status, coldStart));
+      else if (event.type === "retry")
+        options.log.warn(`${event.error.message}; following job ${id} again in ${Math.ceil(event.delayMs / 1000)} s`);
+      else if (event.type === "terminal") return event.job;
+    }
+  } catch (error) {
+    if (!options.signal.aborted) throw error;
+    await _cancel(client, id, options);
+    throw options.signal.reason ?? error;
+  }
+  throw new WorkerError("E_INTERNAL", `following job ${id} ended without a final status`);
+}
+
+async function _phase(status: string, coldStart: Promise<boolean>): Promise<string> {
+  if (status === "IN_QUEUE") return (await coldStart) ? "in queue · cold start (no worker was ready)" : "in queue";
+  if (status === "IN_PROGRESS" || status === "RUNNING") return "running";
+  return status.toLowerCase();
+}
+
+function _noWorkerReady(health: HealthReply): boolean {
+  const workers = health.workers;
+  return workers !== undefined && (workers.idle ?? 0) + (workers.running ?? 0) + (workers.ready ?? 0) === 0;
+}
+
+// Ctrl-C or --timeout: the remote job must not keep running (and billing) after we stop following it
+async function _cancel(client: EndpointClient, id: string, options: RemoteRunOptions): Promise<void> {
+  try {
+    const reply = await client.cancel(id, AbortSignal.timeout(CANCEL_TIMEOUT_MS));
+    options.view.note(`cancelled job ${id} on the endpoint (${reply.status ?? "no status"})`);
+  } catch (error) {
+    options.log.warn(
+      `could not cancel job ${id} on the endpoint (${(error as Error).message}); cancel it in the RunPod console`,
+    );
+  }
+  const status = await client.status(id, AbortSignal.timeout(CANCEL_TIMEOUT_MS)).catch(() => undefined);
+  await _record(options, client, {
+    id,
+    status: "CANCELLED",
+    job: status ?? { id, status: "CANCELLED" },
+    billed: billedSeconds(status?.executionTime),
+    cost: options.price ? billedSeconds(status?.executionTime) * options.price.perSecond : null,
+  });
+}
+
+async function _record(
+  options: RemoteRunOptions,
+  client: EndpointClient,
+  run: { id: string; status: string; job: StatusReply; billed: number; cost: number | null },
+): Promise<void> {
+  try {
+    await appendRun(options.ledger, {
+      time: new Date().toISOString(),
+      endpoint: client.target.explicitUrl ? client.target.url : client.target.id,
+      job_id: run.id,
+      workflow: options.workflowName,
+      status: run.status,
+      delay_ms: run.job.delayTime ?? null,
+      execution_ms: run.job.executionTime ?? null,
+      billed_s: run.billed,
+      cost: run.cost,
+    });
+  } catch (error) {
+    options.log.warn(
+      `could not write the runs ledger ${options.ledger} (${(error as Error).message}); set RUNS_LEDGER`,
+    );
+  }
+}
+
+function _ended(job: StatusReply): WorkerError {
+  const details = { job_id: job.id, status: job.status, remote_error: job.error, output: job.output };
+  if (job.status === "CANCELLED")
+    return new WorkerError("E_JOB_CANCELLED", `job ${job.id} was cancelled on the endpoint`, { details });
+  if (job.status === "TIMED_OUT")
+    return new WorkerError(
+      "E_JOB_TIMEOUT",
+      `job ${job.id} timed out on the endpoint (past its execution timeout, or no worker took it within its ttl)`,
+      { details },
+    );
+  return new WorkerError("E_JOB_FAILED", `job ${job.id} failed on the endpoint: ${remoteErrorText(job.error)}`, {
+    details,
+  });
+}
+
+// every output that can be saved is; if any cannot, the whole result is kept beside them so nothing is lost
+async function _save(client: EndpointClient, output: RemoteOutput, options: RemoteRunOptions, id: string) {
+  const { saved, failed } = await saveOutputFiles(
+    outputItems(output),
+    options.outDir,
+    await outputFetcher(client.target),
+  );
+  if (failed.length === 0) return saved;
+  const kept = await reserveFreePath(join(options.outDir, `${id}.result.json`));
+  await writeFile(kept, JSON.stringify(output, null, 2));
+  const first = failed[0]?.error as Error;
+  const code = first instanceof WorkerError ? first.code : "E_DOWNLOAD";
+  const list = failed.map((f) => `${f.item.filename}: ${f.error.message}`).join("; ");
+  throw new WorkerError(
+    code,
+    `${failed.length} output file(s) of job ${id} were not saved (${list}); saved ${saved.length} other(s), and the whole result to ${kept}`,
+    {
+      details: { saved: saved.map((s) => s.path), result_file: kept },
+    },
+  );
+}
