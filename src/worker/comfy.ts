@@ -64,7 +64,7 @@ export async function createComfy(
  * The extra_model_paths.yaml files a started ComfyUI gets, so it sees what `check` and `pull` see (one rule,
  * weights/roots.ts): EXTRA_MODEL_PATHS plus a generated file for MODELS_DIR. The emulator stands in for the
  * ComfyUI at COMFY_DIR, so it also gets COMFY_DIR's own YAML and COMFY_DIR/models, and the place a missing file
- * should go (MODELS_DIR, else COMFY_DIR/models) comes first, never its throwaway base directory.
+ * should go (MODELS_DIR, else the checkout's models/) comes first, not its throwaway base directory.
  */
 async function _childModelPaths(
   config: Config,
@@ -75,7 +75,10 @@ async function _childModelPaths(
   if (emulatorBase) {
     const own = join(config.COMFY_DIR, "extra_model_paths.yaml");
     if (await Bun.file(own).exists()) yamls.unshift(own);
-    dirs.push({ dir: join(config.COMFY_DIR, "models"), isDefault: !config.MODELS_DIR });
+    // only a real checkout's models folder may come first (and receive downloads); without one the
+    // emulator's base stays first, as it did, rather than writing into a default /comfyui that isn't ComfyUI
+    const checkout = await Bun.file(join(config.COMFY_DIR, "main.py")).exists();
+    dirs.push({ dir: join(config.COMFY_DIR, "models"), isDefault: checkout && !config.MODELS_DIR });
   }
   // a COMFY_CMD owns its flags, so it can't be told; weights.ts warns when MODELS_DIR is then invisible.
   // Emulated, MODELS_DIR is where downloads and the "put it in" hint go, so it comes first

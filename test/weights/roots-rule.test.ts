@@ -33,7 +33,10 @@ test("MODELS_DIR that makes check pass makes run --emulate pass too", async () =
 });
 
 test("a missing weight under run --emulate points where check points, never into the emulator's temp folder", async () => {
+  // a ComfyUI checkout the emulator stands in for (it has main.py)
   const comfyDir = join(dir, "comfy-home");
+  mkdirSync(comfyDir, { recursive: true });
+  writeFileSync(join(comfyDir, "main.py"), "# ComfyUI\n");
   const run = await runCliCaptured(["run", EXAMPLE, "--emulate", "--out", join(dir, "out2")], {
     COMFY_DIR: comfyDir,
     COMFY_PORT: String(await freePort()),

@@ -36,14 +36,13 @@ test("a job whose weights are missing fails before anything is queued, with the 
   expect(details.code).toBe("E_WEIGHTS_MISSING");
   expect(details.missing_weights).toHaveLength(1);
   expect(details.missing_weights[0]).toMatchObject({ folder: "checkpoints", name, status: "missing" });
-  // the emulator stands in for the ComfyUI at COMFY_DIR: COMFY_DIR/models first (where `check` points too, never
-  // the emulator's throwaway base), then its own <base>/models, then the shared extra_model_paths.yaml root
+  // the emulator's own <base>/models first (COMFY_DIR here is no ComfyUI checkout), the shared
+  // extra_model_paths.yaml root, then COMFY_DIR/models as `check` reads it: what the emulator searches too
   const searched: string[] = details.missing_weights[0].searched;
   expect(searched).toHaveLength(3);
-  expect(searched[0]).toEndWith("/models/checkpoints");
-  expect(searched[0]).not.toContain("comfy-worker-emulator-");
-  expect(searched[1]).toContain("comfy-worker-emulator-");
-  expect(searched[2]).toBe(join(MODELS_DIR, "checkpoints"));
+  expect(searched[0]).toContain("comfy-worker-emulator-");
+  expect(searched[1]).toBe(join(MODELS_DIR, "checkpoints"));
+  expect(searched[2]).toBe("/comfyui/models/checkpoints");
   // nothing reached ComfyUI
   expect(await comfyGet(w, "/history")).toEqual({});
   expect(await comfyGet(w, "/queue")).toEqual({ queue_running: [], queue_pending: [] });
