@@ -26,7 +26,7 @@ const MARK: Record<EnsureResult["outcome"], string> = {
  * Progress of a pull on `stream` (stderr): on a TTY one bar per active file plus a line per finished
  * one; otherwise `{"event":"download",folder,name,bytes,total,rate,eta}` lines and a `done` per file.
  */
-export function createPullProgress(stream: NodeJS.WriteStream, tty: boolean): PullProgress {
+export function createPullProgress(stream: NodeJS.WriteStream, tty: boolean, dryRun = false): PullProgress {
   if (!tty) {
     const write = (event: object) => stream.write(`${JSON.stringify(event)}\n`);
     return {
@@ -39,10 +39,10 @@ export function createPullProgress(stream: NodeJS.WriteStream, tty: boolean): Pu
       done: () => {},
     };
   }
-  return _bars(stream);
+  return _bars(stream, dryRun);
 }
 
-function _bars(stream: NodeJS.WriteStream): PullProgress {
+function _bars(stream: NodeJS.WriteStream, dryRun: boolean): PullProgress {
   const active = new Map<string, WeightFileState>();
   let drawn = 0;
   let last = 0;
@@ -65,7 +65,8 @@ function _bars(stream: NodeJS.WriteStream): PullProgress {
     },
     onResult: (result) => {
       active.delete(`${result.folder}/${result.name}`);
-      redraw([formatResult(result)], true);
+      // a dry run's summary lists every file it would download, once
+      redraw(dryRun && result.outcome === "to_download" ? [] : [formatResult(result)], true);
     },
     done: () => {
       active.clear();
@@ -103,7 +104,8 @@ export function formatPullSummary(summary: PullSummary, dryRun: boolean): string
     `${summary.no_source} without a source`,
   ];
   if (summary.invalid > 0) parts.push(`${summary.invalid} invalid`);
-  const lines = [`${parts.join(", ")}; ${formatBytes(summary.bytes)} fetched in ${summary.seconds} s`];
+  const tail = dryRun ? _toDownload(summary.files) : `${formatBytes(summary.bytes)} fetched in ${summary.seconds} s`;
+  const lines = [`${parts.join(", ")}; ${tail}`];
   if (dryRun) {
     for (const file of summary.files.filter((f) => f.outcome === "to_download"))
       lines.push(
@@ -117,4 +119,30 @@ export function formatPullSummary(summary: PullSummary, dryRun: boolean): string
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** Token warnings for a pull: gated files to download whose host token is not set (they would fail with 401). */
+export function gatedWithoutToken(files: readonly EnsureResult[], tokens: { hf: boolean; civitai: boolean }): string[] {
+  const warnings: string[] = [];
+  for (const file of files) {
+    if (!file.gated || file.outcome !== "to_download" || !file.url) continue;
+    const host = new URL(file.url).hostname;
+    const token = /(^|\.)civitai\.com$/.test(host)
+      ? "CIVITAI_TOKEN"
+      : /(^|\.)huggingface\.co$/.test(host)
+        ? "HF_TOKEN"
+        : undefined;
+    if (!token || (token === "HF_TOKEN" ? tokens.hf : tokens.civitai)) continue;
+    warnings.push(
+      `${file.folder}/${file.name} is gated and ${token} is not set: its download will be refused; accept the licence on the model's page and set ${token}`,
+    );
+  }
+  return warnings;
+}
+
+function _toDownload(files: readonly EnsureResult[]): string {
+  const pending = files.filter((f) => f.outcome === "to_download");
+  const total = pending.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  const unknown = pending.filter((f) => f.size === undefined).length;
+  return `${formatBytes(total)} to download${unknown > 0 ? ` plus ${unknown} file(s) of unknown size` : ""}, nothing fetched`;
 }

@@ -5,7 +5,7 @@ import { pullWeights } from "../preload/pull.ts";
 import { VERIFY_LEVELS, type VerifyLevel } from "../weights/verify.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
-import { createPullProgress, formatPullSummary } from "./_pull-output.ts";
+import { createPullProgress, formatPullSummary, gatedWithoutToken } from "./_pull-output.ts";
 
 export default defineCommand({
   meta: {
@@ -50,8 +50,8 @@ export default defineCommand({
     const { config, log } = createCommandContext({ args, flags: { MODELS_DIR: args["models-dir"] } });
     const interrupt = new AbortController();
     void waitForSignal().then(() => interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")));
-    const progress = createPullProgress(process.stderr, Boolean(process.stderr.isTTY));
     const dryRun = Boolean(args["dry-run"]);
+    const progress = createPullProgress(process.stderr, Boolean(process.stderr.isTTY), dryRun);
     const summary = await pullWeights(
       {
         kits: repeatedFlag(rawArgs, "--kit"),
@@ -60,7 +60,13 @@ export default defineCommand({
       },
       { config, log, level, dryRun, onState: progress.onState, onResult: progress.onResult, signal: interrupt.signal },
     ).finally(() => progress.done());
-    process.stdout.write(args.json ? `${JSON.stringify(summary, null, 2)}\n` : formatPullSummary(summary, dryRun));
+    const warnings = gatedWithoutToken(summary.files, {
+      hf: Boolean(config.HF_TOKEN),
+      civitai: Boolean(config.CIVITAI_TOKEN),
+    });
+    for (const warning of warnings) log.warn(warning);
+    const out = warnings.length > 0 ? { ...summary, warnings } : summary;
+    process.stdout.write(args.json ? `${JSON.stringify(out, null, 2)}\n` : formatPullSummary(summary, dryRun));
     if (summary.failed > 0) process.exitCode = EXIT_CODES.E_DOWNLOAD;
     else if (!summary.ok) process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
   },

@@ -21,7 +21,7 @@ export async function ensureFreeSpace(dir: string, needed: number, free: FreeSpa
   if (available >= needed + FREE_SPACE_MARGIN_BYTES) return;
   throw new WorkerError(
     "E_DOWNLOAD",
-    `not enough disk space in ${dir}: the download needs ${formatBytes(needed)} more but only ${formatBytes(available)} is free; free some space or download to another volume`,
-    { details: { dir, needed, available } },
+    `not enough disk space in ${dir}: the download needs ${formatBytes(needed)} plus ${formatBytes(FREE_SPACE_MARGIN_BYTES)} kept free for everything else, but only ${formatBytes(available)} is free; free some space or download to another volume`,
+    { details: { dir, needed, margin: FREE_SPACE_MARGIN_BYTES, available } },
   );
 }

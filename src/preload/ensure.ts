@@ -35,6 +35,8 @@ export interface EnsureResult {
   reason?: string;
   /** The failure's error code (E_DOWNLOAD, E_INPUT, …). */
   code?: string;
+  /** Its manifest marks the host as needing a token and an accepted licence (to_download only). */
+  gated?: boolean;
 }
 
 export interface EnsureOptions {
@@ -90,7 +92,15 @@ async function _ensure(item: PlanItem, options: EnsureOptions): Promise<EnsureRe
   if (options.dryRun) {
     emit({ state: "missing" });
     const size = item.size ? { size: item.size } : {};
-    return { folder, name, outcome: "to_download", path: dest, url: item.source.url, ...size };
+    return {
+      folder,
+      name,
+      outcome: "to_download",
+      path: dest,
+      url: item.source.url,
+      ...size,
+      ...(item.gated ? { gated: true } : {}),
+    };
   }
   return _download(item, dest, level, options, emit);
 }

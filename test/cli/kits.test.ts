@@ -19,8 +19,8 @@ test("lists every built-in kit with its file count, total size and a gated marke
     expect(row).toContain(kit.description);
     expect(row?.includes(" gated ")).toBe(kit.files.some((file) => file.gated));
   }
-  expect(stdout).toMatch(/^flux1-dev\s+4\s+31\.8 GB\s+gated\s/m);
-  expect(stdout).toMatch(/^sd15\s+1\s+4\.0 GB\s{3}/m);
+  expect(stdout).toMatch(/^flux1-dev\s+4\s+31\.8 GiB\s+gated\s/m);
+  expect(stdout).toMatch(/^sd15\s+1\s+4\.0 GiB\s{2}/m);
   expect(stdout).toContain("HF_TOKEN");
 });
 
@@ -31,10 +31,10 @@ test("shows one kit's files: folder, name, size, whether a sha256 is known, and 
   expect(stdout).toContain("license:  FLUX.1 [dev] Non-Commercial License");
   expect(stdout).toMatch(/^FOLDER\s+NAME\s+SIZE\s+SHA256\s+URL$/m);
   expect(stdout).toMatch(
-    /^diffusion_models\s+flux1-dev\.safetensors\s+22\.2 GB\s+yes\s+gated\s+https:\/\/huggingface\.co\/black-forest-labs\/FLUX\.1-dev\/resolve\/main\/flux1-dev\.safetensors$/m,
+    /^diffusion_models\s+flux1-dev\.safetensors\s+22\.2 GiB\s+yes\s+gated\s+https:\/\/huggingface\.co\/black-forest-labs\/FLUX\.1-dev\/resolve\/main\/flux1-dev\.safetensors$/m,
   );
-  expect(stdout).toMatch(/^vae\s+ae\.safetensors\s+319\.8 MB\s+yes\s+https:\/\/\S+$/m);
-  expect(stdout).toContain("total 31.8 GB in 4 file(s)");
+  expect(stdout).toMatch(/^vae\s+ae\.safetensors\s+319\.8 MiB\s+yes\s+https:\/\/\S+$/m);
+  expect(stdout).toContain("total 31.8 GiB in 4 file(s)");
   expect(stdout).toContain(
     "1 gated file(s): accept the licence at https://huggingface.co/black-forest-labs/FLUX.1-dev",
   );

@@ -107,7 +107,7 @@ test("a private host named in PRIVATE_HOSTS_ALLOWED serves input files; other pr
 
 test("refuses files over the size limit", async () => {
   await expect(decodeJobFile({ name: "a.bin", image: "https://files.example/big" }, options)).rejects.toThrow(
-    "over the 1.0 KB limit",
+    "over the 1.0 KiB limit",
   );
   const big = Buffer.alloc(2048).toString("base64");
   await expect(decodeJobFile({ name: "a.bin", image: big }, options)).rejects.toThrow("over the");

@@ -83,7 +83,7 @@ test("--dry-run lists what would be fetched, with sizes and destinations, and fe
   expect(code).toBe(0);
   expect(stdout).toContain("0 present, 1 to download, 0 failed, 0 without a source");
   expect(stdout).toContain(
-    `would download ${host.url("/c.safetensors")} (256.0 KB) to ${join(models, "loras/c.safetensors")}`,
+    `would download ${host.url("/c.safetensors")} (256.0 KiB) to ${join(models, "loras/c.safetensors")}`,
   );
   expect(requests("/c.safetensors")).toBe(before);
   expect(existsSync(models)).toBe(false);
