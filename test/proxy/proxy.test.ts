@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { readPngText } from "../../src/workflow/png.ts";
+import type { Json } from "../helpers/emulator.ts";
+import { addModel, type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
+import { type FrontendClient as Client, FrontendClient, PromptExecutionError } from "../helpers/frontend-client.ts";
+import { type Proc, spawnEndpoint, spawnProxy } from "./_stack.ts";
+
+const WORKFLOW = (await Bun.file(join(import.meta.dir, "../../examples/sd15-txt2img.json")).json()) as Record<
+  string,
+  { class_type: string; inputs: Record<string, unknown> }
+>;
+const UI_WORKFLOW = { last_node_id: 9, nodes: [], links: [], version: 0.4 };
+const CKPT = "v1-5-pruned-emaonly.safetensors";
+
+let local: SpawnedEmulator;
+let endpoint: Proc & { url: string; base: string };
+let proxy: Proc & { url: string; out: string; jobIds(): string[] };
+
+beforeAll(async () => {
+  [local, endpoint] = await Promise.all([
+    spawnEmulator({ args: ["--previews"] }),
+    // slow enough to interrupt mid-run; ImageInvert fails on the endpoint only
+    spawnEndpoint("--node-ms 300 --fail-node ImageInvert"),
+  ]);
+  await addModel(local.base, "checkpoints", CKPT);
+  proxy = await spawnProxy(local.url, endpoint.url);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([proxy?.stop(), endpoint?.stop(), local?.stop()]);
+});
+
+async function client(base: string): Promise<Client> {
+  const c = new FrontendClient(base);
+  await c.init();
+  return c;
+}
+
+function workflow(edit: (wf: typeof WORKFLOW) => void = () => {}): typeof WORKFLOW {
+  const wf = structuredClone(WORKFLOW);
+  edit(wf);
+  return wf;
+}
+
+// what the UI reacts to, in order: progress steps collapse to one entry per node (the stream is sampled)
+function shape(c: Client, promptId: string): string[] {
+  const out: string[] = [];
+  for (const e of c.eventsOf(promptId)) {
+    const d = e.data;
+    let entry: string | undefined;
+    if (e.type === "executing") entry = `executing:${d.node}`;
+    else if (e.type === "executed") entry = `executed:${d.node}:${Object.keys(d.output as object).join(",")}`;
+    else if (e.type === "progress") entry = `progress:${d.node}:${d.max}`;
+    else if (e.type.startsWith("execution_")) entry = e.type;
+    if (entry && out.at(-1) !== entry) out.push(entry);
+  }
+  return out;
+}
+
+type FileRef = { filename: string; subfolder: string; type: string };
+
+function firstImage(c: Client, promptId: string): FileRef {
+  const executed = c.eventsOf(promptId).find((e) => e.type === "executed");
+  const file = (executed?.data.output as { images?: FileRef[] } | undefined)?.images?.[0];
+  if (!file) throw new Error(`prompt ${promptId} showed no image`);
+  return file;
+}
+
+describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
+  test("a frontend sees the events, outputs, history and queue entries a direct run gives", async () => {
+    const direct = await client(local.url);
+    const through = await client(proxy.url);
+    const a = await direct.queuePrompt(0, { output: workflow(), workflow: UI_WORKFLOW });
+    await direct.finished(a.prompt_id);
+    const b = await through.queuePrompt(0, { output: workflow(), workflow: UI_WORKFLOW });
+    expect(b.node_errors).toEqual({});
+    // the prompt is in the queue panel while it runs on the endpoint
+    const queue = await through.getQueue();
+    expect([...queue.queue_running, ...queue.queue_pending].map((item) => item[1])).toContain(b.prompt_id);
+    await through.finished(b.prompt_id, 40_000);
+    expect(shape(through, b.prompt_id)).toEqual(shape(direct, a.prompt_id));
+    expect(shape(through, b.prompt_id)).toContain("executed:9:images");
+
+    const fileA = firstImage(direct, a.prompt_id);
+    const fileB = firstImage(through, b.prompt_id);
+    const bytesA = new Uint8Array(await (await direct.view(fileA)).arrayBuffer());
+    const viewB = await through.view(fileB);
+    expect(viewB.status).toBe(200);
+    const bytesB = new Uint8Array(await viewB.arrayBuffer());
+    // same image size and the same embedded prompt and UI workflow (the emulator seeds pixels by prompt id)
+    expect(bytesB.length).toBeGreaterThan(1000);
+    expect(readPngText(bytesB, "b")).toEqual(readPngText(bytesA, "a"));
+    expect(bytesB.subarray(16, 24)).toEqual(bytesA.subarray(16, 24));
+    expect(new Uint8Array(await Bun.file(join(proxy.out, fileB.subfolder, fileB.filename)).arrayBuffer())).toEqual(
+      bytesB,
+    );
+
+    const history = await through.getHistory();
+    const entry = history[b.prompt_id] as { outputs: Record<string, unknown>; status: { status_str: string } };
+    expect(entry.status.status_str).toBe("success");
+    expect(entry.outputs["9"]).toEqual({ images: [fileB] });
+    // ComfyUI's own history is still there
+    expect(Object.keys(history)).toContain(a.prompt_id);
+    direct.close();
+    through.close();
+  }, 60_000);
+
+  test("interrupt from the UI cancels the remote job", async () => {
+    const c = await client(proxy.url);
+    const before = proxy.jobIds().length;
+    // a new seed: the endpoint's ComfyUI would serve an unchanged prompt from its cache at once
+    const wf = workflow((w) => {
+      (w["3"] as { inputs: Record<string, unknown> }).inputs.seed = 1234;
+    });
+    const { prompt_id } = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW });
+    await c.waitFor((e) => e.type === "progress" && e.data.prompt_id === prompt_id, 30_000);
+    await c.interrupt(prompt_id);
+    await c.finished(prompt_id, 30_000);
+    const interrupted = c.eventsOf(prompt_id).find((e) => e.type === "execution_interrupted");
+    expect(interrupted?.data.node_id).toBe("3");
+    expect(c.eventsOf(prompt_id).some((e) => e.type === "execution_success")).toBe(false);
+    const jobId = proxy.jobIds()[before];
+    const status = (await (await fetch(`${endpoint.url}/status/${jobId}`)).json()) as { status: string };
+    expect(status.status).toBe("CANCELLED");
+    c.close();
+  }, 60_000);
+
+  test("a remote failure shows as execution_error with the node and its message", async () => {
+    const c = await client(proxy.url);
+    const wf = workflow((w) => {
+      w["10"] = { class_type: "ImageInvert", inputs: { image: ["8", 0] } };
+      w["9"] = { class_type: "SaveImage", inputs: { filename_prefix: "inv", images: ["10", 0] } };
+    });
+    const { prompt_id } = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW });
+    await c.finished(prompt_id, 40_000);
+    const error = c.eventsOf(prompt_id).find((e) => e.type === "execution_error");
+    expect(error?.data).toMatchObject({ node_id: "10", node_type: "ImageInvert", exception_type: "RuntimeError" });
+    expect(String(error?.data.exception_message)).toContain("Emulated failure in ImageInvert");
+    const history = await c.getHistory();
+    expect((history[prompt_id] as { status: { status_str: string } }).status.status_str).toBe("error");
+    c.close();
+  }, 60_000);
+
+  test("a model the endpoint lacks gets ComfyUI's value_not_in_list, at once on the next queue", async () => {
+    const c = await client(proxy.url);
+    const wf = workflow((w) => {
+      (w["4"] as { inputs: Record<string, unknown> }).inputs.ckpt_name = "not-on-endpoint.safetensors";
+    });
+    const { prompt_id } = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW });
+    await c.finished(prompt_id, 40_000);
+    const error = c.eventsOf(prompt_id).find((e) => e.type === "execution_error");
+    expect(error?.data).toMatchObject({ node_id: "4", node_type: "CheckpointLoaderSimple" });
+    expect(String(error?.data.exception_message)).toContain(
+      "Value not in list: ckpt_name: 'not-on-endpoint.safetensors'",
+    );
+    const again = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(PromptExecutionError);
+    const body = (again as PromptExecutionError).response as { error: { type: string }; node_errors: Json };
+    expect(body.error.type).toBe("prompt_outputs_failed_validation");
+    expect(body.node_errors["4"].errors[0]).toMatchObject({
+      type: "value_not_in_list",
+      extra_info: { input_name: "ckpt_name", received_value: "not-on-endpoint.safetensors" },
+    });
+    c.close();
+  }, 60_000);
+
+  test("pre-checks answer exactly as ComfyUI does and send nothing to the endpoint", async () => {
+    const submitted = proxy.jobIds().length;
+    const bad = [
+      workflow((w) => {
+        (w["3"] as { class_type: string }).class_type = "NoSuchNode";
+      }),
+      workflow((w) => {
+        delete (w["3"] as { inputs: Record<string, unknown> }).inputs.steps;
+      }),
+      workflow((w) => {
+        (w["3"] as { inputs: Record<string, unknown> }).inputs.sampler_name = "not-a-sampler";
+      }),
+    ];
+    for (const prompt of bad) {
+      const post = (base: string) =>
+        fetch(`${base}/api/prompt`, { method: "POST", body: JSON.stringify({ prompt, client_id: "x" }) });
+      const [direct, through] = await Promise.all([post(local.url), post(proxy.url)]);
+      expect(through.status).toBe(400);
+      expect(await through.json()).toEqual(await direct.json());
+    }
+    const noPrompt = await fetch(`${proxy.url}/prompt`, { method: "POST", body: "{}" });
+    expect(noPrompt.status).toBe(400);
+    expect(((await noPrompt.json()) as { error: { type: string } }).error.type).toBe("no_prompt");
+    expect(proxy.jobIds().length).toBe(submitted);
+  }, 30_000);
+
+  test("another site's page may not queue through the proxy (ComfyUI's origin check)", async () => {
+    const submitted = proxy.jobIds().length;
+    const res = await fetch(`${proxy.url}/api/prompt`, {
+      method: "POST",
+      headers: { origin: "http://evil.example" },
+      body: JSON.stringify({ prompt: workflow() }),
+    });
+    expect(res.status).toBe(403);
+    expect(proxy.jobIds().length).toBe(submitted);
+  });
+
+  test("the queue target flips to local without a restart; ComfyUI's binary previews pass through", async () => {
+    const flip = (target: string) =>
+      fetch(`${proxy.url}/comfy-worker/queue-target`, {
+        method: "POST",
+        headers: { origin: proxy.url },
+        body: JSON.stringify({ target }),
+      });
+    expect(await (await flip("local")).json()).toMatchObject({ target: "local" });
+    const c = await client(proxy.url);
+    const submitted = proxy.jobIds().length;
+    const { prompt_id } = await c.queuePrompt(0, {
+      output: workflow((w) => {
+        (w["3"] as { inputs: Record<string, unknown> }).inputs.seed = 7;
+      }),
+      workflow: UI_WORKFLOW,
+    });
+    await c.finished(prompt_id);
+    expect(proxy.jobIds().length).toBe(submitted);
+    const localHistory = await (await fetch(`${local.url}/history/${prompt_id}`)).json();
+    expect(Object.keys(localHistory as object)).toEqual([prompt_id]);
+    expect(c.previews.some((p) => p.promptId === prompt_id && p.mime === "image/png")).toBe(true);
+    expect((await flip("remote")).status).toBe(200);
+    expect((await flip("elsewhere")).status).toBe(400);
+    c.close();
+  }, 30_000);
+});
