@@ -1,5 +1,5 @@
 import type { Logger } from "../log.ts";
-import type { KnownWsMessage, WsMessage } from "./schemas.ts";
+import { KnownWsMessage } from "./schemas.ts";
 import { type ComfySocket, openComfySocket, type SocketState } from "./ws.ts";
 
 /** What one prompt's follower hears from the shared socket. */
@@ -32,6 +32,18 @@ export interface PromptEvents {
 // answers) are kept briefly, within these bounds, for the subscriber that is about to come
 const MAX_UNCLAIMED_PROMPTS = 16;
 const MAX_UNCLAIMED_EVENTS = 512;
+// the events a prompt's follower acts on; the rest (`progress_state` snapshots of the whole graph on every node
+// change, `status`, custom nodes' own) are never validated, which is most of a prompt's frames
+const ROUTED_TYPES: ReadonlySet<string> = new Set([
+  "execution_start",
+  "execution_cached",
+  "executing",
+  "progress",
+  "executed",
+  "execution_success",
+  "execution_error",
+  "execution_interrupted",
+]);
 
 interface Hub {
   url: string;
@@ -81,7 +93,7 @@ function _ensure(hub: Hub): ComfySocket {
     url: hub.url,
     clientId: hub.clientId,
     ...(hub.log ? { log: hub.log } : {}),
-    onMessage: (message) => _route(hub, message),
+    onText: (text) => _route(hub, text),
     onState: (next) => {
       for (const listener of [...hub.listeners.values()]) listener.onState(next);
     },
@@ -100,17 +112,30 @@ function _subscribe(hub: Hub, promptId: string, listener: PromptListener): () =>
   };
 }
 
-function _route(hub: Hub, message: WsMessage): void {
+function _route(hub: Hub, text: string): void {
   hub.lastMessageAt = Date.now();
-  if (message.type === "other") return;
-  const id = (message.data as { prompt_id?: unknown }).prompt_id;
-  const promptId = typeof id === "string" ? id : undefined;
+  const frame = _frame(text);
   // id-less frames (`status`, the `executing` hint re-sent on reconnect) belong to no prompt in particular;
   // the reconnect itself makes every follower read /history
-  if (promptId === undefined) return;
-  const listener = hub.listeners.get(promptId);
-  if (listener) listener.onMessage(message);
-  else _keepUnclaimed(hub, promptId, message);
+  if (!frame) return;
+  const parsed = KnownWsMessage.safeParse(frame.json);
+  if (!parsed.success) return;
+  const listener = hub.listeners.get(frame.promptId);
+  if (listener) listener.onMessage(parsed.data);
+  else _keepUnclaimed(hub, frame.promptId, parsed.data);
+}
+
+/** A frame of a routed type with a prompt id, found without validating it; anything else is undefined. */
+function _frame(text: string): { json: unknown; promptId: string } | undefined {
+  let json: { type?: unknown; data?: { prompt_id?: unknown } } | null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof json?.type !== "string" || !ROUTED_TYPES.has(json.type)) return undefined;
+  const promptId = json.data?.prompt_id;
+  return typeof promptId === "string" ? { json, promptId } : undefined;
 }
 
 function _keepUnclaimed(hub: Hub, promptId: string, message: KnownWsMessage): void {

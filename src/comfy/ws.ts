@@ -1,15 +1,15 @@
 import type { Logger } from "../log.ts";
-import { parseWsMessage, type WsMessage } from "./schemas.ts";
 
 /** `open` delivers events; `reconnecting` is a gap (poll /history meanwhile); `failed` and `closed` are final. */
 export type SocketState = "connecting" | "open" | "reconnecting" | "failed" | "closed";
 
-/** Where to connect and what to do with each parsed event. */
+/** Where to connect and what to do with each text frame. */
 export interface ComfySocketOptions {
   /** ComfyUI's HTTP base URL; the socket goes to `<url>/ws?clientId=…`. */
   url: string;
   clientId: string;
-  onMessage: (message: WsMessage) => void;
+  /** Each JSON text frame as sent; the reader parses only what it needs (most frames are not for it). */
+  onText: (text: string) => void;
   onState?: (state: SocketState) => void;
   log?: Logger;
   /** Each connection attempt must open within this; default 10 s. */
@@ -72,7 +72,7 @@ function _connect(link: Link): void {
       link.openedAt = Date.now();
       _setState(link, "open");
     },
-    message: link.options.onMessage,
+    text: link.options.onText,
     down: (why) => _onDown(link, why),
   });
 }
@@ -105,7 +105,7 @@ function _onDown(link: Link, why: string): void {
 
 interface DialHandlers {
   open: () => void;
-  message: (message: WsMessage) => void;
+  text: (text: string) => void;
   down: (why: string) => void;
 }
 
@@ -121,9 +121,7 @@ function _dial(wsUrl: string, connectTimeoutMs: number, on: DialHandlers): { clo
     on.open();
   };
   ws.onmessage = (event: MessageEvent) => {
-    if (!live || typeof event.data !== "string") return;
-    const message = parseWsMessage(event.data);
-    if (message) on.message(message);
+    if (live && typeof event.data === "string") on.text(event.data);
   };
   ws.onclose = (event: CloseEvent) => {
     clearTimeout(timer);
