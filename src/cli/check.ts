@@ -17,6 +17,7 @@ import { formatCheckReport } from "./_check-table.ts";
 import { createCommandContext } from "./_context.ts";
 import { createPullProgress } from "./_pull-output.ts";
 import { variadic } from "./_strict-args.ts";
+import { runVolumeCheck, volumeCheckArgs, wantsVolumeCheck } from "./_volume-check.ts";
 
 export default defineCommand({
   meta: {
@@ -51,6 +52,7 @@ export default defineCommand({
       type: "boolean",
       description: "download every missing weight with a known source (as `pull` does), then check again",
     },
+    ...volumeCheckArgs,
   },
   async run({ args, rawArgs }) {
     const files = args._.length > 0 ? args._.map(String) : [args.workflow];
@@ -62,6 +64,7 @@ export default defineCommand({
     const level = args.verify as VerifyLevel;
     if (!VERIFY_LEVELS.includes(level))
       throw new WorkerError("E_USAGE", `--verify must be one of ${VERIFY_LEVELS.join(", ")}`);
+    if (wantsVolumeCheck(args)) return runVolumeCheck(files, args, config);
     const roots = await cliModelRoots(config);
     const { info, live } = await _objectInfo(config, log);
     if (!live)

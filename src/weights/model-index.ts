@@ -239,3 +239,8 @@ function _dirname(path: string): string {
   const slash = path.lastIndexOf("/");
   return slash < 0 ? "." : path.slice(0, slash);
 }
+
+/** A snapshot of files listed elsewhere (a network volume's S3 listing): each root's relative name → path. */
+export function snapshotOfFiles(roots: FolderRoots, rootFiles: Map<string, Map<string, string>>): ModelSnapshot {
+  return new _Snapshot(roots, rootFiles);
+}

@@ -5,11 +5,12 @@ import type { JobDeps } from "../jobs/pipeline.ts";
 import type { Logger } from "../log.ts";
 import type { WorkerHealth } from "../server/health.ts";
 import type { ColdStart } from "./cold-start.ts";
+import { publishInventory } from "./inventory.ts";
 import { runWarmup } from "./warmup.ts";
 import type { WorkerWeights } from "./weights.ts";
 
 export interface BringUpOptions {
-  config: Pick<Config, "WARMUP_WORKFLOW">;
+  config: Pick<Config, "WARMUP_WORKFLOW" | "RUNPOD_POD_ID" | "MODELS_DIR">;
   log: Logger;
   comfy: ComfyHandle;
   client: ComfyClient;
@@ -49,6 +50,8 @@ export async function bringUp(options: BringUpOptions): Promise<void> {
     comfyUp.catch(() => {});
     preloaded.catch(() => {});
     await Promise.all([comfyUp, preloaded]);
+    // in the background: `check --endpoint` reads it from the volume; it never delays or fails readiness
+    void publishInventory({ config: options.config, client, weights: deps.weights, coldStart: cold, log: options.log });
     await runWarmup(deps, options.config.WARMUP_WORKFLOW, options.log, stopping.signal);
     cold?.mark("warmup_done", options.config.WARMUP_WORKFLOW ? {} : { skipped: true });
     cold?.mark("ready");

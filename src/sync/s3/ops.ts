@@ -24,6 +24,8 @@ export interface ObjectInfo {
 export interface ListedObject {
   key: string;
   size: number;
+  /** Epoch ms of LastModified, when the server gave a parsable one. */
+  modifiedMs?: number;
 }
 
 /** A page of ListObjectsV2. */
@@ -200,10 +202,14 @@ export async function listPage(
 ): Promise<ListPage> {
   const query: Record<string, string> = { "list-type": "2", prefix, ...(token ? { "continuation-token": token } : {}) };
   const text = await s3.text({ method: "GET", query, timeoutMs: CALL_TIMEOUT_MS, signal });
-  const objects = xmlBlocks(text, "Contents").map((block) => ({
-    key: decodeXml(xmlBlocks(block, "Key")[0] ?? ""),
-    size: Number(xmlText(block, "Size") ?? 0),
-  }));
+  const objects = xmlBlocks(text, "Contents").map((block) => {
+    const modifiedMs = Date.parse(xmlText(block, "LastModified") ?? "");
+    return {
+      key: decodeXml(xmlBlocks(block, "Key")[0] ?? ""),
+      size: Number(xmlText(block, "Size") ?? 0),
+      ...(Number.isNaN(modifiedMs) ? {} : { modifiedMs }),
+    };
+  });
   const nextToken = xmlText(text, "NextContinuationToken");
   return { objects, truncated: xmlText(text, "IsTruncated") === "true", ...(nextToken ? { nextToken } : {}) };
 }
