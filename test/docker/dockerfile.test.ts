@@ -188,6 +188,6 @@ test("the build stage copies every file outside src/ that the code imports", asy
       if (!target.startsWith("src/")) outside.add(target.split("/")[0] as string);
     }
   }
-  expect([...outside].sort()).toEqual(["manifests", "package.json"]);
+  expect([...outside].sort()).toEqual(["docker", "manifests", "package.json"]);
   for (const entry of outside) expect(copied).toContain(entry);
 });
