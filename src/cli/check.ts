@@ -8,10 +8,12 @@ import { EXIT_CODES, WorkerError } from "../errors.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import type { Logger } from "../log.ts";
 import { type CheckDownloadOptions, downloadMissing } from "../preload/check-download.ts";
+import { loadKitSources } from "../preload/job-download.ts";
 import { cliModelRoots } from "../preload/pull.ts";
 import { type CheckReport, checkWorkflowFiles } from "../weights/check.ts";
 import { createModelIndex } from "../weights/model-index.ts";
 import { VERIFY_LEVELS, type VerifyLevel } from "../weights/verify.ts";
+import { weightKey } from "../weights/weight-state.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { formatCheckReport } from "./_check-table.ts";
 import { createCommandContext } from "./_context.ts";
@@ -82,9 +84,9 @@ export default defineCommand({
         dirs: { input: join(base, "input"), output: join(base, "output"), temp: join(base, "temp") },
         hash: { cacheDir: join(tmpdir(), "comfy-worker-sha256") },
       });
-    let report = await check();
+    let report = await withKitSources(await check());
     const downloads = args.download ? await _download(report, { config, log, roots, index }) : undefined;
-    if (downloads?.length) report = await check();
+    if (downloads?.length) report = await withKitSources(await check());
     const out = downloads ? { ...report, downloads } : report;
     process.stdout.write(args.json ? `${JSON.stringify(out, null, 2)}\n` : formatCheckReport(report));
     if (downloads?.some((d) => d.outcome === "failed")) process.exitCode = EXIT_CODES.E_DOWNLOAD;
@@ -111,4 +113,19 @@ async function _objectInfo(config: Config, log: Logger): Promise<{ info: ObjectI
     );
     return { info: coreObjectInfo(), live: false };
   }
+}
+
+/** A missing weight without a source of its own gets the built-in kit's (the known source the README promises). */
+export async function withKitSources(report: CheckReport): Promise<CheckReport> {
+  const needs = report.workflows.some((w) => w.weights.some((x) => x.status !== "present" && !x.source));
+  if (!needs) return report;
+  const kits = await loadKitSources([]);
+  const workflows = report.workflows.map((workflow) => ({
+    ...workflow,
+    weights: workflow.weights.map((weight) => {
+      const kit = weight.status === "present" || weight.source ? undefined : kits.get(weightKey(weight));
+      return kit ? { ...weight, source: { url: kit.url, ...(kit.sha256 ? { sha256: kit.sha256 } : {}) } } : weight;
+    }),
+  }));
+  return { ...report, workflows };
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import type { UnknownNode } from "../workflow/convert.ts";
 import { type LoadedWorkflow, loadWorkflowFile, type WorkflowFormat } from "../workflow/load.ts";
+import { knownNodePack } from "../workflow/node-packs.ts";
 import { createCandidateFinder } from "./candidates.ts";
 import type { HashOptions } from "./hash.ts";
 import { locateWeights, type WeightReport } from "./locate.ts";
@@ -85,7 +86,11 @@ export async function checkLoadedWorkflow(
     format: loaded.format,
     weights,
     inputs,
-    unknown_nodes: prepared.unknownNodes,
+    // the editor saves the pack (cnr_id/aux_id) only in UI files; otherwise name a well-known one
+    unknown_nodes: prepared.unknownNodes.map((node) => {
+      const pack = node.pack ?? knownNodePack(node.class_type);
+      return pack ? { ...node, pack } : node;
+    }),
     ...(warnings.length > 0 ? { warnings } : {}),
   };
 }

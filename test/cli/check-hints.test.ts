@@ -1,0 +1,36 @@
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { knownNodePack } from "../../src/workflow/node-packs.ts";
+import { runCliCaptured } from "../helpers/cli.ts";
+
+const EXAMPLE = join(import.meta.dir, "../../examples/sd15-txt2img.json");
+const CORPUS = join(import.meta.dir, "../../../shared/corpus/workflows");
+
+test("check shows a built-in kit's source for a missing file the workflow names no source for", async () => {
+  const { code, stdout } = await runCliCaptured(["check", EXAMPLE, "--json"], { COMFY_DIR: "/nonexistent" });
+  expect(code).toBe(3);
+  const weight = JSON.parse(stdout).workflows[0].weights[0];
+  expect(weight).toMatchObject({ folder: "checkpoints", name: "v1-5-pruned-emaonly.safetensors", status: "missing" });
+  expect(weight.source.url).toBe(
+    "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/v1-5-pruned-emaonly.safetensors",
+  );
+  expect(weight.source.sha256).toMatch(/^[0-9a-f]{64}$/);
+  const table = await runCliCaptured(["check", EXAMPLE], { COMFY_DIR: "/nonexistent" });
+  expect(table.stdout).toContain("source: https://huggingface.co/stable-diffusion-v1-5/");
+});
+
+test("an unknown node without cnr_id still names the pack known to provide it", async () => {
+  const file = join(CORPUS, "api-sd35-large-ipadapter.json");
+  const { stdout } = await runCliCaptured(["check", file, "--json"], { COMFY_DIR: "/nonexistent" });
+  expect(JSON.parse(stdout).workflows[0].unknown_nodes).toEqual([
+    { class_type: "ApplyIPAdapterSD3", pack: "Slickytail/ComfyUI-InstantX-IPAdapter-SD3" },
+    { class_type: "IPAdapterSD3Loader", pack: "Slickytail/ComfyUI-InstantX-IPAdapter-SD3" },
+  ]);
+});
+
+test("the built-in node map: exact types, rgthree's name pattern, nothing for core or unknown types", () => {
+  expect(knownNodePack("VHS_VideoCombine")).toBe("Kosinkadink/ComfyUI-VideoHelperSuite");
+  expect(knownNodePack("Power Lora Loader (rgthree)")).toBe("rgthree/rgthree-comfy");
+  expect(knownNodePack("KSampler")).toBeUndefined();
+  expect(knownNodePack("NoSuchNodeAnywhere")).toBeUndefined();
+});
