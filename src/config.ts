@@ -125,6 +125,17 @@ export const ConfigSchema = z.object({
   RUNPOD_S3_SECRET_KEY: z.string().optional().describe("network-volume S3 API secret (rps_…)"),
   AWS_ACCESS_KEY_ID: z.string().optional().describe("S3 access key id, when the RUNPOD_S3_* pair is unset"),
   AWS_SECRET_ACCESS_KEY: z.string().optional().describe("S3 secret key, when the RUNPOD_S3_* pair is unset"),
+  HF_ENDPOINT: url.default("https://huggingface.co").describe("Hugging Face (or a mirror) for `fix` lookups"),
+  CIVITAI_BASE_URL: url.default("https://civitai.com").describe("Civitai, for `fix` lookups"),
+  MODEL_LIST_URL: url
+    .default("https://raw.githubusercontent.com/Comfy-Org/ComfyUI-Manager/main/model-list.json")
+    .describe("ComfyUI-Manager's public model list, for `fix`"),
+  NODE_MAP_URL: url
+    .default("https://raw.githubusercontent.com/Comfy-Org/ComfyUI-Manager/main/extension-node-map.json")
+    .describe("ComfyUI-Manager's node type → node pack map, for `fix`"),
+  GITHUB_API_URL: url.default("https://api.github.com").describe("GitHub's API, to pin node packs to a commit"),
+  COMFY_REGISTRY_URL: url.default("https://api.comfy.org").describe("the Comfy Registry, for packs named by cnr_id"),
+  LOOKUP_TIMEOUT_S: z.coerce.number().positive().max(600).default(20).describe("deadline of one `fix` lookup call"),
   RUNPOD_PING_INTERVAL: z.coerce
     .number()
     .int()
