@@ -51,8 +51,9 @@ export default defineCommand({
     },
     "fail-node": {
       type: "string",
-      description: "node type(s) that raise an exception (repeatable, comma-separated)",
-      valueHint: "TYPE",
+      description:
+        "node type(s) that raise an exception (repeatable, comma-separated); TYPE=oom|no-gpu|corrupt|arch|module raises ComfyUI's real error",
+      valueHint: "TYPE[=KIND]",
     },
     "drop-ws-ms": { type: "string", description: "drop every websocket this long into each prompt", valueHint: "N" },
     "node-ms": { type: "string", description: "time each executed node takes (default 20)", valueHint: "N" },

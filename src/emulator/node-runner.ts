@@ -1,9 +1,10 @@
 import type { NodeInfo } from "../comfy/object-info.ts";
 import { nodeFrames, type PyFrame } from "./comfy-log.ts";
 import type { EmulatorContext } from "./context.ts";
-import { loadModels } from "./model-load.ts";
+import { type FailureKind, failureOf } from "./failures.ts";
 import { annotatedPath } from "./files.ts";
 import { asLink, type Prompt, type PromptNode } from "./graph.ts";
+import { loadModels } from "./model-load.ts";
 import { MAX_PROGRESS_STEPS } from "./options.ts";
 import { saveOutputs, type UiOutput } from "./outputs.ts";
 import { concatBytes, encodePng, gradientImage, pngSize } from "./png.ts";
@@ -57,10 +58,13 @@ export function resolveInputs(node: PromptNode, values: Map<string, Value[]>): R
 /** Runs one node: takes its time, reports sampler progress and previews, writes outputs; returns values and UI. */
 export async function runNode(ctx: EmulatorContext, run: NodeRun, id: string, node: PromptNode, info: NodeInfo) {
   const inputs = await _withFileFacts(ctx, node, resolveInputs(node, run.values));
-  if (ctx.settings.failNodes.includes(node.class_type)) {
+  const failKind = _failKind(ctx, node.class_type);
+  if (failKind) {
     await _sleep(ctx, ctx.settings.nodeMs / 2);
-    const message = `Emulated failure in ${node.class_type} (comfy-worker emulate --fail-node ${node.class_type})`;
-    throw new NodeFailure("RuntimeError", message, nodeFrames(node.class_type));
+    const file = Object.values(node.inputs).find((v): v is string => typeof v === "string" && /\.\w+$/.test(v));
+    const [type, message] = failureOf(failKind, node.class_type, file ?? "model.safetensors");
+    if (failKind === "oom") ctx.log.error(["Got an OOM, unloading all loaded models."]);
+    throw new NodeFailure(type, message, nodeFrames(node.class_type));
   }
   await loadModels(ctx, node);
   const values = computeOutputs(node.class_type, id, (info.output ?? []) as string[], inputs);
@@ -163,4 +167,13 @@ function _u32(value: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, value);
   return out;
+}
+
+// "--fail-node KSampler" raises the generic error; "--fail-node KSampler=oom" a real ComfyUI failure
+function _failKind(ctx: EmulatorContext, classType: string): FailureKind | undefined {
+  for (const entry of ctx.settings.failNodes) {
+    const [type, kind = "error"] = entry.split("=");
+    if (type === classType) return kind as FailureKind;
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { parseFailNodes } from "./failures.ts";
 import { PROFILE_HELP, resolveProfile } from "./profile.ts";
 
 /** The version the emulator reports wherever ComfyUI reports its own. */
@@ -30,7 +31,13 @@ export const EmulatorOptions = z.object({
   /** Stop answering HTTP and websockets while executing the Nth queued prompt (0 = never). */
   hangAfter: count.default(0),
   /** Node types whose execution raises an exception. */
-  failNodes: z.array(z.string()).default([]),
+  failNodes: z
+    .array(z.string())
+    .default([])
+    .superRefine((values, ctx) => {
+      const parsed = parseFailNodes(values);
+      if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+    }),
   /** Drop every websocket this long into each prompt (0 = never). */
   dropWsMs: count.default(0),
   /** Time each executed node takes. */

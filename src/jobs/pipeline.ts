@@ -1,4 +1,5 @@
 import type { ComfyClient } from "../comfy/client.ts";
+import type { ComfyFileDirs } from "../comfy/file-dirs.ts";
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import { type PromptResult, runPrompt } from "../comfy/run-prompt.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
@@ -10,6 +11,7 @@ import type { Logger } from "../log.ts";
 import { type ApiWorkflow, isUiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
 import { convertUiToApi } from "../workflow/convert.ts";
 import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
+import { executionFailure, recoverAfter } from "./failure.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
 import { collectOutputs, type OutputUploader } from "./outputs.ts";
 import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
@@ -29,6 +31,8 @@ export interface JobDeps {
   objectInfo: () => Promise<ObjectInfo>;
   /** Resolves (never rejects) once /object_info and the event socket of the current ComfyUI are ready. */
   warmed?: () => Promise<void>;
+  /** ComfyUI's file folders when it runs on this machine (supervised): outputs are read there, not via /view. */
+  localFiles?: ComfyFileDirs;
   /**
    * Fails (E_WEIGHTS_MISSING, …) when the workflow's weights aren't usable; absent = not checked. With
    * WEIGHTS_MODE=download it first fetches them, reporting progress as `node: "download:<folder>/<name>"`.
@@ -52,6 +56,7 @@ export interface JobRun {
 
 // ComfyUI's default --max-upload-size is 100 MB; a bigger input file would be refused by it anyway
 const MAX_INPUT_FILE_BYTES = 100 * 1_048_576;
+const LOCAL_MTIME_SLACK_MS = 2_000;
 
 /** Runs one job start to finish (SPEC §6); throws a WorkerError whose details say what went wrong. */
 export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
@@ -93,6 +98,8 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
     inlineMaxBytes: deps.config.OUTPUT_INLINE_MAX_MB * 1_048_576,
     mode: input.output?.mode ?? "auto",
     upload: deps.upload,
+    // a file older than the prompt is not its output (a stale name in a wrongly guessed folder); mtime may be coarse
+    ...(deps.localFiles ? { local: { dirs: deps.localFiles, notBefore: result.queuedAt - LOCAL_MTIME_SLACK_MS } } : {}),
   });
   const done = performance.now();
   const startedAt = result.startedAt ?? result.queuedAt;
@@ -179,7 +186,9 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
       },
     });
     if (result.status === "success") return result;
-    throw _executionFailure(result);
+    const failure = executionFailure(result, workflow);
+    await recoverAfter(failure, deps.client, deps.log);
+    throw failure;
   } finally {
     stopWatching();
   }
@@ -189,25 +198,6 @@ function _partialFailure(nodeErrors: Record<string, unknown>): WorkerError {
   const nodes = Object.entries(nodeErrors).map(([id, e]) => `node ${id}: ${_nodeErrorText(e)}`);
   return new WorkerError("E_WORKFLOW_REJECTED", `ComfyUI rejected part of the workflow (${nodes.join("; ")})`, {
     details: { node_errors: nodeErrors },
-  });
-}
-
-function _executionFailure(result: PromptResult): WorkerError {
-  if (result.status === "interrupted")
-    return new WorkerError("E_JOB_CANCELLED", "the prompt was interrupted in ComfyUI");
-  const error = result.error;
-  const node = error ? `${error.node_type} (node ${error.node_id})` : "a node";
-  const message = error?.exception_message?.trim().split("\n")[0] ?? "unknown error";
-  return new WorkerError("E_JOB_FAILED", `${node} failed: ${error?.exception_type ?? "Error"}: ${message}`, {
-    details: {
-      exception: {
-        type: error?.exception_type ?? "Error",
-        message: error?.exception_message ?? "",
-        node_id: error?.node_id,
-        node_type: error?.node_type,
-        traceback: error?.traceback,
-      },
-    },
   });
 }
 
