@@ -22,6 +22,8 @@ export interface LoggerOptions {
   redactor: Redactor;
   /** Where lines go: stdout for `serve` (RunPod reads it), stderr for CLI commands that print results. */
   stream?: NodeJS.WritableStream;
+  /** false (NO_COLOR is set): pretty lines without colour codes or badges. */
+  color?: boolean;
 }
 
 const CONSOLA_LEVELS: Record<LogLevelName, number> = { error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
@@ -41,7 +43,8 @@ export function createLogger(options: LoggerOptions): Logger {
     level: CONSOLA_LEVELS[options.level],
     // identical lines (ComfyUI progress, retries) must all be kept
     throttle: 0,
-    fancy: options.format === "pretty",
+    // consola's fancy reporter colours whenever its own detection says so (CI forces it); plain honours NO_COLOR
+    fancy: options.format === "pretty" && options.color !== false,
     stdout: stream as NodeJS.WriteStream,
     stderr: stream as NodeJS.WriteStream,
     ...(options.format === "json" ? { reporters: [{ log: (obj: LogObject) => _writeJson(stream, obj) }] } : {}),

@@ -25,7 +25,9 @@ export function createCommandContext(options: CommandContextOptions): { config: 
     isTTY: Boolean((stream as NodeJS.WriteStream).isTTY),
     onRunPod: Boolean(config.RUNPOD_ENDPOINT_ID),
   });
-  const log = createLogger({ level: config.LOG_LEVEL, format, redactor: config.redactor, stream });
+  // no-color.org: NO_COLOR set to anything but "" turns colour off
+  const color = !config.env.NO_COLOR;
+  const log = createLogger({ level: config.LOG_LEVEL, format, redactor: config.redactor, stream, color });
   for (const warning of config.warnings) log.warn(warning);
   return { config, log };
 }
