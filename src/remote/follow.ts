@@ -22,7 +22,10 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** Give up after the endpoint has been unreachable (or 429/5xx) for this long; default 5 min. */
   maxOutageMs?: number;
-  /** Pause between polls when a `/stream` reply came back empty and fast (a server that does not long-poll). */
+  /**
+   * Longest pause between polls when `/stream` answers empty and fast (a server that does not long-poll); the
+   * pause starts at a quarter of it and doubles while nothing changes, like the Python SDK's 1 s poll at most.
+   */
   idleMs?: number;
 }
 
@@ -43,7 +46,13 @@ export async function* followJob(
   jobId: string,
   options: FollowOptions = {},
 ): AsyncGenerator<FollowEvent, void, undefined> {
-  const state = { status: undefined as RemoteJobStatus | undefined, lastProgress: "", failures: 0, outageSince: 0 };
+  const state = {
+    status: undefined as RemoteJobStatus | undefined,
+    lastProgress: "",
+    failures: 0,
+    outageSince: 0,
+    idle: 0,
+  };
   const signal = options.signal;
   while (true) {
     signal?.throwIfAborted();
@@ -51,8 +60,8 @@ export async function* followJob(
       const started = Date.now();
       const reply = await client.stream(jobId, signal);
       _recovered(state);
-      yield* _statusChange(state, reply.status);
       for (const chunk of reply.stream) yield _chunkEvent(state, chunk.output);
+      yield* _statusChange(state, reply.status);
       if (reply.stream.length > 0 && !TERMINAL.has(reply.status)) continue;
       // RunPod-mode workers report progress as the status output, and the final result lives only in /status
       const job = await client.status(jobId, signal);
@@ -64,7 +73,10 @@ export async function* followJob(
       const progress = job.status === "IN_PROGRESS" ? JobProgress.safeParse(job.output) : undefined;
       if (progress?.success && JSON.stringify(progress.data) !== state.lastProgress)
         yield _chunkEvent(state, progress.data);
-      if (Date.now() - started < FAST_REPLY_MS) await abortableSleep(options.idleMs ?? IDLE_MS, signal);
+      const idleMs = options.idleMs ?? IDLE_MS;
+      state.idle = reply.stream.length > 0 ? 0 : state.idle + 1;
+      if (Date.now() - started < FAST_REPLY_MS)
+        await abortableSleep(Math.min(idleMs, (idleMs / 4) * 2 ** Math.max(0, state.idle - 1)), signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (!isRetryable(error)) throw error;

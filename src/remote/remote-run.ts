@@ -4,6 +4,7 @@ import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/progress.ts";
 import type { JobFile } from "../jobs/schema.ts";
+import type { LookupFn } from "../lib/net.ts";
 import { reserveFreePath, type SavedOutput, saveOutputFiles } from "../lib/output-files.ts";
 import type { Logger } from "../log.ts";
 import type { EndpointClient } from "./endpoint.ts";
@@ -34,6 +35,8 @@ export interface RemoteRunOptions {
   ledger: string;
   /** ms; also sent as the job's policy.executionTimeout. */
   timeoutMs?: number | undefined;
+  /** DNS for the output-URL guard (tests). */
+  lookup?: LookupFn;
 }
 
 export interface RemoteRunResult {
@@ -180,7 +183,7 @@ async function _save(client: EndpointClient, output: RemoteOutput, options: Remo
   const { saved, failed } = await saveOutputFiles(
     outputItems(output),
     options.outDir,
-    await outputFetcher(client.target),
+    await outputFetcher(client.target, options.lookup),
   );
   if (failed.length === 0) return saved;
   const kept = await reserveFreePath(join(options.outDir, `${id}.result.json`));

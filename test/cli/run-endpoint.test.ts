@@ -1,0 +1,202 @@
+import { afterAll, afterEach, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCliCaptured } from "../helpers/cli.ts";
+import { type FakeEndpoint, startFakeEndpoint } from "../helpers/fake-endpoint.ts";
+import { startS3 } from "../runpod/_s3.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cw-run-endpoint-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const EXAMPLE = join(import.meta.dir, "../../examples/sd15-txt2img.json");
+const KEY = "rpa_secret_key_for_tests";
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
+const QUIET = { captureStderr: true };
+let fake: FakeEndpoint;
+afterEach(() => fake?.stop());
+
+const png = (filename: string, subfolder = "") => ({
+  filename,
+  subfolder,
+  node_id: "9",
+  type: "base64",
+  data: PNG.toString("base64"),
+  mime: "image/png",
+});
+const completed = (images: unknown[]) => ({
+  final: {
+    status: "COMPLETED" as const,
+    output: { images, videos: [], audio: [], files: [], text: [], prompt_id: "p1", timings: {} },
+  },
+});
+
+let n = 0;
+function env(extra: Record<string, string> = {}) {
+  n++;
+  return { RUNPOD_API_KEY: KEY, RUNS_LEDGER: join(dir, `ledger-${n}.jsonl`), ...extra };
+}
+const ledger = (e: Record<string, string>) =>
+  readFileSync(e.RUNS_LEDGER as string, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+
+test("an endpoint id with RUNPOD_ENDPOINT_BASE_URL: progress, outputs saved without overwriting, timings, cost, ledger", async () => {
+  fake = startFakeEndpoint({ apiKey: KEY });
+  fake.plan = {
+    queueMs: 50,
+    chunks: [{ node: "3", class_type: "KSampler", title: "Sampler", value: 2, max: 4, percent: 50 }],
+    executionTime: 2_300,
+    ...completed([png("ComfyUI_00001_.png", "sub")]),
+  };
+  const e = env({ RUNPOD_ENDPOINT_BASE_URL: fake.base });
+  const out = join(dir, "out-id");
+  const args = ["run", EXAMPLE, "--endpoint", fake.id, "--out", out, "--gpu", "a100"];
+  const first = await runCliCaptured(args, e, { captureStderr: true });
+  expect(first.code).toBe(0);
+  expect(first.stdout).toContain(`saved ${join(out, "sub", "ComfyUI_00001_.png")}`);
+  expect(first.stdout).toContain("billed: 3 s ≈ $0.0023 (A100 at $0.00076/s)");
+  expect(first.stdout).toMatch(/in queue \(cold start included\) 0\.\d+ s, execution 2\.30 s/);
+  // not a TTY: progress arrives as JSON lines naming the node
+  expect(first.stderr).toContain('"event":"progress","node":"3","class_type":"KSampler","title":"Sampler"');
+  const second = await runCliCaptured(args, e, QUIET);
+  expect(second.code).toBe(0);
+  expect(second.stdout).toContain("ComfyUI_00002_.png (");
+  expect(readdirSync(join(out, "sub")).sort()).toEqual(["ComfyUI_00001_.png", "ComfyUI_00002_.png"]);
+  expect(fake.authHeaders.every((h) => h === `Bearer ${KEY}`)).toBe(true);
+  const runs = ledger(e);
+  expect(runs).toHaveLength(2);
+  expect(runs[0]).toMatchObject({
+    endpoint: fake.id,
+    workflow: "sd15-txt2img.json",
+    status: "COMPLETED",
+    execution_ms: 2300,
+    billed_s: 3,
+    cost: 0.00228,
+  });
+  expect(first.stdout + first.stderr).not.toContain(KEY);
+});
+
+test("--json prints the result; a dropped connection, 429 and 503 mid-job resume the same job", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = { chunks: [{ node: "3", value: 1, max: 2, percent: 50 }], stepMs: 100, ...completed([png("a.png")]) };
+  fake.failNext("stream", "drop");
+  fake.failNext("stream", 503);
+  fake.failNext("status", 429, 1, { "retry-after": "0" });
+  const result = await runCliCaptured(
+    ["run", EXAMPLE, "--endpoint", fake.url, "--out", join(dir, "out-json"), "--json"],
+    env(),
+  );
+  expect(result.code).toBe(0);
+  const json = JSON.parse(result.stdout);
+  expect(json).toMatchObject({
+    status: "COMPLETED",
+    saved: [join(dir, "out-json", "a.png")],
+    billed_s: expect.any(Number),
+    cost: null,
+  });
+  expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(1);
+});
+
+test("bad key, unknown endpoint, missing key: exit 2 with what to do; nothing submitted", async () => {
+  fake = startFakeEndpoint({ apiKey: KEY });
+  const base = { RUNPOD_ENDPOINT_BASE_URL: fake.base };
+  const bad = await runCliCaptured(
+    ["run", EXAMPLE, "--endpoint", fake.id],
+    env({ ...base, RUNPOD_API_KEY: "rpa_wrong" }),
+  );
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain("RUNPOD_API_KEY was refused");
+  const unknown = await runCliCaptured(["run", EXAMPLE, "--endpoint", "nope"], env(base), QUIET);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain('there is no endpoint "nope"');
+  const missing = await runCliCaptured(
+    ["run", EXAMPLE, "--endpoint", "abc"],
+    { ...env(base), RUNPOD_API_KEY: "" },
+    QUIET,
+  );
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toContain("needs RUNPOD_API_KEY");
+  expect(fake.jobs.size).toBe(0);
+});
+
+test("a request over RunPod's /run limit without a bucket is refused before submitting, naming the limit", async () => {
+  fake = startFakeEndpoint();
+  const big = join(dir, "big.png");
+  await Bun.write(big, Buffer.alloc(8_000_000, 7));
+  const result = await runCliCaptured(
+    ["run", EXAMPLE, "--endpoint", fake.url, "--image", `big.png=${big}`],
+    env(),
+    QUIET,
+  );
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain("over RunPod's /run payload limit of 10.0 MB");
+  expect(result.stderr).toContain("BUCKET_ENDPOINT_URL");
+  expect(fake.jobs.size).toBe(0);
+});
+
+test("with a bucket, the large input goes there and travels as a presigned URL; small ones stay inline", async () => {
+  const s3 = await startS3(["inputs"]);
+  try {
+    fake = startFakeEndpoint();
+    const big = join(dir, "big2.png");
+    const small = join(dir, "small.png");
+    await Bun.write(big, Buffer.alloc(8_000_000, 9));
+    await Bun.write(small, PNG);
+    const bucket = {
+      BUCKET_ENDPOINT_URL: s3.endpoint,
+      BUCKET_ACCESS_KEY_ID: s3.accessKeyId,
+      BUCKET_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      BUCKET_NAME: "inputs",
+    };
+    const args = [
+      "run",
+      EXAMPLE,
+      "--endpoint",
+      fake.url,
+      "--out",
+      join(dir, "out-b"),
+      "--image",
+      `big.png=${big}`,
+      "--image",
+      `small.png=${small}`,
+    ];
+    const result = await runCliCaptured(args, env(bucket), QUIET);
+    expect(result.code).toBe(0);
+    const body = [...fake.jobs.values()][0]?.body as { input: { images: Array<{ name: string; image: string }> } };
+    const images = body.input.images;
+    const sent = Object.fromEntries(images.map((i) => [i.name, i.image]));
+    expect(sent["small.png"]).toBe(PNG.toString("base64"));
+    expect(sent["big.png"]).toStartWith(`${s3.endpoint}/inputs/`);
+    const fetched = await fetch(sent["big.png"] as string);
+    expect((await fetched.arrayBuffer()).byteLength).toBe(8_000_000);
+  } finally {
+    await s3.close();
+  }
+});
+
+test("a FAILED job exits 5 with the worker's sentence; the ledger records it", async () => {
+  fake = startFakeEndpoint();
+  const sdkError = JSON.stringify({
+    error_type: "WorkerError",
+    error_message: "KSampler (node 3) failed: out of memory",
+  });
+  fake.plan = { final: { status: "FAILED", error: sdkError } };
+  const e = env();
+  const result = await runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url], e, QUIET);
+  expect(result.code).toBe(5);
+  expect(result.stderr).toContain("failed on the endpoint: KSampler (node 3) failed: out of memory");
+  expect(ledger(e)[0]).toMatchObject({ status: "FAILED" });
+});
+
+test("an expired result is a clear error, not a resubmit", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = { queueMs: 300, ...completed([]) };
+  const run = runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url], env(), QUIET);
+  for (let i = 0; i < 100 && fake.jobs.size === 0; i++) await Bun.sleep(10);
+  fake.expire([...fake.jobs.keys()][0] as string);
+  const result = await run;
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain("no longer knows it");
+  expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(1);
+});

@@ -1,0 +1,52 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nextName, saveOutputFiles } from "../../src/lib/output-files.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cw-out-files-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const item = (filename: string, text: string, subfolder = "") => ({
+  filename,
+  subfolder,
+  type: "base64" as const,
+  data: Buffer.from(text).toString("base64"),
+});
+
+test("next free names follow ComfyUI's counter, else a -N suffix", () => {
+  expect(nextName("/o/ComfyUI_00001_.png", 1)).toBe("/o/ComfyUI_00002_.png");
+  expect(nextName("/o/clip_00099.wav", 2)).toBe("/o/clip_00101.wav");
+  expect(nextName("/o/result.txt", 1)).toBe("/o/result-2.txt");
+});
+
+test("never overwrites: a taken name moves to the next free one, and says which was asked for", async () => {
+  const out = join(dir, "a");
+  const first = await saveOutputFiles(
+    [item("ComfyUI_00001_.png", "one", "sub"), item("ComfyUI_00002_.png", "two", "sub")],
+    out,
+  );
+  const again = await saveOutputFiles([item("ComfyUI_00001_.png", "three", "sub")], out);
+  expect(first.saved.map((s) => s.requested)).toEqual([undefined, undefined]);
+  expect(again.saved).toEqual([
+    { path: join(out, "sub", "ComfyUI_00003_.png"), requested: join(out, "sub", "ComfyUI_00001_.png") },
+  ]);
+  expect(readFileSync(join(out, "sub", "ComfyUI_00001_.png"), "utf8")).toBe("one");
+  expect(readFileSync(join(out, "sub", "ComfyUI_00003_.png"), "utf8")).toBe("three");
+});
+
+test("a name escaping --out and a URL without a fetcher fail alone; the other files are saved", async () => {
+  const out = join(dir, "b");
+  const result = await saveOutputFiles(
+    [
+      item("../../evil.png", "x"),
+      { filename: "u.png", subfolder: "", type: "s3_url", data: "https://x.test/u.png" },
+      item("ok.png", "ok"),
+    ],
+    out,
+  );
+  expect(result.failed.map((f) => f.error.message)).toEqual([
+    expect.stringContaining("escapes"),
+    expect.stringContaining("is a URL"),
+  ]);
+  expect(readdirSync(out)).toEqual(["ok.png"]);
+});

@@ -1,0 +1,100 @@
+import { afterAll, afterEach, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config.ts";
+import type { WorkerError } from "../../src/errors.ts";
+import { Redactor } from "../../src/lib/redact.ts";
+import { createLogger } from "../../src/log.ts";
+import { createEndpointClient } from "../../src/remote/endpoint.ts";
+import { runRemote } from "../../src/remote/remote-run.ts";
+import { type FakeEndpoint, startFakeEndpoint } from "../helpers/fake-endpoint.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cw-remote-run-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
+const config = loadConfig({ env: {} });
+const view = { progress: () => {}, phase: () => {}, note: () => {} };
+const BYTES = Buffer.from("not really a png");
+// a file host on loopback, standing in for a bucket URL a result points at
+const files = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(BYTES) });
+afterAll(() => files.stop(true));
+let fake: FakeEndpoint;
+afterEach(() => fake?.stop());
+
+function plan(outputs: unknown[]) {
+  return { final: { status: "COMPLETED" as const, output: { images: outputs, prompt_id: "p" } } };
+}
+const inline = { filename: "inline.png", subfolder: "", node_id: "9", type: "base64", data: BYTES.toString("base64") };
+const byUrl = {
+  filename: "remote.png",
+  subfolder: "",
+  node_id: "9",
+  type: "s3_url",
+  data: `http://127.0.0.1:${files.port}/remote.png`,
+};
+
+function options(out: string, extra: Partial<Parameters<typeof runRemote>[1]> = {}) {
+  return {
+    input: { workflow: {}, images: [] },
+    workflowName: "wf.json",
+    outDir: out,
+    signal: new AbortController().signal,
+    view,
+    log,
+    config,
+    ledger: join(dir, "ledger.jsonl"),
+    ...extra,
+  };
+}
+
+test("an endpoint on this machine may point outputs at loopback URLs: they are fetched and saved", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = plan([inline, byUrl]);
+  const out = join(dir, "local");
+  const result = await runRemote(createEndpointClient({ endpoint: fake.url }), options(out));
+  expect(result.saved.map((s) => s.path).sort()).toEqual([join(out, "inline.png"), join(out, "remote.png")]);
+  expect(readFileSync(join(out, "remote.png"))).toEqual(BYTES);
+});
+
+test("a public endpoint's output URL on a private address is refused; the rest and the whole result are kept", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = plan([inline, byUrl]);
+  const port = new URL(fake.url).port;
+  // the endpoint is reached as public.example (a public address), the fake answers for it
+  const client = createEndpointClient({
+    endpoint: "http://public.example/v2/fake-ep",
+    fetch: ((url: string, init?: RequestInit) =>
+      fetch(String(url).replace("http://public.example", `http://127.0.0.1:${port}`), init)) as typeof fetch,
+  });
+  const lookup = async (host: string) => (host === "public.example" ? ["93.184.216.34"] : ["127.0.0.1"]);
+  const out = join(dir, "public");
+  let error: WorkerError | undefined;
+  try {
+    await runRemote(client, options(out, { lookup }));
+  } catch (caught) {
+    error = caught as WorkerError;
+  }
+  expect(error?.code).toBe("E_INPUT");
+  expect(error?.message).toContain("remote.png");
+  expect(error?.message).toContain("private address");
+  expect(existsSync(join(out, "inline.png"))).toBe(true);
+  expect(existsSync(join(out, "remote.png"))).toBe(false);
+  const kept = readdirSync(out).find((name) => name.endsWith(".result.json")) as string;
+  expect(JSON.parse(readFileSync(join(out, kept), "utf8")).images[1].data).toBe(byUrl.data);
+});
+
+test("aborting cancels the remote job and records it as CANCELLED", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = { queueMs: 30_000 };
+  const controller = new AbortController();
+  const run = runRemote(
+    createEndpointClient({ endpoint: fake.url }),
+    options(join(dir, "abort"), { signal: controller.signal, ledger: join(dir, "abort.jsonl") }),
+  );
+  for (let i = 0; i < 200 && fake.jobs.size === 0; i++) await Bun.sleep(10);
+  controller.abort(new Error("stop"));
+  await expect(run).rejects.toThrow("stop");
+  expect(fake.cancels).toEqual([...fake.jobs.keys()]);
+  expect(JSON.parse(readFileSync(join(dir, "abort.jsonl"), "utf8"))).toMatchObject({ status: "CANCELLED" });
+});
