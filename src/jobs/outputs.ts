@@ -1,4 +1,6 @@
+import { resolve, sep } from "node:path";
 import type { ComfyClient } from "../comfy/client.ts";
+import type { ComfyFileDirs } from "../comfy/file-dirs.ts";
 import { WorkerError } from "../errors.ts";
 import { formatBytes } from "../lib/bytes.ts";
 import { mimeFromName } from "../lib/mime.ts";
@@ -28,6 +30,11 @@ export interface CollectOptions {
   /** "bucket" forces the uploader; "auto" uses it only when inline outputs would exceed the limit. */
   mode: "inline" | "bucket" | "auto";
   upload?: OutputUploader;
+  /**
+   * A ComfyUI on this machine: files are read from its folders instead of /view (several times cheaper for
+   * large outputs); a file that is missing there or older than `notBefore` (epoch ms) comes through /view.
+   */
+  local?: { dirs: ComfyFileDirs; notBefore: number };
 }
 
 /** Every file and text any output node produced, in node order; temp files only when asked for. */
@@ -83,7 +90,7 @@ export async function collectOutputs(
   // a few at a time: one job's outputs come from the same ComfyUI, which answers /view concurrently
   const fetched = await _mapLimited(files, FETCH_CONCURRENCY, async (ref) => ({
     ref,
-    bytes: new Uint8Array(await (await client.view(ref)).arrayBuffer()),
+    bytes: (await _readLocal(ref, options.local)) ?? new Uint8Array(await (await client.view(ref)).arrayBuffer()),
   }));
   const total = fetched.reduce((sum, file) => sum + file.bytes.byteLength, 0);
   const useBucket = options.mode === "bucket" || (options.mode === "auto" && total > options.inlineMaxBytes);
@@ -109,6 +116,23 @@ export async function collectOutputs(
   // results keep node order whatever order the transfers finished in
   for (const [i, { ref }] of fetched.entries()) result[ref.kind].push(stored[i] as OutputFile);
   return { result, uploadMs: useBucket ? performance.now() - started : 0 };
+}
+
+// the guessed folder may be wrong (a custom --output-directory in a wrapper script): a file this prompt did not
+// write there (absent, or older than the prompt) is left to /view, which knows where ComfyUI really saved it
+async function _readLocal(ref: OutputRef, local: CollectOptions["local"]): Promise<Uint8Array | undefined> {
+  if (!local) return undefined;
+  const root = resolve(local.dirs[ref.type]);
+  const path = resolve(root, ref.subfolder, ref.filename);
+  if (!path.startsWith(root + sep)) return undefined;
+  try {
+    const file = Bun.file(path);
+    const stat = await file.stat();
+    if (!stat.isFile() || stat.mtimeMs < local.notBefore) return undefined;
+    return await file.bytes();
+  } catch {
+    return undefined;
+  }
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in input order. */

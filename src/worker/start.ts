@@ -1,4 +1,5 @@
 import { type ComfyClient, createComfyClient } from "../comfy/client.ts";
+import { comfyFileDirs } from "../comfy/file-dirs.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import { windowedFailures } from "../jobs/log-window.ts";
@@ -70,7 +71,10 @@ export function createJobDeps(
   coldStart.follow(comfy);
   const checkWeights = weights.check;
   const check = checkWeights ? { checkWeights } : {};
-  return { client, comfy, config, log, objectInfo, warmed, ...check, weights, coldStart };
+  // a supervised ComfyUI (or the emulator) writes where we can read; an attached one is only reached over HTTP
+  const localFiles = models?.baseDir ? comfyFileDirs(config, models.baseDir, models.comfyDir) : undefined;
+  const files = localFiles ? { localFiles } : {};
+  return { client, comfy, config, log, objectInfo, warmed, ...files, ...check, weights, coldStart };
 }
 
 /**
