@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { describeProblem } from "../lib/issues.ts";
 import { parseFailNodes } from "./failures.ts";
 import { PROFILE_HELP, resolveProfile } from "./profile.ts";
 
@@ -79,7 +80,11 @@ export interface EmulatorIO {
 export function resolveEmulatorOptions(input: EmulatorOptions): EmulatorSettings {
   const result = EmulatorOptions.safeParse(input);
   if (!result.success) {
-    throw new WorkerError("E_USAGE", `Invalid emulator options:\n${z.prettifyError(result.error)}`);
+    // option keys are the flags' camelCase; say the flag and the problem in our words
+    const flag = (key: PropertyKey) =>
+      key === "baseDir" ? "--base" : `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const problems = result.error.issues.map((issue) => `${flag(issue.path[0] ?? "?")} ${describeProblem(issue, input)}`);
+    throw new WorkerError("E_USAGE", problems.join("; "));
   }
   return result.data;
 }
