@@ -83,7 +83,9 @@ export function resolveEmulatorOptions(input: EmulatorOptions): EmulatorSettings
     // option keys are the flags' camelCase; say the flag and the problem in our words
     const flag = (key: PropertyKey) =>
       key === "baseDir" ? "--base" : `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    const problems = result.error.issues.map((issue) => `${flag(issue.path[0] ?? "?")} ${describeProblem(issue, input)}`);
+    const problems = result.error.issues.map(
+      (issue) => `${flag(issue.path[0] ?? "?")} ${describeProblem(issue, input)}`,
+    );
     throw new WorkerError("E_USAGE", problems.join("; "));
   }
   return result.data;
