@@ -3,6 +3,7 @@ import type { ObjectInfo } from "../comfy/object-info.ts";
 import type { Logger } from "../log.ts";
 import type { EndpointClient } from "../remote/index.ts";
 import type { BrowserHub } from "./hub.ts";
+import { mergeJobs, remoteJobs } from "./jobs.ts";
 import type { KnownMissing } from "./known-missing.ts";
 import { mergeHistory, mergeQueue } from "./merge.ts";
 import { postPrompt } from "./post-prompt.ts";
@@ -44,6 +45,10 @@ const InterruptBody = z.looseObject({ prompt_id: z.string().nullish() });
 export async function handleRequest(req: Request, ctx: ProxyContext): Promise<Response> {
   const url = new URL(req.url);
   if (url.pathname === TARGET_ROUTE) return _target(req, ctx);
+  // the Jobs API exists only under /api
+  if (url.pathname === "/api/jobs" && req.method === "GET")
+    return _merged(req, ctx, (local) => mergeJobs(local, ctx.queue, url.searchParams));
+  if (url.pathname.startsWith("/api/jobs/")) return _job(req, ctx, url.pathname.slice(10));
   // every ComfyUI route also answers under /api
   const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
   const key = `${req.method} ${path}`;
@@ -105,6 +110,21 @@ async function _historyItem(req: Request, ctx: ProxyContext, id: string): Promis
   const finished = ctx.queue.history.get(decodeURIComponent(id));
   if (!finished) return ctx.upstream.forward(req);
   return Response.json({ [finished.item.promptId]: finished.entry });
+}
+
+// GET /api/jobs/{id} and POST /api/jobs/{id}/cancel for our prompts; anything else is ComfyUI's
+async function _job(req: Request, ctx: ProxyContext, rest: string): Promise<Response> {
+  const [rawId, action] = rest.split("/");
+  const id = decodeURIComponent(rawId ?? "");
+  const ours = ctx.queue.has(id) || ctx.queue.history.has(id);
+  if (!ours) return ctx.upstream.forward(req);
+  if (req.method === "GET" && action === undefined)
+    return Response.json(remoteJobs(ctx.queue, true).find((j) => j.id === id));
+  if (req.method === "POST" && action === "cancel") {
+    _cancel(ctx, id);
+    return Response.json({});
+  }
+  return ctx.upstream.forward(req);
 }
 
 // ComfyUI removes pending items only; a remote prompt named in a delete is cancelled even when running

@@ -44,8 +44,23 @@ interface PageResult {
   image?: { ok: boolean; width: number; height: number };
 }
 
+interface PageGlobals {
+  location: { protocol: string; host: string };
+  window: { name: string };
+  sessionStorage: { setItem(key: string, value: string): void };
+  Image: new () => {
+    onload: () => void;
+    onerror: () => void;
+    src: string;
+    naturalWidth: number;
+    naturalHeight: number;
+  };
+}
+
 // runs inside the page: api.ts's createSocket, queuePrompt and the image preview's /view URL
 async function queueLikeTheFrontend(workflow: unknown): Promise<PageResult> {
+  // the page's own globals (the test program is typed without the DOM library)
+  const { location, window, sessionStorage, Image } = globalThis as unknown as PageGlobals;
   const events: { type: string; data: Record<string, unknown> }[] = [];
   const fetchApi = (route: string, init: RequestInit = {}) =>
     fetch(`/api${route}`, { cache: "no-cache", ...init, headers: { ...init.headers, "Comfy-User": "" } });
@@ -79,7 +94,7 @@ async function queueLikeTheFrontend(workflow: unknown): Promise<PageResult> {
     body: JSON.stringify({ client_id: clientId, prompt: workflow, extra_data: { extra_pnginfo: { workflow: {} } } }),
   });
   if (res.status !== 200) return { status: res.status };
-  const { prompt_id } = await res.json();
+  const { prompt_id } = (await res.json()) as { prompt_id: string };
   await until(() =>
     events.some((e) => e.type === "executing" && e.data.node === null && e.data.prompt_id === prompt_id),
   );
