@@ -85,14 +85,15 @@ export async function spawnEndpoint(comfyArgs = ""): Promise<Proc & { url: strin
   return Object.assign(proc, { url: `${base}/v2/local`, base });
 }
 
-/** `proxy` on a free port in front of `comfyUrl`, sending prompts to `endpoint`; resolves once it listens. */
+/** `proxy` on a free port in front of `comfyUrl` (none: `extra` has --comfy-cmd), sending prompts to `endpoint`; resolves once it listens. */
 export async function spawnProxy(
   comfyUrl: string,
   endpoint: string,
   extra: string[] = [],
 ): Promise<Proc & { url: string; out: string; jobIds(): string[] }> {
   const out = mkdtempSync(join(tmpdir(), "cw-proxy-out-"));
-  const argv = ["proxy", "--listen", "127.0.0.1:0", "--comfy-url", comfyUrl, "--endpoint", endpoint, "--out", out];
+  const comfy = comfyUrl ? ["--comfy-url", comfyUrl] : [];
+  const argv = ["proxy", "--listen", "127.0.0.1:0", ...comfy, "--endpoint", endpoint, "--out", out];
   const proc = _spawn([...argv, ...extra], {}, [out]);
   let url = "";
   await _until(

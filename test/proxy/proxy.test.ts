@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { encodePng, gradientImage, pngSize } from "../../src/emulator/png.ts";
 import { readPngText } from "../../src/workflow/png.ts";
 import type { Json } from "../helpers/emulator.ts";
 import { addModel, type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
@@ -164,6 +165,36 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     });
     c.close();
   }, 60_000);
+
+  test("input files the prompt names are read through the local ComfyUI and sent with the job", async () => {
+    await Bun.write(join(local.base, "input", "photos", "cat.png"), encodePng(gradientImage(96, 64, 3)));
+    const c = await client(proxy.url);
+    const wf = {
+      "1": { class_type: "LoadImage", inputs: { image: "photos/cat.png" } },
+      "2": { class_type: "SaveImage", inputs: { filename_prefix: "from-input", images: ["1", 0] } },
+    };
+    const { prompt_id } = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW });
+    await c.finished(prompt_id, 40_000);
+    const bytes = new Uint8Array(await (await c.view(firstImage(c, prompt_id))).arrayBuffer());
+    // the endpoint's emulator sizes the output from the image it was given
+    expect(pngSize(bytes)).toEqual({ width: 96, height: 64 });
+    c.close();
+  }, 60_000);
+
+  test("input files over RunPod's /run payload limit are refused at POST /prompt, saying so", async () => {
+    await Bun.write(join(local.base, "input", "huge.png"), new Uint8Array(11 * 1024 * 1024));
+    const submitted = proxy.jobIds().length;
+    const wf = {
+      "1": { class_type: "LoadImage", inputs: { image: "huge.png" } },
+      "2": { class_type: "SaveImage", inputs: { filename_prefix: "x", images: ["1", 0] } },
+    };
+    const res = await fetch(`${proxy.url}/api/prompt`, { method: "POST", body: JSON.stringify({ prompt: wf }) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("payload_too_large");
+    expect(body.error.message).toContain("10.0 MB /run limit");
+    expect(proxy.jobIds().length).toBe(submitted);
+  }, 30_000);
 
   test("pre-checks answer exactly as ComfyUI does and send nothing to the endpoint", async () => {
     const submitted = proxy.jobIds().length;
