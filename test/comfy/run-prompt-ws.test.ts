@@ -24,7 +24,7 @@ interface Link {
  */
 function startProxy(emu: SpawnedEmulator, options: { dropAtLastEvent: boolean }) {
   const state = { connections: 0, reconnected: false, hidden: undefined as string | undefined, dropped: false };
-  const server = Bun.serve<Link, undefined>({
+  const server = Bun.serve<Link>({
     port: 0,
     hostname: "127.0.0.1",
     async fetch(req, srv) {
