@@ -50,8 +50,11 @@ export class JobStore {
     this.#pump();
   }
 
-  /** Queues a job; throws E_COMFY_UNAVAILABLE once the worker is shutting down. */
-  submit(request: JobRequest, id: string = crypto.randomUUID()): JobRecord {
+  /**
+   * Queues a job; throws E_COMFY_UNAVAILABLE once the worker is shutting down. `sync`: a /runsync call
+   * waits for it, so its result stays in memory until `returned()` (no disk round trip on the fast path).
+   */
+  submit(request: JobRequest, id: string = crypto.randomUUID(), options: { sync?: boolean } = {}): JobRecord {
     if (!this.#accepting)
       throw new WorkerError("E_COMFY_UNAVAILABLE", "the worker is shutting down and takes no new jobs");
     const now = this.#now();
@@ -62,6 +65,7 @@ export class JobStore {
       createdAt: now,
       stream: [],
       expiresAt: now + (request.policy?.ttl ?? DEFAULT_TTL_MS),
+      ...(options.sync ? { sync: true } : {}),
     };
     this.#jobs.set(id, job);
     this.#queue.push(id);
@@ -101,8 +105,11 @@ export class JobStore {
    * A job /runsync returned unfinished is polled with /status, so it keeps the /run retention.
    */
   returned(job: JobRecord): void {
-    if (TERMINAL_STATUSES.has(job.status))
-      job.expiresAt = Math.min(job.expiresAt, this.#now() + RUNSYNC_RESULT_KEEP_MS);
+    const finished = job.sync && TERMINAL_STATUSES.has(job.status);
+    job.sync = false;
+    if (!finished) return;
+    job.expiresAt = Math.min(job.expiresAt, this.#now() + RUNSYNC_RESULT_KEEP_MS);
+    this.#settleSoon(job);
   }
 
   /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
@@ -250,11 +257,18 @@ export class JobStore {
     else this.counts.failed++;
     this.#waiters.notify(job.id);
     this.#options.onFinish?.(job);
-    void this.#retention
-      .settle(job, () => this.#jobs.get(job.id) === job)
-      .catch(() => {
-        // a full disk leaves the result in memory, which still works
-      });
+    if (!job.sync) this.#settleSoon(job);
+  }
+
+  // after the current responses are sent: serializing a large output must not delay them
+  #settleSoon(job: JobRecord): void {
+    setImmediate(() => {
+      this.#retention
+        .settle(job, () => this.#jobs.get(job.id) === job)
+        .catch(() => {
+          // a full disk leaves the result in memory, which still works
+        });
+    });
   }
 
   #forget(job: JobRecord): void {

@@ -21,6 +21,8 @@ export interface JobRecord {
   controller?: AbortController;
   /** Absolute time (ms) after which the job is forgotten (policy.ttl, or RESULT_TTL_S after finishing). */
   expiresAt: number;
+  /** A /runsync call is waiting for this job: its result stays in memory until returned. */
+  sync?: boolean;
   /** A finished job's large output, moved to disk (`output` is then undefined). */
   outputFile?: SpilledFile;
   /** A failed job's input, moved to disk for /retry. */

@@ -86,7 +86,7 @@ test("finished jobs keep no input; a failed one keeps it on disk for /retry, whi
   await store.wait(job.id, 2_000);
   expect(job.status).toBe("COMPLETED");
   expect(seen).toEqual([input, input]);
-  expect(job.request.input).toEqual({});
+  await settled(() => Object.keys(job.request.input).length === 0);
   await settled(() => readdirSync(files?.dir as string).length === 0);
 });
 
@@ -107,6 +107,23 @@ test("a large output waits on disk, is served back byte-identical, and its file 
   }
   clock.now += RESULT_TTL_MS + 1;
   store.sweep();
+  await settled(() => readdirSync(files?.dir as string).length === 0);
+});
+
+test("a /runsync result is answered from memory, then waits on disk for its last minute", async () => {
+  const output = bigOutput();
+  const { store, clock, files, app } = setup(async () => output);
+  const body = JSON.stringify({ input: { workflow: {} } });
+  const res = await app.request("/runsync", { method: "POST", body, headers: { "content-type": "application/json" } });
+  const view = (await res.json()) as { id: string; status: string; output: unknown };
+  expect(view.status).toBe("COMPLETED");
+  expect(view.output).toEqual(output);
+  const job = store.get(view.id);
+  await settled(() => job?.outputFile !== undefined);
+  expect(job?.output).toBeUndefined();
+  expect(((await (await app.request(`/status/${view.id}`)).json()) as { output: unknown }).output).toEqual(output);
+  clock.now += 61_000;
+  expect(store.sweep()).toBe(0);
   await settled(() => readdirSync(files?.dir as string).length === 0);
 });
 

@@ -41,7 +41,7 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
     })
     .post("/runsync", zv("json", JobRequest), zv("query", WaitQuery), async (c) => {
       await checkRequestUrls(c.req.valid("json"), guard);
-      const job = jobs.submit(c.req.valid("json"));
+      const job = jobs.submit(c.req.valid("json"), undefined, { sync: true });
       await jobs.wait(job.id, clampWait(c.req.valid("query").wait, RUNSYNC_DEFAULT_WAIT_MS));
       const response = reply(job);
       jobs.returned(job);
