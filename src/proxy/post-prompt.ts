@@ -74,6 +74,8 @@ async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContex
   const needed = new Set(executionOrder(workflow, check.outputs));
   const input = {
     ...check.input,
+    // PreviewImage writes to temp: the UI shows those too
+    output: { include_temp: true },
     // in the prompt's own key order: SaveImage embeds the prompt as JSON, and a local run would have
     workflow: Object.fromEntries(Object.entries(workflow).filter(([id]) => needed.has(id))),
     ...(typeof apiKey === "string" && apiKey ? { comfy_org_api_key: apiKey } : {}),

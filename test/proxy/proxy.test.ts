@@ -172,12 +172,18 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     const wf = {
       "1": { class_type: "LoadImage", inputs: { image: "photos/cat.png" } },
       "2": { class_type: "SaveImage", inputs: { filename_prefix: "from-input", images: ["1", 0] } },
+      "3": { class_type: "PreviewImage", inputs: { images: ["1", 0] } },
     };
     const { prompt_id } = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW });
     await c.finished(prompt_id, 40_000);
     const bytes = new Uint8Array(await (await c.view(firstImage(c, prompt_id))).arrayBuffer());
     // the endpoint's emulator sizes the output from the image it was given
     expect(pngSize(bytes)).toEqual({ width: 96, height: 64 });
+    // PreviewImage's temp file comes back too, as a temp image the UI can load
+    const preview = c.eventsOf(prompt_id).find((e) => e.type === "executed" && e.data.node === "3");
+    const file = (preview?.data.output as { images: FileRef[] } | undefined)?.images[0];
+    expect(file?.type).toBe("temp");
+    expect((await c.view(file as FileRef)).status).toBe(200);
     c.close();
   }, 60_000);
 
@@ -194,6 +200,25 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     expect(body.error.type).toBe("payload_too_large");
     expect(body.error.message).toContain("10.0 MB /run limit");
     expect(proxy.jobIds().length).toBe(submitted);
+  }, 30_000);
+
+  test("ComfyUI's own routes pass through unchanged: uploads, /object_info, /view of local files", async () => {
+    const form = new FormData();
+    form.append("image", new Blob([encodePng(gradientImage(16, 16, 5))], { type: "image/png" }), "up.png");
+    form.append("subfolder", "via-proxy");
+    const upload = await fetch(`${proxy.url}/upload/image`, { method: "POST", body: form });
+    expect(await upload.json()).toEqual({ name: "up.png", subfolder: "via-proxy", type: "input" });
+    const query = "filename=up.png&subfolder=via-proxy&type=input";
+    const [direct, through] = await Promise.all([
+      fetch(`${local.url}/view?${query}`).then((r) => r.arrayBuffer()),
+      fetch(`${proxy.url}/api/view?${query}`).then((r) => r.arrayBuffer()),
+    ]);
+    expect(new Uint8Array(through)).toEqual(new Uint8Array(direct));
+    const [infoDirect, infoThrough] = await Promise.all([
+      fetch(`${local.url}/object_info`).then((r) => r.text()),
+      fetch(`${proxy.url}/api/object_info`).then((r) => r.text()),
+    ]);
+    expect(infoThrough).toBe(infoDirect);
   }, 30_000);
 
   test("pre-checks answer exactly as ComfyUI does and send nothing to the endpoint", async () => {
