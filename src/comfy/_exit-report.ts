@@ -28,14 +28,6 @@ export function startError(exit: ComfyExit, readyTimeoutMs: number): WorkerError
   });
 }
 
-/** E_COMFY_START when a ComfyUI we did not start already answers on our port. */
-export function portBusyError(url: string): WorkerError {
-  const message =
-    `a ComfyUI already answers at ${url} before comfy-worker started one (another ComfyUI, or one left over ` +
-    `from an earlier run); stop it, change COMFY_PORT, or set COMFY_URL=${url} to use it unsupervised`;
-  return new WorkerError("E_COMFY_START", message, { details: { url } });
-}
-
 export interface DiedFacts {
   maxRestarts: number;
   windowMs: number;

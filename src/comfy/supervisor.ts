@@ -2,9 +2,10 @@ import { WorkerError } from "../errors.ts";
 import { RingBuffer } from "../lib/ring-buffer.ts";
 import { delay } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
-import { describeExit, diedError, portBusyError, startError } from "./_exit-report.ts";
+import { describeExit, diedError, startError } from "./_exit-report.ts";
 import { HandleBase, stoppedError } from "./_handle.ts";
-import { probeComfy, Waker, waitForReady, watchHealth } from "./_probe.ts";
+import { claimPort } from "./_port.ts";
+import { Waker, waitForReady, watchHealth } from "./_probe.ts";
 import { type GroupRun, killGroup, spawnGroup, terminateGroup } from "./_process.ts";
 import { RestartPolicy } from "./_restart-policy.ts";
 import { programName } from "./command.ts";
@@ -186,10 +187,8 @@ class Supervisor extends HandleBase implements ComfyHandle {
   }
 
   async #spawn(waker: Waker): Promise<GroupRun | "stopped"> {
-    // a ComfyUI already on our port would answer our probes while ours dies of EADDRINUSE
-    const busy = await probeComfy(this.url, PORT_CHECK_TIMEOUT_MS, this.life.signal);
+    await claimPort(this.url, { timeoutMs: PORT_CHECK_TIMEOUT_MS, signal: this.life.signal });
     if (this.life.signal.aborted) return "stopped";
-    if (busy === "ok") throw portBusyError(this.url);
     const { argv, cwd, env } = this.#options;
     const run = spawnGroup({ argv, cwd, env, onLine: (line) => this.#onLine(line, waker) });
     this.#run = run;

@@ -1,9 +1,11 @@
+import { existsSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildComfyCommand, resolveComfyUrl } from "../comfy/command.ts";
 import { attachComfy, type ComfyHandle, createSupervisor } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
+import { WorkerError } from "../errors.ts";
 import { secondsToTimerMs, timerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { checkModelPathFiles, modelsDirYaml } from "../weights/roots.ts";
@@ -31,6 +33,7 @@ export async function createComfy(
     const comfy = attachComfy({ url: resolveComfyUrl(config), healthIntervalMs, healthTimeoutMs, log });
     return { comfy, dispose: async () => {}, models: {} };
   }
+  if (!options.emulate && !config.COMFY_CMD) _checkComfyDir(config.COMFY_DIR);
   const baseDir = options.emulate ? await mkdtemp(join(tmpdir(), "comfy-worker-emulator-")) : undefined;
   const paths = await _childModelPaths(config, baseDir);
   const command = buildComfyCommand(
@@ -114,4 +117,13 @@ export function failedFor(comfy: ComfyHandle, graceMs: number, signal: AbortSign
       { once: true },
     );
   });
+}
+
+// ComfyUI runs as `COMFY_PYTHON COMFY_DIR/main.py` in COMFY_DIR: say which setting is wrong, not "ENOENT posix_spawn"
+function _checkComfyDir(dir: string): void {
+  const hint = "set COMFY_DIR to your ComfyUI checkout (the folder with main.py), or COMFY_CMD to a full start command";
+  if (!existsSync(dir)) throw new WorkerError("E_CONFIG", `COMFY_DIR ${dir} does not exist; ${hint}`);
+  if (!statSync(dir).isDirectory()) throw new WorkerError("E_CONFIG", `COMFY_DIR ${dir} is not a folder; ${hint}`);
+  if (!existsSync(join(dir, "main.py")))
+    throw new WorkerError("E_CONFIG", `COMFY_DIR ${dir} has no main.py, so it is no ComfyUI checkout; ${hint}`);
 }

@@ -19,6 +19,7 @@ import { Metrics } from "../server/metrics.ts";
 import { healthRoutes } from "../server/routes/health.ts";
 import { bringUp } from "./bring-up.ts";
 import { createComfy } from "./comfy.ts";
+import { describeBind, type HttpListener, listenHttp } from "./http-listen.ts";
 import { createRunpodService } from "./runpod-jobs.ts";
 import { createJobDeps } from "./start.ts";
 
@@ -91,9 +92,17 @@ export async function startRunpodWorker(
     coldStart: deps.coldStart,
   };
   const app = _healthApp(health, metrics, log, config.API_TOKEN);
-  const server = Bun.serve({ port: config.PORT, hostname: "0.0.0.0", fetch: app.fetch });
-  const url = `http://127.0.0.1:${server.port}`;
-  log.info(`health routes on ${url}; RunPod queue mode (jobs come from RUNPOD_WEBHOOK_GET_JOB)`);
+  let http: HttpListener;
+  try {
+    http = listenHttp(config, { fetch: app.fetch });
+  } catch (error) {
+    // nothing runs yet, but the emulator's temp folder exists: a refused start leaves nothing behind
+    deps.weights.close();
+    await dispose();
+    throw error;
+  }
+  const { server, url } = http;
+  log.info(`health routes on ${describeBind(http)}; RunPod queue mode (jobs come from RUNPOD_WEBHOOK_GET_JOB)`);
   const shutdown = async () => {
     health.phase = "stopping";
     deps.weights.close();

@@ -17,6 +17,7 @@ import type { ComfyModels } from "../weights/serve-weights.ts";
 import { bringUp } from "./bring-up.ts";
 import { ColdStart } from "./cold-start.ts";
 import { createComfy, failedFor } from "./comfy.ts";
+import { describeBind, type HttpListener, listenHttp } from "./http-listen.ts";
 import { createWorkerWeights, type WorkerWeights } from "./weights.ts";
 
 export interface WorkerHandle {
@@ -165,16 +166,19 @@ export async function startWorker(
     maxBodyBytes: config.MAX_BODY_MB * 1_048_576,
     urlGuard: { privateAllowed: config.PRIVATE_HOSTS_ALLOWED },
   });
-  // idleTimeout 0: /runsync and /status-sync long-poll for up to 5 minutes
-  const server = Bun.serve({
-    port: config.PORT,
-    hostname: "0.0.0.0",
-    fetch: app.fetch,
-    idleTimeout: 0,
-    maxRequestBodySize: SERVER_MAX_REQUEST_BODY,
-  });
-  const url = `http://127.0.0.1:${server.port}`;
-  log.info(`HTTP API listening on ${url} (health answers while ComfyUI starts)`);
+  let http: HttpListener;
+  try {
+    // idleTimeout 0: /runsync and /status-sync long-poll for up to 5 minutes
+    http = listenHttp(config, { fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: SERVER_MAX_REQUEST_BODY });
+  } catch (error) {
+    // nothing runs yet, but the emulator's temp folder exists: a refused start leaves nothing behind
+    deps.weights.close();
+    await jobs.drain(0);
+    await dispose();
+    throw error;
+  }
+  const { server, url } = http;
+  log.info(`HTTP API listening on ${describeBind(http)} (health answers while ComfyUI starts)`);
   const life = new AbortController();
   const failed = failedFor(comfy, secondsToTimerMs(config.FAILED_EXIT_GRACE_S), life.signal);
   const stop = async () => {

@@ -122,11 +122,27 @@ describe("createSupervisor", () => {
     const other = Bun.serve({ port, hostname: "127.0.0.1", fetch: () => Response.json({ devices: [] }) });
     cleanup.servers.push(other);
     const error = await rejection(handle.start());
-    expect(error.code).toBe("E_COMFY_START");
+    // a port taken by someone else is this machine's configuration (exit 2), not ComfyUI failing (6)
+    expect(error.code).toBe("E_CONFIG");
+    expect(error.message).toContain(`port ${port} (COMFY_PORT) is already in use`);
     expect(error.message).toContain("already answers");
     expect(error.message).toContain("COMFY_URL");
     expect(handle.generation).toBe(0);
     expect(handle.state).toBe("failed");
+  });
+
+  test("refuses to start when a program that is not ComfyUI holds its port", async () => {
+    const { handle, port } = await fake([]);
+    const other = Bun.listen({
+      hostname: "127.0.0.1",
+      port,
+      socket: { open: (socket) => void socket.end(), data() {} },
+    });
+    const error = await rejection(handle.start()).finally(() => other.stop(true));
+    expect(error.code).toBe("E_CONFIG");
+    expect(error.message).toContain(`another program already listens on port ${port}`);
+    expect(error.message).not.toContain("COMFY_URL");
+    expect(handle.generation).toBe(0);
   });
 
   test("kills the whole group and fails with E_COMFY_START when not ready within the ready timeout", async () => {

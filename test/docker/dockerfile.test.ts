@@ -87,6 +87,8 @@ test("the runtime environment points comfy-worker at the image's ComfyUI and mod
   expect(env).toContain("COMFY_DIR=/comfyui");
   expect(env).toContain("COMFY_PYTHON=/opt/venv/bin/python");
   expect(env).toContain("EXTRA_MODEL_PATHS=/etc/comfy-worker/extra_model_paths.yaml");
+  // the platform's proxy and health checks come from outside the container
+  expect(env).toContain("HOST=0.0.0.0");
   expect(instructions[indexOf(/extra_model_paths\.yaml docker/)]).toContain("/etc/comfy-worker/");
 });
 
