@@ -86,7 +86,7 @@ export async function fetchInputUrl(url: string, what: string, options: DecodeOp
     if (error instanceof WorkerError) throw error;
     throw new WorkerError("E_INPUT", `${what}: could not download ${url} (${String(error)})`, { cause: error });
   });
-  if (!res.ok) throw new WorkerError("E_INPUT", `${what}: ${res.url || url} answered HTTP ${res.status}`);
+  if (!res.ok) throw new WorkerError("E_INPUT", `${what}: ${url} answered HTTP ${res.status}`);
   return _readLimited(res, what, options.maxBytes);
 }
 

@@ -25,6 +25,11 @@ const DEFAULT_MAX_REDIRECTS = 5;
  * or a name that resolves to a private, loopback or link-local address not in `privateAllowed`.
  */
 export async function checkJobUrl(raw: string, what: string, guard: UrlGuard): Promise<URL> {
+  return (await _vet(raw, what, guard)).url;
+}
+
+// the URL and, for a name that was resolved, the checked address to connect to
+async function _vet(raw: string, what: string, guard: UrlGuard): Promise<{ url: URL; address?: string }> {
   const url = _parse(raw, what);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const named = _namedAllowed(host, guard.privateAllowed);
@@ -38,7 +43,7 @@ export async function checkJobUrl(raw: string, what: string, guard: UrlGuard): P
       `${what}: host ${host} is not in DOWNLOAD_ALLOW_HOSTS (${guard.allowHosts.join(", ") || "empty"}); send the file as base64 or add the host`,
     );
   }
-  if (named) return url;
+  if (named) return { url };
   const addresses = isIP(host) ? [host] : await (guard.lookup ?? lookupAll)(host).catch(() => [] as string[]);
   if (addresses.length === 0) throw new WorkerError("E_INPUT", `${what}: cannot resolve ${host}`);
   const allowed = _allowedAddresses(guard.privateAllowed);
@@ -51,12 +56,14 @@ export async function checkJobUrl(raw: string, what: string, guard: UrlGuard): P
       `${what}: ${where} (loopback, private or link-local); refused. An operator can allow it with PRIVATE_HOSTS_ALLOWED`,
     );
   }
-  return url;
+  return isIP(host) ? { url } : { url, address: addresses[0] as string };
 }
 
 /**
  * fetch() for a job-supplied URL: the URL and every redirect target are checked with `checkJobUrl` before
- * anything is sent to them. Guard refusals are WorkerErrors; transport errors are thrown as fetch throws them.
+ * anything is sent to them, and the connection goes to the address that was checked (Host header and TLS
+ * server name keep the original name), so a second DNS answer cannot swap in a private address.
+ * Guard refusals are WorkerErrors; transport errors are thrown as fetch throws them.
  */
 export async function guardedFetch(
   raw: string,
@@ -69,8 +76,8 @@ export async function guardedFetch(
   let current = raw;
   let request = init;
   for (let hop = 0; hop <= max; hop++) {
-    await checkJobUrl(current, what, options);
-    const res = await doFetch(current, { ...request, redirect: "manual" });
+    const { url, address } = await _vet(current, what, options);
+    const res = await doFetch(..._pinned(url, address, { ...request, redirect: "manual" }));
     const location = res.headers.get("location");
     if (res.status < 300 || res.status >= 400 || !location) return res;
     await res.body?.cancel();
@@ -78,6 +85,16 @@ export async function guardedFetch(
     request = _redirected(request, res.status);
   }
   throw new WorkerError("E_INPUT", `${what}: more than ${max} redirects from ${raw}`);
+}
+
+function _pinned(url: URL, address: string | undefined, init: RequestInit): [string, RequestInit] {
+  if (!address) return [url.toString(), init];
+  const target = new URL(url);
+  target.hostname = isIP(address) === 6 ? `[${address}]` : address;
+  const headers = new Headers(init.headers);
+  headers.set("host", url.host);
+  const tls = url.protocol === "https:" ? { tls: { serverName: url.hostname } } : {};
+  return [target.toString(), { ...init, headers, ...tls }];
 }
 
 // as the fetch standard does: 303, and 301/302 after a POST, continue as a GET without a body

@@ -84,6 +84,21 @@ test("every redirect target is checked before anything is sent to it", async () 
   expect(hits).toEqual(["/secret"]);
 });
 
+test("the request goes to the address that was checked, not to a second DNS answer", async () => {
+  hits.length = 0;
+  // "hooks.test" exists only in the injected lookup: a fetch that resolved the name again would fail
+  const lookup = async () => ["127.0.0.2"];
+  const guard = { privateAllowed: ["127.0.0.2"], protocols: web, lookup };
+  const res = await guardedFetch(
+    `http://hooks.test:${inner.port}/pinned`,
+    { method: "POST", body: "{}" },
+    "webhook",
+    guard,
+  );
+  expect(await res.text()).toBe("inner");
+  expect(hits).toEqual(["/pinned"]);
+});
+
 test("PRIVATE_HOSTS_ALLOWED is a config list; entries that are no host, address or CIDR are config errors", () => {
   expect(loadConfig({ env: {} }).PRIVATE_HOSTS_ALLOWED).toEqual([]);
   expect(
