@@ -46,37 +46,12 @@ export async function* followJob(
   jobId: string,
   options: FollowOptions = {},
 ): AsyncGenerator<FollowEvent, void, undefined> {
-  const state = {
-    status: undefined as RemoteJobStatus | undefined,
-    lastProgress: "",
-    failures: 0,
-    outageSince: 0,
-    idle: 0,
-  };
+  const state: FollowState = { status: undefined, lastProgress: "", failures: 0, outageSince: 0, idle: 0 };
   const signal = options.signal;
   while (true) {
     signal?.throwIfAborted();
     try {
-      const started = Date.now();
-      const reply = await client.stream(jobId, signal);
-      _recovered(state);
-      for (const chunk of reply.stream) yield _chunkEvent(state, chunk.output);
-      yield* _statusChange(state, reply.status);
-      if (reply.stream.length > 0 && !TERMINAL.has(reply.status)) continue;
-      // RunPod-mode workers report progress as the status output, and the final result lives only in /status
-      const job = await client.status(jobId, signal);
-      yield* _statusChange(state, job.status);
-      if (TERMINAL.has(job.status)) {
-        yield { type: "terminal", job };
-        return;
-      }
-      const progress = job.status === "IN_PROGRESS" ? JobProgress.safeParse(job.output) : undefined;
-      if (progress?.success && JSON.stringify(progress.data) !== state.lastProgress)
-        yield _chunkEvent(state, progress.data);
-      const idleMs = options.idleMs ?? IDLE_MS;
-      state.idle = reply.stream.length > 0 ? 0 : state.idle + 1;
-      if (Date.now() - started < FAST_REPLY_MS)
-        await abortableSleep(Math.min(idleMs, (idleMs / 4) * 2 ** Math.max(0, state.idle - 1)), signal);
+      if (yield* _round(client, jobId, state, options)) return;
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (!isRetryable(error)) throw error;
@@ -85,6 +60,61 @@ export async function* followJob(
       await abortableSleep(delayMs, signal);
     }
   }
+}
+
+interface FollowState {
+  status: RemoteJobStatus | undefined;
+  lastProgress: string;
+  failures: number;
+  outageSince: number;
+  /** Rounds in a row without a stream chunk. */
+  idle: number;
+}
+
+/** One `/stream` + `/status` round; true once the job is terminal (its event yielded). */
+async function* _round(
+  client: EndpointClient,
+  jobId: string,
+  state: FollowState,
+  options: FollowOptions,
+): AsyncGenerator<FollowEvent, boolean, undefined> {
+  const { signal } = options;
+  const started = Date.now();
+  // a /stream that fails or hangs must not hide the job's end: /status is asked either way
+  const reply = await client.stream(jobId, signal).catch((error: unknown) => {
+    if (signal?.aborted || !isRetryable(error)) throw error;
+    return error as WorkerError;
+  });
+  const streamed = reply instanceof WorkerError ? undefined : reply;
+  for (const chunk of streamed?.stream ?? []) yield _chunkEvent(state, chunk.output);
+  if (streamed) yield* _statusChange(state, streamed.status);
+  const chunks = streamed?.stream.length ?? 0;
+  if (streamed && chunks > 0 && !TERMINAL.has(streamed.status)) {
+    _recovered(state);
+    return false;
+  }
+  // RunPod-mode workers report progress as the status output, and the final result lives only in /status
+  const job = await client.status(jobId, signal);
+  _recovered(state);
+  yield* _statusChange(state, job.status);
+  if (TERMINAL.has(job.status)) {
+    yield { type: "terminal", job };
+    return true;
+  }
+  const progress = job.status === "IN_PROGRESS" ? JobProgress.safeParse(job.output) : undefined;
+  if (progress?.success && JSON.stringify(progress.data) !== state.lastProgress)
+    yield _chunkEvent(state, progress.data);
+  state.idle = chunks > 0 ? 0 : state.idle + 1;
+  if (reply instanceof WorkerError) {
+    // the endpoint answers /status, so this is no outage; back off /stream all the same
+    const delayMs = backoffMs(state.idle - 1, RETRY_BACKOFF);
+    yield { type: "retry", error: reply, delayMs };
+    await abortableSleep(delayMs, signal);
+  } else if (Date.now() - started < FAST_REPLY_MS) {
+    const idleMs = options.idleMs ?? IDLE_MS;
+    await abortableSleep(Math.min(idleMs, (idleMs / 4) * 2 ** Math.max(0, state.idle - 1)), signal);
+  }
+  return false;
 }
 
 function* _statusChange(state: { status: RemoteJobStatus | undefined }, status: RemoteJobStatus) {

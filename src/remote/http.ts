@@ -71,7 +71,8 @@ export async function endpointRequest(
       op,
       res.status,
       `${_what(transport, op)} answered something that is not JSON (${_snippet(text)}); is --endpoint a RunPod endpoint or \`serve --mode api\`?`,
-      { jobId: init.jobId },
+      // after a job was accepted the endpoint is known to be right: a cut-off body is a dropped connection
+      { jobId: init.jobId, retryable: op === "status" || op === "stream" },
     );
   }
 }

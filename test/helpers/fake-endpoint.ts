@@ -46,8 +46,11 @@ export interface FakeEndpoint {
   cancels: string[];
   /** Plan for the next submitted jobs (default: completes at once with `{ok: true}`). */
   plan: FakeJobPlan;
-  /** Answer the next `count` requests of `op` with `status` (e.g. 429, 500); `drop` closes mid-answer. */
-  failNext(op: string, status: number | "drop", count?: number, headers?: Record<string, string>): void;
+  /**
+   * Answer the next `count` requests of `op` with `status` (e.g. 429, 500); `drop` breaks the connection
+   * mid-answer, `truncate` ends a 200 answer half-way.
+   */
+  failNext(op: string, status: number | "drop" | "truncate", count?: number, headers?: Record<string, string>): void;
   /** Forget a job: its /status and /stream answer 404 from now on. */
   expire(jobId: string): void;
   /** Delay every /stream answer by this many ms. */
@@ -58,7 +61,7 @@ export interface FakeEndpoint {
 /** Starts the fake on a free loopback port; `apiKey` must come as `Bearer <key>` or raw. */
 export function startFakeEndpoint(options: { id?: string; apiKey?: string } = {}): FakeEndpoint {
   const id = options.id ?? "fake-ep";
-  const failures: Array<{ op: string; status: number | "drop"; headers: Record<string, string> }> = [];
+  const failures: Array<{ op: string; status: number | "drop" | "truncate"; headers: Record<string, string> }> = [];
   const fake: FakeEndpoint = {
     url: "",
     base: "",
@@ -95,6 +98,8 @@ export function startFakeEndpoint(options: { id?: string; apiKey?: string } = {}
       if (failure >= 0) {
         const [f] = failures.splice(failure, 1);
         if (f?.status === "drop") return _dropped();
+        if (f?.status === "truncate")
+          return new Response('{"status":"IN_PROG', { headers: { "content-type": "application/json" } });
         return Response.json({ error: "injected" }, { status: f?.status as number, headers: f?.headers });
       }
       const given = req.headers.get("authorization")?.replace(/^Bearer\s+/i, "");

@@ -98,20 +98,22 @@ describe("endpoint client against a fake of RunPod's endpoint API", () => {
     expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(4);
   });
 
-  test("a dropped connection, 429 and 503 mid-job: following resumes on the same job, never resubmits", async () => {
+  test("a dropped connection, a cut-off answer, 429 and 503 mid-job: following resumes on the same job, never resubmits", async () => {
     fake = startFakeEndpoint();
     fake.plan = {
       chunks: [chunk("3", 1), chunk("3", 2), chunk("3", 3)],
-      stepMs: 100,
+      stepMs: 400,
       final: { status: "COMPLETED", output: { done: 1 } },
     };
     const client = createEndpointClient({ endpoint: fake.url });
     const { id } = await client.submit({ input: {} });
     fake.failNext("stream", "drop");
+    fake.failNext("stream", "truncate");
     fake.failNext("stream", 503);
     fake.failNext("status", 429, 1, { "retry-after": "0" });
     const events = await collect(followJob(client, id, { idleMs: 10 }));
-    expect(events.filter((e) => e.type === "retry").length).toBeGreaterThanOrEqual(3);
+    expect(events.filter((e) => e.type === "retry").length).toBeGreaterThanOrEqual(2);
+    expect(events.flatMap((e) => (e.type === "progress" ? [e.progress.value] : []))).toEqual([1, 2, 3]);
     const last = events.at(-1);
     expect(last?.type === "terminal" && last.job.status).toBe("COMPLETED");
     expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(1);
@@ -128,8 +130,29 @@ describe("endpoint client against a fake of RunPod's endpoint API", () => {
     expect(expired.message).toContain("30 min");
     const second = await client.submit({ input: {} });
     fake.failNext("stream", 502, 50);
+    fake.failNext("status", 502, 50);
     const outage = await rejection(collect(followJob(client, second.id, { maxOutageMs: 300 })));
     expect(outage.message).toContain(second.id);
     expect(outage.message).toContain("may still be running");
+  });
+
+  test("a slow stream still delivers every chunk; one slower than the client's timeout still ends through /status", async () => {
+    fake = startFakeEndpoint();
+    fake.plan = {
+      chunks: [chunk("3", 1), chunk("3", 2)],
+      stepMs: 50,
+      final: { status: "COMPLETED", output: { ok: 1 } },
+    };
+    fake.streamDelayMs = 400;
+    const client = createEndpointClient({ endpoint: fake.url });
+    const slow = await collect(followJob(client, (await client.submit({ input: {} })).id));
+    expect(slow.filter((e) => e.type === "progress")).toHaveLength(2);
+    expect(slow.at(-1)).toMatchObject({ type: "terminal", job: { status: "COMPLETED" } });
+    const impatient = createEndpointClient({ endpoint: fake.url, streamTimeoutMs: 100 });
+    const { id } = await impatient.submit({ input: {} });
+    const events = await collect(followJob(impatient, id, { maxOutageMs: 60_000 }));
+    expect(events.some((e) => e.type === "retry" && e.error.message.includes("no answer within 0.1 s"))).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: "terminal", job: { status: "COMPLETED", output: { ok: 1 } } });
+    expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(2);
   });
 });
