@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { encodePng, gradientImage, pngSize } from "../../src/emulator/png.ts";
+import { addPngInfo } from "../../src/proxy/png-info.ts";
 import { readPngText } from "../../src/workflow/png.ts";
 import type { Json } from "../helpers/emulator.ts";
 import { addModel, type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
@@ -96,6 +97,11 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     expect(new Uint8Array(await Bun.file(join(proxy.out, fileB.subfolder, fileB.filename)).arrayBuffer())).toEqual(
       bytesB,
     );
+    // byte for byte what the endpoint produced, plus the UI workflow chunk SaveImage embeds on a local run
+    const jobId = proxy.jobIds().at(-1);
+    const job = (await (await fetch(`${endpoint.url}/status/${jobId}`)).json()) as Json;
+    const remoteBytes = new Uint8Array(Buffer.from(job.output.images[0].data, "base64"));
+    expect(bytesB).toEqual(addPngInfo(remoteBytes, { workflow: UI_WORKFLOW }));
 
     const history = await through.getHistory();
     const entry = history[b.prompt_id] as { outputs: Record<string, unknown>; status: { status_str: string } };
