@@ -133,6 +133,23 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     c.close();
   }, 60_000);
 
+  test("a client reconnecting mid-run is told the executing node, as ComfyUI tells it", async () => {
+    const c = await client(proxy.url);
+    const wf = workflow((w) => {
+      (w["3"] as { inputs: Record<string, unknown> }).inputs.seed = 99;
+    });
+    const { prompt_id } = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW });
+    await c.waitFor((e) => e.type === "progress" && e.data.prompt_id === prompt_id, 30_000);
+    c.close();
+    const again = new FrontendClient(proxy.url);
+    await again.init(c.clientId);
+    const resent = await again.waitFor((e) => e.type === "executing", 5_000);
+    expect(resent.data).toEqual({ node: "3" });
+    await again.finished(prompt_id, 40_000);
+    expect(again.eventsOf(prompt_id).some((e) => e.type === "execution_success")).toBe(true);
+    again.close();
+  }, 60_000);
+
   test("a remote failure shows as execution_error with the node and its message", async () => {
     const c = await client(proxy.url);
     const wf = workflow((w) => {
@@ -286,6 +303,15 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     expect(Object.keys(localHistory as object)).toEqual([prompt_id]);
     expect(c.previews.some((p) => p.promptId === prompt_id && p.mime === "image/png")).toBe(true);
     expect((await flip("remote")).status).toBe(200);
+    // one prompt can say where it runs
+    const once = await fetch(`${proxy.url}/api/prompt`, {
+      method: "POST",
+      headers: { "Comfy-Worker-Target": "local" },
+      body: JSON.stringify({ prompt: workflow(), client_id: c.clientId }),
+    });
+    const localId = ((await once.json()) as { prompt_id: string }).prompt_id;
+    await c.finished(localId);
+    expect(proxy.jobIds().length).toBe(submitted);
     expect((await flip("elsewhere")).status).toBe(400);
     c.close();
   }, 30_000);
