@@ -1,3 +1,4 @@
+import { formatBytes } from "../lib/bytes.ts";
 import type { Logger } from "../log.ts";
 import type { LocalModels } from "../weights/serve-weights.ts";
 import type { WeightFileState } from "../weights/weight-state.ts";
@@ -41,6 +42,6 @@ export async function runPreloads(options: PreloadOptions): Promise<void> {
   const error = ensureError(results, "preload failed");
   if (error) throw error;
   options.log.info(
-    `preload done: ${summary.present} present, ${summary.downloaded} downloaded (${(summary.bytes / 1_048_576).toFixed(1)} MB) in ${summary.seconds} s`,
+    `preload done: ${summary.present} present, ${summary.downloaded} downloaded (${formatBytes(summary.bytes)}) in ${summary.seconds} s`,
   );
 }

@@ -1,3 +1,4 @@
+import { formatBytes } from "../lib/bytes.ts";
 import type { Logger } from "../log.ts";
 import { setWeightState, type WeightFileState, type WeightsState, weightKey } from "../weights/weight-state.ts";
 
@@ -42,11 +43,10 @@ function _fields(state: WeightFileState): Record<string, unknown> {
 }
 
 function _progress(state: WeightFileState): string {
-  const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
   const bytes = state.bytes ?? 0;
   const share = state.total ? ` (${Math.round((bytes / state.total) * 100)}%)` : "";
-  const total = state.total ? ` of ${mb(state.total)}` : "";
-  const rate = state.rate ? `, ${mb(state.rate)}/s` : "";
+  const total = state.total ? ` of ${formatBytes(state.total)}` : "";
+  const rate = state.rate ? `, ${formatBytes(state.rate)}/s` : "";
   const eta = state.eta !== undefined ? `, eta ${state.eta} s` : "";
-  return `${mb(bytes)}${total}${share}${rate}${eta}`;
+  return `${formatBytes(bytes)}${total}${share}${rate}${eta}`;
 }

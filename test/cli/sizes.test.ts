@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { createPullProgress } from "../../src/cli/_pull-output.ts";
 import { ensureFreeSpace } from "../../src/download/disk.ts";
 import { formatBytes } from "../../src/lib/bytes.ts";
+import type { Logger } from "../../src/log.ts";
+import { createWeightTracker } from "../../src/preload/tracker.ts";
+import type { WeightsState } from "../../src/weights/weight-state.ts";
 import { runCliCaptured } from "../helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cw-sizes-"));
@@ -48,4 +51,16 @@ test("on a terminal a dry run does not print each file above the summary that li
   progress.done();
   expect(written.join("")).not.toContain("ae.safetensors");
   expect(written.join("")).toContain("old.safetensors");
+});
+
+test("serve's download progress lines use the same units", () => {
+  const lines: string[] = [];
+  const log = { info: (line: string) => lines.push(line) } as unknown as Logger;
+  const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
+  const track = createWeightTracker(health, log, () => 0);
+  const state = { folder: "vae", name: "ae.safetensors", state: "downloading" as const, total: 335_304_388 };
+  track({ ...state, bytes: 0 });
+  const later = createWeightTracker(health, log, () => 60_000);
+  later({ ...state, bytes: 104_857_600, rate: 52_428_800 });
+  expect(lines.at(-1)).toBe("downloading vae/ae.safetensors: 100.0 MiB of 319.8 MiB (31%), 50.0 MiB/s");
 });
