@@ -117,6 +117,7 @@ async function _follow(
   try {
     for await (const event of followJob(deps.client, jobId, { ...deps.follow, signal: stop.signal })) {
       if (event.type === "progress") events.progress(event.progress);
+      else if (event.type === "status") deps.log.info(`remote job ${jobId}: ${event.status}`);
       else if (event.type === "retry")
         deps.log.warn(`${event.error.message}; following job ${jobId} again in ${event.delayMs} ms`);
       else if (event.type === "terminal") return event.job;
