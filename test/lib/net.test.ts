@@ -19,6 +19,14 @@ test("refuses loopback, private, link-local, CGNAT and metadata addresses", () =
     "fe80::1",
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
+    // the same addresses in the forms URL parsing produces, and IPv6 transition forms that carry them
+    "::ffff:7f00:1",
+    "0:0:0:0:0:ffff:a9fe:a9fe",
+    "::7f00:1",
+    "64:ff9b::7f00:1",
+    "64:ff9b::a9fe:a9fe",
+    "2002:7f00:1::",
+    "2002:c0a8:101::1",
     "not-an-ip",
   ]) {
     expect([address, isPrivateAddress(address)]).toEqual([address, true]);
@@ -33,6 +41,9 @@ test("accepts public addresses", () => {
     "100.128.0.1",
     "2606:4700::1111",
     "::ffff:1.1.1.1",
+    "::ffff:101:101",
+    "64:ff9b::808:808",
+    "2002:808:808::1",
   ]) {
     expect([address, isPrivateAddress(address)]).toEqual([address, false]);
   }

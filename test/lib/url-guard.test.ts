@@ -36,6 +36,8 @@ test("loopback, private, link-local and metadata addresses are refused, by liter
     "http://10.1.2.3/",
     "http://[::1]:8000/",
     "http://[fe80::1]/",
+    // URL parsing turns this into [::ffff:7f00:1], which still reaches 127.0.0.1
+    "http://[::ffff:127.0.0.1]:8188/interrupt",
     "http://metadata.example/",
   ]) {
     const error = await checkJobUrl(url, "webhook", { privateAllowed: [], protocols: web, lookup: publicLookup }).catch(
