@@ -4,6 +4,7 @@ import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import { windowedFailures } from "../jobs/log-window.ts";
 import { type JobDeps, runJob } from "../jobs/pipeline.ts";
+import { primeJobPath } from "../jobs/prime.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
@@ -63,6 +64,7 @@ export function createJobDeps(
     }
     return cached.info;
   };
+  primeJobPath();
   const warmed = warmComfy(comfy, client, objectInfo);
   // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
   let coldStart: ColdStart | undefined;
