@@ -35,7 +35,8 @@ export function createProgressRenderer(
   };
   const draw = () => {
     const text = [phase, last ? describeProgress(last) : ""].filter(Boolean).join(" · ");
-    line = _fit(text, stream.columns ?? 100);
+    // a pseudo-terminal may report 0 columns
+    line = _fit(text, stream.columns || 100);
     original(`\r\x1b[2K${line}`);
   };
   // log lines arrive through the same stream: wipe the live line, let them through, then redraw it below
