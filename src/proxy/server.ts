@@ -41,9 +41,10 @@ const OBJECT_INFO_TTL_MS = 10_000;
 /** Starts the proxy: ComfyUI's UI and API pass through; Queue runs on the endpoint unless switched to local. */
 export function startProxy(options: ProxyOptions): ProxyHandle {
   const hub = new BrowserHub();
+  const upstream = createUpstream(options.comfyUrl);
   let localRemaining = 0;
   const ctx: ProxyContext = {
-    upstream: createUpstream(options.comfyUrl),
+    upstream,
     hub,
     known: new KnownMissing(),
     queue: new RemoteQueue(() => {
@@ -53,7 +54,7 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
     outDir: options.outDir,
     client: options.client,
     log: options.log,
-    objectInfo: _cached(() => createUpstream(options.comfyUrl).objectInfo() as Promise<ObjectInfo>),
+    objectInfo: _cached(() => upstream.objectInfo() as Promise<ObjectInfo>),
   };
   const worker = _work(ctx, options);
   const server = Bun.serve<BrowserSocketData>({
