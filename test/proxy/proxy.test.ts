@@ -101,7 +101,7 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     const jobId = proxy.jobIds().at(-1);
     const job = (await (await fetch(`${endpoint.url}/status/${jobId}`)).json()) as Json;
     const remoteBytes = new Uint8Array(Buffer.from(job.output.images[0].data, "base64"));
-    expect(bytesB).toEqual(addPngInfo(remoteBytes, { workflow: UI_WORKFLOW }));
+    expect(new Uint8Array(addPngInfo(remoteBytes, { workflow: UI_WORKFLOW }))).toEqual(bytesB);
 
     const history = await through.getHistory();
     const entry = history[b.prompt_id] as { outputs: Record<string, unknown>; status: { status_str: string } };
