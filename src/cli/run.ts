@@ -159,7 +159,7 @@ async function _remote(
 
 function _printRemote(result: RemoteRunResult, json: boolean): void {
   if (json) {
-    const { job_id, endpoint, status, timings, billed_s, cost } = result;
+    const { job_id, endpoint, status, timings, cold_start, billed_s, cost } = result;
     const { text, errors } = result.output;
     _json({
       job_id,
@@ -170,6 +170,7 @@ function _printRemote(result: RemoteRunResult, json: boolean): void {
       text,
       errors,
       timings,
+      cold_start,
       billed_s,
       cost,
     });
@@ -178,7 +179,7 @@ function _printRemote(result: RemoteRunResult, json: boolean): void {
   _printCommon(result.saved, result.output.text, result.output.errors);
   const t = result.timings;
   process.stdout.write(
-    `timings: in queue (cold start included) ${_s(t.delay_ms)}, execution ${_s(t.execution_ms)}, total ${_s(t.total_ms)}\n`,
+    `timings: in queue ${_s(t.delay_ms)}${_coldStart(result.cold_start)}, execution ${_s(t.execution_ms)}, total ${_s(t.total_ms)}\n`,
   );
   const cost = result.cost
     ? ` ≈ $${result.cost.usd.toFixed(4)} (${result.cost.source})`
@@ -205,6 +206,11 @@ function _renamed(saved: SavedOutput[]): Array<{ requested: string; path: string
 
 function _json(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+function _coldStart(cold: boolean | null): string {
+  if (cold === null) return " (cold start included, if any)";
+  return cold ? " (no worker was ready: a cold start included)" : " (a worker was ready: no cold start)";
 }
 
 function _s(ms: number | null): string {

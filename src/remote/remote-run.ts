@@ -46,6 +46,8 @@ export interface RemoteRunResult {
   output: RemoteOutput;
   saved: SavedOutput[];
   timings: { delay_ms: number | null; execution_ms: number | null; total_ms: number };
+  /** True when no worker was ready at submit (the delay includes a cold start); null when /health said nothing. */
+  cold_start: boolean | null;
   billed_s: number;
   cost: { usd: number; per_second: number; source: string } | null;
 }
@@ -67,7 +69,9 @@ export async function runRemote(client: EndpointClient, options: RemoteRunOption
   const submittedAt = Date.now();
   const { id } = await client.submit(prepared.body, options.signal);
   options.view.note(`submitted job ${id} to ${client.target.url}`);
-  const job = await _follow(client, id, options);
+  // RunPod's delayTime lumps queue wait and cold start together; whether a worker was ready tells them apart
+  const coldStart = client.health(options.signal).then(_noWorkerReady, () => null);
+  const job = await _follow(client, id, options, coldStart);
   const totalMs = Date.now() - submittedAt;
   const billed = billedSeconds(job.executionTime);
   const cost = options.price ? Math.round(billed * options.price.perSecond * 1e6) / 1e6 : null;
@@ -82,6 +86,7 @@ export async function runRemote(client: EndpointClient, options: RemoteRunOption
     output,
     saved,
     timings: { delay_ms: job.delayTime ?? null, execution_ms: job.executionTime ?? null, total_ms: totalMs },
+    cold_start: await coldStart,
     billed_s: billed,
     cost:
       options.price && cost !== null
@@ -90,8 +95,12 @@ export async function runRemote(client: EndpointClient, options: RemoteRunOption
   };
 }
 
-async function _follow(client: EndpointClient, id: string, options: RemoteRunOptions): Promise<StatusReply> {
-  const coldStart = client.health(options.signal).then(_noWorkerReady, () => false);
+async function _follow(
+  client: EndpointClient,
+  id: string,
+  options: RemoteRunOptions,
+  coldStart: Promise<boolean | null>,
+): Promise<StatusReply> {
   try {
     for await (const event of followJob(client, id, { signal: options.signal })) {
       if (event.type === "progress") options.view.progress(event.progress);
@@ -108,15 +117,16 @@ async function _follow(client: EndpointClient, id: string, options: RemoteRunOpt
   throw new WorkerError("E_INTERNAL", `following job ${id} ended without a final status`);
 }
 
-async function _phase(status: string, coldStart: Promise<boolean>): Promise<string> {
+async function _phase(status: string, coldStart: Promise<boolean | null>): Promise<string> {
   if (status === "IN_QUEUE") return (await coldStart) ? "in queue · cold start (no worker was ready)" : "in queue";
   if (status === "IN_PROGRESS" || status === "RUNNING") return "running";
   return status.toLowerCase();
 }
 
-function _noWorkerReady(health: HealthReply): boolean {
+function _noWorkerReady(health: HealthReply): boolean | null {
   const workers = health.workers;
-  return workers !== undefined && (workers.idle ?? 0) + (workers.running ?? 0) + (workers.ready ?? 0) === 0;
+  if (!workers) return null;
+  return (workers.idle ?? 0) + (workers.running ?? 0) + (workers.ready ?? 0) === 0;
 }
 
 // Ctrl-C or --timeout: the remote job must not keep running (and billing) after we stop following it

@@ -56,7 +56,7 @@ test("an endpoint id with RUNPOD_ENDPOINT_BASE_URL: progress, outputs saved with
   expect(first.code).toBe(0);
   expect(first.stdout).toContain(`saved ${join(out, "sub", "ComfyUI_00001_.png")}`);
   expect(first.stdout).toContain("billed: 3 s ≈ $0.0023 (A100 at $0.00076/s)");
-  expect(first.stdout).toMatch(/in queue \(cold start included\) 0\.\d+ s, execution 2\.30 s/);
+  expect(first.stdout).toMatch(/in queue 0\.\d+ s \(a worker was ready: no cold start\), execution 2\.30 s/);
   // not a TTY: progress arrives as JSON lines naming the node
   expect(first.stderr).toContain('"event":"progress","node":"3","class_type":"KSampler","title":"Sampler"');
   const second = await runCliCaptured(args, e, QUIET);
@@ -199,4 +199,20 @@ test("an expired result is a clear error, not a resubmit", async () => {
   expect(result.code).toBe(2);
   expect(result.stderr).toContain("no longer knows it");
   expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(1);
+});
+
+test("no worker ready: the wait is shown as a cold start; --timeout cancels the remote job and exits 5", async () => {
+  fake = startFakeEndpoint();
+  fake.workers = { idle: 0, running: 0 };
+  fake.plan = { queueMs: 60_000 };
+  const e = env();
+  const result = await runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url, "--timeout", "0.5"], e, QUIET);
+  expect(result.code).toBe(5);
+  expect(result.stderr).toContain('"phase":"in queue · cold start (no worker was ready)"');
+  expect(result.stderr).toContain("ran past --timeout 0.5 s");
+  const [job] = [...fake.jobs.values()];
+  expect(fake.cancels).toEqual([job?.id as string]);
+  // the limit also travels with the job, so the endpoint enforces it too (RunPod's minimum is 5 s)
+  expect((job?.body as { policy?: unknown } | undefined)?.policy).toEqual({ executionTimeout: 5_000 });
+  expect(ledger(e)[0]).toMatchObject({ status: "CANCELLED" });
 });
