@@ -67,6 +67,8 @@ test("a job returns every output: images in subfolders, video-ish, audio and tex
     "collect_ms",
     "upload_ms",
     "total_ms",
+    // the first job of a worker also carries its start-up timeline
+    "cold_start",
   ]);
   expect(result.executionTime).toBeGreaterThan(0);
   const withTemp = await runsync(w, { ...input, output: { include_temp: true } });
@@ -77,7 +79,7 @@ test("an execution_error fails the job with the exception and ComfyUI's last log
   const w = await worker({ COMFY_ARGS: "--fail-node KSampler" });
   const result = await runsync(w, { workflow: sd15Workflow() });
   expect(result.status).toBe("FAILED");
-  expect(result.error).toContain("KSampler (node 3) failed");
+  expect(result.error).toContain("node 3 (KSampler, 512×512, batch 1) failed");
   const details = result.output.details as Json;
   expect(details.code).toBe("E_JOB_FAILED");
   expect(details.exception).toMatchObject({ node_id: "3", node_type: "KSampler" });
