@@ -1,5 +1,6 @@
 import type { ComfyClient } from "../comfy/client.ts";
 import type { ComfyFileDirs } from "../comfy/file-dirs.ts";
+import { explainUnknownNodes } from "../comfy/import-failures.ts";
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import { type PromptResult, runPrompt } from "../comfy/run-prompt.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
@@ -69,9 +70,10 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
   await deps.comfy.waitReady(run.signal);
   const objectInfo = await deps.objectInfo();
   const ui = api ? undefined : parseUiWorkflow(input.workflow, "input.workflow");
-  const workflow = api ?? _convertUi(ui as UiWorkflow, objectInfo);
+  // a node type from a pack that failed to import at start-up is reported as that, not as "unknown"
+  const workflow = api ?? (await explainUnknownNodes(deps.comfy, () => _convertUi(ui as UiWorkflow, objectInfo)));
   applyOverrides(workflow, input.overrides ?? {}, objectInfo);
-  _checkNodes(workflow, objectInfo);
+  await explainUnknownNodes(deps.comfy, () => _checkNodes(workflow, objectInfo));
   const files = await Promise.all(
     (input.images ?? []).map((file) =>
       decodeJobFile(file, {

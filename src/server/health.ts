@@ -1,3 +1,4 @@
+import { importFailuresOf } from "../comfy/import-failures.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { PrefetchReport } from "../prefetch/prefetch.ts";
 import type { StartupReport } from "../startup/timeline.ts";
@@ -45,6 +46,8 @@ export function healthReport(health: WorkerHealth) {
       url: health.comfy.url,
       version: health.comfyInfo?.version ?? null,
       devices: health.comfyInfo?.devices ?? [],
+      // custom node packs that raised on import at start-up: ComfyUI runs without their nodes
+      failed_node_packs: importFailuresOf(health.comfy).failed(),
     },
     weights: health.weights,
     ...(health.coldStart

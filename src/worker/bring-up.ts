@@ -1,4 +1,5 @@
 import type { ComfyClient } from "../comfy/client.ts";
+import { importFailuresOf, logImportFailures } from "../comfy/import-failures.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import type { JobDeps } from "../jobs/pipeline.ts";
@@ -44,7 +45,7 @@ export async function bringUp(options: BringUpOptions): Promise<void> {
     // prefetch reads while ComfyUI boots; it is never waited for
     cold?.startPrefetch();
     stopping.signal.addEventListener("abort", () => cold?.prefetch?.stop("the worker is stopping"), { once: true });
-    const comfyUp = _startComfy(comfy, client, health);
+    const comfyUp = _startComfy(comfy, client, health, options.log);
     const preloaded = deps.weights.preload(stopping.signal).then(() => cold?.mark("preloads_done"));
     // whichever fails first decides; the other's rejection after shutdown is expected
     comfyUp.catch(() => {});
@@ -65,8 +66,11 @@ export async function bringUp(options: BringUpOptions): Promise<void> {
   }
 }
 
-async function _startComfy(comfy: ComfyHandle, client: ComfyClient, health: WorkerHealth): Promise<void> {
+async function _startComfy(comfy: ComfyHandle, client: ComfyClient, health: WorkerHealth, log?: Logger): Promise<void> {
+  // subscribed before the spawn so the import-failure lines of this start are all seen
+  const imports = importFailuresOf(comfy);
   await comfy.start();
+  if (log) logImportFailures(imports, log);
   const stats = await client.systemStats();
   health.comfyInfo = { version: stats.system.comfyui_version, devices: stats.devices };
 }
