@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { WorkerError } from "../errors.ts";
 import { readLines } from "../lib/lines.ts";
@@ -40,15 +41,19 @@ const PID_RE = /^\d+$/;
 
 /**
  * Spawns `argv` (no shell) as the leader of a new session and process group (`detached: true` is setsid(2)
- * on POSIX in Bun 1.4.5), so the whole tree can be signalled at once. Throws E_COMFY_START when it cannot
- * be spawned at all (program or cwd missing).
+ * on POSIX in Bun 1.4.5), so the whole tree can be signalled at once. On Linux it is started through
+ * util-linux's `setpriv --pdeathsig KILL` when present, so it dies with us even on `kill -9` (Bun.spawn has
+ * no parent-death option). Throws E_COMFY_START when it cannot be spawned at all (program or cwd missing).
  */
 export function spawnGroup(options: SpawnGroupOptions): GroupRun {
   let proc: Subprocess<"ignore", "pipe", "pipe">;
+  const env = { ...process.env, ...options.env };
   try {
-    proc = Bun.spawn(options.argv, {
+    // found first, so a missing program is reported as such and not as setpriv's exit 127
+    _checkProgram(options.argv[0] ?? "", env.PATH, options.cwd);
+    proc = Bun.spawn([...deathSignalPrefix(), ...options.argv], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env,
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -75,6 +80,28 @@ export function spawnGroup(options: SpawnGroupOptions): GroupRun {
   };
   const ended = proc.exited.then(settle, settle);
   return { pid: proc.pid, ended, drained, result: () => result, cancelOutput: () => output.abort() };
+}
+
+let prefix: string[] | undefined;
+
+/**
+ * `setpriv --pdeathsig KILL --` (util-linux, essential on Debian and Ubuntu) or nothing. The kernel sends the
+ * signal when the *thread* that forked the child exits; Bun spawns from its JS thread, which lives as long
+ * as the process, so in practice: when this process dies, however it dies.
+ */
+export function deathSignalPrefix(): string[] {
+  if (prefix) return prefix;
+  const setpriv = process.platform === "linux" ? Bun.which("setpriv") : null;
+  prefix = setpriv ? [setpriv, "--pdeathsig", "KILL", "--"] : [];
+  return prefix;
+}
+
+function _checkProgram(program: string, path: string | undefined, cwd: string | undefined): void {
+  if (cwd !== undefined && !existsSync(cwd)) throw new Error(`folder ${cwd} does not exist`);
+  const found = program.includes("/")
+    ? existsSync(resolve(cwd ?? ".", program))
+    : Bun.which(program, { PATH: path ?? "" });
+  if (!found) throw new Error(`program ${program} not found${program.includes("/") ? "" : " on PATH"}`);
 }
 
 /** Sends `signal` to every process of the group led by `pid`; false when the group no longer exists. */

@@ -4,7 +4,8 @@ import { delay } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { describeExit, diedError, startError } from "./_exit-report.ts";
 import { HandleBase, stoppedError } from "./_handle.ts";
-import { claimPort } from "./_port.ts";
+import { PidFile } from "./_pidfile.ts";
+import { claimPort, urlEndpoint } from "./_port.ts";
 import { Waker, waitForReady, watchHealth } from "./_probe.ts";
 import { type GroupRun, killGroup, spawnGroup, terminateGroup } from "./_process.ts";
 import { RestartPolicy } from "./_restart-policy.ts";
@@ -99,6 +100,7 @@ class Supervisor extends HandleBase implements ComfyHandle {
   readonly #ring: RingBuffer<string>;
   readonly #output: Logger;
   readonly #policy: RestartPolicy;
+  readonly #pidFile: PidFile;
   #run: GroupRun | undefined;
   #restarts = 0;
   #generation = 0;
@@ -111,6 +113,7 @@ class Supervisor extends HandleBase implements ComfyHandle {
     this.url = options.url.replace(/\/+$/, "");
     this.#ring = new RingBuffer(Math.max(1, options.logLines));
     this.#output = options.log.child({ tag: "comfy" });
+    this.#pidFile = new PidFile(urlEndpoint(this.url).port);
     this.#policy = new RestartPolicy({
       maxRestarts: options.maxRestarts,
       windowMs: options.restartWindowMs ?? RESTART_WINDOW_MS,
@@ -187,12 +190,14 @@ class Supervisor extends HandleBase implements ComfyHandle {
   }
 
   async #spawn(waker: Waker): Promise<GroupRun | "stopped"> {
-    await claimPort(this.url, { timeoutMs: PORT_CHECK_TIMEOUT_MS, signal: this.life.signal });
+    const stopLeftover = () => this.#pidFile.stopLeftover(this.log);
+    await claimPort(this.url, { timeoutMs: PORT_CHECK_TIMEOUT_MS, signal: this.life.signal, stopLeftover });
     if (this.life.signal.aborted) return "stopped";
     const { argv, cwd, env } = this.#options;
     const run = spawnGroup({ argv, cwd, env, onLine: (line) => this.#onLine(line, waker) });
     this.#run = run;
     this.#generation++;
+    this.#pidFile.record(run.pid, argv);
     this.emitSpawn(run.pid);
     this.log.info(`started ComfyUI: ${programName(argv)}, pid ${run.pid}`, { generation: this.#generation });
     this.log.debug("ComfyUI command line", { argv, cwd });
@@ -202,6 +207,7 @@ class Supervisor extends HandleBase implements ComfyHandle {
   // kills what is left of the group (leftovers would hold the port or GPU memory), then reports the exit
   async #ended(run: GroupRun, reason: ComfyExit["reason"]): Promise<ComfyExit> {
     const end = await killGroup(run);
+    this.#pidFile.clear(run.pid);
     const exit: ComfyExit = { reason, ...end, lastLines: this.logs(LAST_LINES_COUNT) };
     if (!this.life.signal.aborted) {
       this.log.warn(`ComfyUI went away: ${describeExit(exit)}`, { pid: run.pid, generation: this.#generation });
@@ -279,6 +285,7 @@ class Supervisor extends HandleBase implements ComfyHandle {
     this.setState("stopping");
     const run = this.#run;
     if (run) await terminateGroup(run, graceMs);
+    if (run) this.#pidFile.clear(run.pid);
     this.setState("stopped");
   }
 
