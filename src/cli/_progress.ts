@@ -25,7 +25,27 @@ export function createProgressRenderer(
   stream: Writable = process.stderr,
   tty = Boolean(stream.isTTY),
 ): ProgressRenderer {
-  if (!tty) return _jsonRenderer(stream);
+  return _announcingFinished(tty ? _ttyRenderer(stream) : _jsonRenderer(stream));
+}
+
+// a node that wrote files gets one line as soon as it finishes, before the job ends
+function _announcingFinished(renderer: ProgressRenderer): ProgressRenderer {
+  const announced = new Set<string>();
+  return {
+    ...renderer,
+    progress: (progress) => {
+      for (const node of progress.finished ?? []) {
+        if (announced.has(node.node)) continue;
+        announced.add(node.node);
+        const files = node.files.map((file) => (file.subfolder ? `${file.subfolder}/${file.filename}` : file.filename));
+        renderer.note(`${describeNode(node)} finished: ${files.join(", ")}`);
+      }
+      renderer.progress(progress);
+    },
+  };
+}
+
+function _ttyRenderer(stream: Writable): ProgressRenderer {
   const original = stream.write.bind(stream) as Write;
   let line = "";
   let phase = "";
@@ -72,13 +92,17 @@ export function createProgressRenderer(
 /** `KSampler "Sampler" (node 3) [#####-----] 12/20 60%`; a node without steps shows only its name. */
 export function describeProgress(progress: JobProgress): string {
   if (progress.node.startsWith("download:")) return `downloading ${progress.node.slice(9)} ${progress.percent}%`;
-  const type = progress.class_type ?? "node";
-  const title = progress.title && progress.title !== progress.class_type ? ` "${progress.title}"` : "";
-  const name = `${type}${title} (node ${progress.node})`;
+  const name = describeNode(progress);
   if (progress.max <= 0) return name;
   const filled = Math.round((Math.min(100, Math.max(0, progress.percent)) / 100) * BAR_WIDTH);
   const bar = `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}]`;
   return `${name} ${bar} ${progress.value}/${progress.max} ${progress.percent}%`;
+}
+
+/** `KSampler "Sampler" (node 3)`: class type, the title when it says more, and the id. */
+export function describeNode(node: Pick<JobProgress, "node" | "class_type" | "title">): string {
+  const title = node.title && node.title !== node.class_type ? ` "${node.title}"` : "";
+  return `${node.class_type ?? "node"}${title} (node ${node.node})`;
 }
 
 function _jsonRenderer(stream: Writable): ProgressRenderer {

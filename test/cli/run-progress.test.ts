@@ -50,3 +50,20 @@ test("off a TTY each event is one JSON line", () => {
     { event: "progress", ...step },
   ]);
 });
+
+test("a node that wrote files is announced once, as soon as it finishes", () => {
+  const tty = fakeTty();
+  const view = createProgressRenderer(tty.stream, false);
+  const finished = [
+    {
+      node: "9",
+      class_type: "SaveImage",
+      title: "Save Image",
+      files: [{ filename: "a.png", subfolder: "s", type: "output" }],
+    },
+  ];
+  view.progress({ ...step, finished });
+  view.progress({ ...step, value: 7, finished });
+  const notes = tty.writes.map((w) => JSON.parse(w)).filter((e) => e.event === "note");
+  expect(notes).toEqual([{ event: "note", message: 'SaveImage "Save Image" (node 9) finished: s/a.png' }]);
+});
