@@ -23,6 +23,14 @@ interface HistoryEntry {
   status?: { messages?: Array<[string, { timestamp?: number }]> };
 }
 
+/** How long ComfyUI itself ran a prompt: execution_start → execution_success in its /history entry. */
+export async function executionMs(comfyUrl: string, promptId: string): Promise<number> {
+  const history = (await (await fetch(`${comfyUrl}/history/${promptId}`)).json()) as Record<string, HistoryEntry>;
+  const messages = history[promptId]?.status?.messages ?? [];
+  const at = (name: string) => messages.find(([event]) => event === name)?.[1].timestamp ?? Number.NaN;
+  return at("execution_success") - at("execution_start");
+}
+
 /** Idle gaps of ComfyUI between consecutive prompts and the throughput over the whole series. */
 export async function idleGaps(
   comfyUrl: string,

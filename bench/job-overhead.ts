@@ -12,15 +12,15 @@ import { parseArgs } from "node:util";
 import { startFakeRunpod } from "../test/helpers/fake-runpod.ts";
 import { BareClient } from "./_bare-client.ts";
 import { cpuMs, rssMiB, type Spawned, spawnEmulator, spawnWorker, waitFor } from "./_processes.ts";
-import { compare, idleGaps, pct } from "./_stats.ts";
+import { compare, executionMs, idleGaps, pct } from "./_stats.ts";
 
 const { values } = parseArgs({ options: { jobs: { type: "string", default: "100" } } });
 const JOBS = Number(values.jobs);
 const LARGE_JOBS = Math.max(6, Math.round(JOBS / 5));
 const RUN_JOBS = 6;
 const THROUGHPUT_JOBS = 40;
-// a 1600 px gradient PNG from the emulator is about 3 MB; two per job
-const LARGE_SIDE = 1600;
+// a 2600 px gradient PNG from the emulator is about 3 MB; two per job
+const LARGE_SIDE = 2600;
 const SLOW_NODE_MS = 5;
 
 function workflow(seed: number, side: number, batch: number) {
@@ -61,16 +61,34 @@ async function runsync(worker: Spawned, wf: unknown): Promise<string> {
   return body.output?.prompt_id ?? "";
 }
 
-/** Interleaved series: pair i runs bare then worker when i is even, worker then bare when odd. */
-async function series(n: number, bare: () => Promise<unknown>, subject: () => Promise<unknown>) {
-  const b: number[] = [];
-  const s: number[] = [];
+/**
+ * Interleaved series: pair i runs bare then worker when i is even, worker then bare when odd. With `comfyUrl`,
+ * each job's own execution in ComfyUI (from /history) is also subtracted (`*Outside`): the emulator's time to
+ * encode a large PNG varies far more on a busy machine than the difference being measured.
+ */
+async function series(
+  n: number,
+  bare: () => Promise<{ promptId: string } | string>,
+  subject: () => Promise<{ promptId: string } | string>,
+  comfyUrl?: string,
+) {
+  const out = {
+    bare: [] as number[],
+    subject: [] as number[],
+    bareOutside: [] as number[],
+    subjectOutside: [] as number[],
+  };
+  const one = async (fn: typeof bare, all: number[], outside: number[]) => {
+    const { ms, value } = await timed(fn);
+    all.push(ms);
+    if (comfyUrl) outside.push(ms - (await executionMs(comfyUrl, typeof value === "string" ? value : value.promptId)));
+  };
   for (let i = 0; i < n; i++) {
-    if (i % 2 === 0) b.push((await timed(bare)).ms);
-    s.push((await timed(subject)).ms);
-    if (i % 2 === 1) b.push((await timed(bare)).ms);
+    if (i % 2 === 0) await one(bare, out.bare, out.bareOutside);
+    await one(subject, out.subject, out.subjectOutside);
+    if (i % 2 === 1) await one(bare, out.bare, out.bareOutside);
   }
-  return { bare: b, subject: s };
+  return out;
 }
 
 async function apiPhase(comfyUrl: string, bare: BareClient, rss: number[]) {
@@ -91,20 +109,25 @@ async function apiPhase(comfyUrl: string, bare: BareClient, rss: number[]) {
       JOBS,
       () => bare.run(small()),
       () => runsync(worker, small()),
+      comfyUrl,
     );
     const cpuSmall = ((await cpuMs(pid)) - cpu0) / JOBS;
     rss.push(await rssMiB(pid));
     console.log(compare("serve /runsync, small", s.subject, s.bare));
+    console.log(compare("  outside ComfyUI's run", s.subjectOutside, s.bareOutside));
     const cpu1 = await cpuMs(pid);
     const l = await series(
       LARGE_JOBS,
       () => bare.run(large()),
       () => runsync(worker, large()),
+      comfyUrl,
     );
     const cpuLarge = ((await cpuMs(pid)) - cpu1) / LARGE_JOBS;
     rss.push(await rssMiB(pid));
-    console.log(compare("serve /runsync, 2 × 3 MB", l.subject, l.bare));
-    console.log(`CPU per job (worker)       small ${cpuSmall.toFixed(1)} ms, 2 × 3 MB ${cpuLarge.toFixed(1)} ms`);
+    const bytes = (await bare.run(large())).bytes;
+    console.log(compare(`serve /runsync, 2 × ${(bytes / 2 / 1e6).toFixed(1)} MB`, l.subject, l.bare));
+    console.log(compare("  outside ComfyUI's run", l.subjectOutside, l.bareOutside));
+    console.log(`CPU per job (worker)       small ${cpuSmall.toFixed(1)} ms, large ${cpuLarge.toFixed(1)} ms`);
     console.log(`worker RSS                 ${rss.map((r) => r.toFixed(0)).join(" → ")} MiB (ready, small, large)`);
   } finally {
     await worker.stop();
@@ -165,7 +188,8 @@ async function runPhase(comfyUrl: string, bare: BareClient) {
     async () => {
       await Bun.write(file, JSON.stringify(small()));
       version.push((await timed(() => spawn(["--version"]))).ms);
-      return spawn(["run", file, "--out", join(dir, "out")]);
+      await spawn(["run", file, "--out", join(dir, "out")]);
+      return "";
     },
   );
   console.log(compare("run (whole process)", s.subject, s.bare));

@@ -109,7 +109,9 @@ export async function collectOutputs(
   const stored = await _mapLimited(fetched, FETCH_CONCURRENCY, async ({ ref, bytes }): Promise<OutputFile> => {
     const mime = mimeFromName(ref.filename);
     const data =
-      useBucket && options.upload ? await options.upload(ref, bytes, mime) : Buffer.from(bytes).toString("base64");
+      useBucket && options.upload
+        ? await options.upload(ref, bytes, mime)
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
     const type = useBucket ? "s3_url" : "base64";
     return { filename: ref.filename, subfolder: ref.subfolder, node_id: ref.node_id, type, data, mime };
   });
