@@ -54,6 +54,9 @@ export function resolveWeight(snapshot: ModelSnapshot, weight: RequiredWeight): 
     const name = snapshot.list(weight.lookup).find((file) => file.startsWith(prefix));
     return name === undefined ? undefined : snapshot.find(weight.lookup, name);
   }
+  // a name written with commas is tried as written first, as sd1_clip._try_get_embedding does
+  if (weight.written)
+    return _embedding(snapshot, weight.lookup, weight.written) ?? _embedding(snapshot, weight.lookup, weight.name);
   return _embedding(snapshot, weight.lookup, weight.name);
 }
 

@@ -7,6 +7,7 @@
 import { comboOptions, type ObjectInfo } from "../comfy/object-info.ts";
 import { type ApiNode, type ApiWorkflow, isLink } from "../workflow/api.ts";
 import type { UiWorkflow } from "../workflow/ui.ts";
+import { embeddingRefs } from "./embedding-refs.ts";
 import { canonicalFolder } from "./folders.ts";
 import { FOLDER_UNION_SEPARATOR, GGUF_FOLDERS, loaderFolder, NO_FILE_VALUES, VAE_SPECIAL } from "./loaders.ts";
 import { apiRequiredWeights, type DeclaredWeight, uiModelMetadata, type WeightSource } from "./metadata.ts";
@@ -24,6 +25,8 @@ export interface RequiredWeight {
   size?: number;
   /** API node ids that use it. */
   nodes: string[];
+  /** An embedding written with commas ("bad-hands-5,"): ComfyUI loads a file of that name first, if there is one. */
+  written?: string;
 }
 
 /** One input file (LoadImage and co.); `file` is `name` without a `[input]`-style annotation. */
@@ -51,7 +54,6 @@ export interface RequiredOptions {
   ui?: UiWorkflow;
 }
 
-const EMBEDDING_RE = /embedding:([^\s()]+)/g;
 const ANNOTATION_RE = /^(.*) \[(input|output|temp)\]$/;
 const URL_RE = /^https?:\/\//i;
 const UPLOAD_FLAGS = ["image_upload", "video_upload", "audio_upload", "upload"];
@@ -68,7 +70,10 @@ export function requiredFiles(api: ApiWorkflow, options: RequiredOptions = {}): 
       if (value === undefined) continue;
       strings.add(value);
       _fromInput(found, options, id, node, input, value);
-      for (const name of embeddingNames(value)) found.weight("embeddings", name, "embeddings", "embedding", id);
+      for (const ref of embeddingRefs(value)) {
+        const weight = found.weight("embeddings", ref.name, "embeddings", "embedding", id);
+        if (ref.written) weight.written = ref.written;
+      }
     }
     for (const weight of apiRequiredWeights(id, node, found.warnings)) declared.push([weight, id]);
   }
@@ -115,14 +120,9 @@ export function literalString(value: unknown): string | undefined {
   return typeof value === "object" && typeof content === "string" ? content : undefined;
 }
 
-/** `embedding:name` references in prompt text, as sd1_clip tokenizes them (weights and trailing commas off). */
+/** `embedding:name` references in prompt text, as sd1_clip tokenizes them (see embedding-refs.ts). */
 export function embeddingNames(text: string): string[] {
-  const names = new Set<string>();
-  for (const match of text.matchAll(EMBEDDING_RE)) {
-    const name = (match[1] ?? "").replace(/:-?[\d.]+$/, "").replace(/,+$/, "");
-    if (name) names.add(name);
-  }
-  return [...names];
+  return embeddingRefs(text).map((ref) => ref.name);
 }
 
 /** The folder a file lives in for a loader folder spec: the first of a union, GGUF folders' source. */
