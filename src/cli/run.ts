@@ -144,7 +144,8 @@ async function _remote(
   const client = endpointClientFromConfig(config, run.endpoint);
   const input = await buildJobInput({ workflowPath: run.workflow, sets: run.sets, images: run.images });
   return runRemote(client, {
-    input,
+    // the worker decides: inline under its OUTPUT_INLINE_MAX_MB, else its bucket (our own run saves inline)
+    input: { ...input, output: { include_temp: false } },
     workflowName: basename(run.workflow),
     outDir: run.out,
     signal: run.signal,
