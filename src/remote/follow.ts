@@ -46,7 +46,14 @@ export async function* followJob(
   jobId: string,
   options: FollowOptions = {},
 ): AsyncGenerator<FollowEvent, void, undefined> {
-  const state: FollowState = { status: undefined, lastProgress: "", failures: 0, outageSince: 0, idle: 0 };
+  const state: FollowState = {
+    status: undefined,
+    lastProgress: "",
+    failures: 0,
+    outageSince: 0,
+    idle: 0,
+    statusOnly: false,
+  };
   const signal = options.signal;
   while (true) {
     signal?.throwIfAborted();
@@ -69,6 +76,20 @@ interface FollowState {
   outageSince: number;
   /** Rounds in a row without a stream chunk. */
   idle: number;
+  /** The endpoint refused /stream outright (a worker that does not stream): follow /status alone. */
+  statusOnly: boolean;
+}
+
+async function _stream(client: EndpointClient, jobId: string, state: FollowState, signal?: AbortSignal) {
+  try {
+    return await client.stream(jobId, signal);
+  } catch (error) {
+    if (signal?.aborted || (error as WorkerError).code === "E_AUTH") throw error;
+    if (isRetryable(error)) return error as WorkerError;
+    // 400/404/405 or a reply of another shape: /status still tells progress and the end (a 404 there is final)
+    state.statusOnly = true;
+    return undefined;
+  }
 }
 
 /** One `/stream` + `/status` round; true once the job is terminal (its event yielded). */
@@ -81,10 +102,7 @@ async function* _round(
   const { signal } = options;
   const started = Date.now();
   // a /stream that fails or hangs must not hide the job's end: /status is asked either way
-  const reply = await client.stream(jobId, signal).catch((error: unknown) => {
-    if (signal?.aborted || !isRetryable(error)) throw error;
-    return error as WorkerError;
-  });
+  const reply = state.statusOnly ? undefined : await _stream(client, jobId, state, signal);
   const streamed = reply instanceof WorkerError ? undefined : reply;
   for (const chunk of streamed?.stream ?? []) yield _chunkEvent(state, chunk.output);
   if (streamed) yield* _statusChange(state, streamed.status);

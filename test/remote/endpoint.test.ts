@@ -155,4 +155,21 @@ describe("endpoint client against a fake of RunPod's endpoint API", () => {
     expect(events.at(-1)).toMatchObject({ type: "terminal", job: { status: "COMPLETED", output: { ok: 1 } } });
     expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(2);
   });
+
+  test("an endpoint that refuses /stream (400) is followed through /status alone", async () => {
+    fake = startFakeEndpoint();
+    fake.plan = {
+      chunks: [chunk("3", 2)],
+      stepMs: 300,
+      progressInStatus: true,
+      final: { status: "COMPLETED", output: { ok: 1 } },
+    };
+    fake.failNext("stream", 400, 1_000);
+    const client = createEndpointClient({ endpoint: fake.url });
+    const { id } = await client.submit({ input: {} });
+    const events = await collect(followJob(client, id, { idleMs: 50 }));
+    expect(events.some((e) => e.type === "progress" && e.progress.value === 2)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: "terminal", job: { status: "COMPLETED" } });
+    expect(fake.requests.filter((r) => r.includes("/stream/"))).toHaveLength(1);
+  });
 });
