@@ -5,12 +5,12 @@
 // Run it against a ComfyUI whose model folders are empty (a fresh checkout of the release to bundle), so every
 // file-picker combo comes back as an empty list. It keeps the core nodes (python_module "nodes" or
 // "comfy_extras.*"; API nodes and custom nodes are left out), empties the file-picker combos of the loader table
-// (fillFileCombos fills them from the live folders), keeps every number exactly as ComfyUI wrote it, and writes
+// (fillFileCombos fills them from the live folders; a "none"-style choice is kept), keeps every number exactly as ComfyUI wrote it, and writes
 // src/comfy/object-info.json (one node per line) and object-info.meta.json (the ComfyUI version).
 // It prints the core combos that came back empty but are not in the loader table: new file pickers to map.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { LOADERS } from "../src/weights/loaders.ts";
+import { LOADERS, NO_FILE_VALUES } from "../src/weights/loaders.ts";
 
 type Json = Record<string, unknown>;
 // JSON.rawJSON (Bun, V8) is newer than the TypeScript lib this project targets
@@ -75,8 +75,11 @@ function _options(spec: unknown[]): unknown[] | undefined {
   return Array.isArray(opts) ? opts : undefined;
 }
 
+// the files go; a "no file" choice ("none", "[None]") is part of the node and stays
 function _empty(spec: unknown[]): void {
-  if (Array.isArray(spec[0])) spec[0] = [];
+  const keep = (options: unknown) =>
+    Array.isArray(options) ? options.filter((o) => NO_FILE_VALUES.includes(String(o))) : [];
+  if (Array.isArray(spec[0])) spec[0] = keep(spec[0]);
   else if (spec[0] === "COMBO" && typeof spec[1] === "object" && spec[1] && "options" in spec[1])
-    spec[1] = { ...spec[1], options: [] };
+    spec[1] = { ...spec[1], options: keep((spec[1] as { options?: unknown }).options) };
 }

@@ -5,7 +5,7 @@
  * `bun scripts/object-info-snapshot.ts <url>`; API nodes and custom nodes are left out. File-picker combos
  * (LOADERS) are stored empty; fillFileCombos fills them from the live folders.
  */
-import { LOADERS, VAE_SPECIAL } from "../weights/loaders.ts";
+import { LOADERS, NO_FILE_VALUES, VAE_SPECIAL } from "../weights/loaders.ts";
 import snapshot from "./object-info.json" with { type: "json" };
 import meta from "./object-info.meta.json" with { type: "json" };
 
@@ -52,7 +52,11 @@ export function fillFileCombos(info: ObjectInfo, list: (folder: string) => strin
     for (const [input, folder] of Object.entries(inputs)) {
       const spec = node.input.required?.[input] ?? node.input.optional?.[input];
       if (!Array.isArray(spec)) continue;
-      _setOptions(spec, classType === "VAELoader" ? _vaeOptions(list) : list(folder));
+      const files = classType === "VAELoader" ? _vaeOptions(list) : list(folder);
+      // "none" / "[None]" choices stay where upstream puts them: "none" first (Load3DAdvanced), others last
+      const kept = (comboOptions(spec) ?? []).filter((o) => NO_FILE_VALUES.includes(o));
+      const first = kept.filter((o) => o === "none");
+      _setOptions(spec, [...first, ...files.filter((f) => !kept.includes(f)), ...kept.filter((o) => o !== "none")]);
     }
   }
   return out;

@@ -36,7 +36,7 @@ const GGUF_CLIP = "text_encoders|clip_gguf";
 const MOTION = "animatediff_models";
 
 /** Picker values that mean "no file" in custom loaders (core loaders never offer them). */
-export const NO_FILE_VALUES: readonly string[] = ["", "None", "none", "[none]"];
+export const NO_FILE_VALUES: readonly string[] = ["", "None", "none", "[none]", "[None]"];
 
 /** class_type → { input name → folder key } for every known loader; "input"/"output" are ComfyUI's dirs. */
 export const LOADERS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
@@ -90,10 +90,13 @@ export const LOADERS: Readonly<Record<string, Readonly<Record<string, string>>>>
   LoadMoGeModel: { model_name: "geometry_estimation" },
   LoadDA3Model: { model_name: "geometry_estimation" },
   LoadMediaPipeFaceLandmarker: { model_name: "detection" },
+  // a LoRA to continue training from, or "[None]"
+  TrainLoraNode: { existing_lora: "loras" },
   LoadAudio: { audio: "input" },
   LoadVideo: { file: "input" },
   // values are "3d/<file>" paths relative to the input dir
   Load3D: { model_file: "input" },
+  Load3DAdvanced: { model_file: "input" },
 
   // city96/ComfyUI-GGUF @795e451; the CLIP loaders list text_encoders plus the .gguf files
   UnetLoaderGGUF: { unet_name: "unet_gguf" },
