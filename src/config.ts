@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { WorkerError } from "./errors.ts";
+import { describeProblem } from "./lib/issues.ts";
 import { Redactor } from "./lib/redact.ts";
 import { badPrivateHostEntries } from "./lib/url-guard.ts";
 
@@ -205,7 +206,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (!result.success) {
     for (const issue of result.error.issues) {
       const key = String(issue.path[0] ?? "?");
-      problems.push(`${key} (${sources.get(key) ?? "default"}): ${issue.message}, got ${JSON.stringify(raw[key])}`);
+      problems.push(`${key} (${sources.get(key) ?? "default"}) ${describeProblem(issue, raw)}`);
     }
   }
   if (problems.length > 0 || !result.success) {

@@ -113,7 +113,9 @@ describe("loadConfig", () => {
       expect(error.message).toContain(key);
     }
     expect(error.message).toContain(`CONCURRENCY (--config ${file})`);
-    expect(error.message).toContain('"fail"|"download"|"skip"');
+    expect(error.message).toContain('WEIGHTS_MODE (env) must be one of "fail", "download", "skip", not "maybe"');
+    expect(error.message).toContain("COMFY_PORT (env) must be at most 65535, not 99999");
+    expect(error.message).not.toMatch(/Invalid input|received/);
     expect(error.details.problems).toHaveLength(6);
   });
 

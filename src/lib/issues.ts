@@ -46,9 +46,9 @@ function _problem(issue: z.core.$ZodIssue, value: unknown): string {
       return value === undefined ? `is missing (expected ${wanted})` : `must be ${wanted}, not ${_kind(value)}`;
     }
     case "too_small":
-      return `must ${_bound(issue.origin, "at least", issue.minimum)}`;
+      return `must ${_bound(issue.origin, "at least", issue.minimum)}${_given(value)}`;
     case "too_big":
-      return `must ${_bound(issue.origin, "at most", issue.maximum)}`;
+      return `must ${_bound(issue.origin, "at most", issue.maximum)}${_given(value)}`;
     case "invalid_value":
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, not ${JSON.stringify(value)}`;
     case "unrecognized_keys":
@@ -68,6 +68,12 @@ function _bound(origin: string, relation: string, limit: number | bigint): strin
   if (origin === "string") return `have ${relation} ${limit} character${limit === 1 ? "" : "s"}`;
   if (origin === "array" || origin === "set") return `have ${relation} ${limit} item${limit === 1 ? "" : "s"}`;
   return `be ${relation} ${limit}`;
+}
+
+// a bound broken by a number (or a number given as text: settings, flags) says what was given
+function _given(value: unknown): string {
+  if (typeof value === "number") return `, not ${value}`;
+  return typeof value === "string" && value.trim() !== "" && Number.isFinite(+value) ? `, not ${value.trim()}` : "";
 }
 
 function _kind(value: unknown): string {

@@ -83,6 +83,6 @@ test("the one formatter keeps messages written in the schema and translates zod'
 test("emulator options are worded as their flags, not as zod's issue list", async () => {
   const { code, stderr } = await runCliCaptured(["emulate", "--node-ms", "abc", "--port", "99999"]);
   expect(code).toBe(2);
-  expect(stderr).toContain('--port must be at most 65535; --node-ms must be a number, not text "abc"');
+  expect(stderr).toContain('--port must be at most 65535, not 99999; --node-ms must be a number, not text "abc"');
   expect(stderr).not.toMatch(/Invalid input|received/);
 });
