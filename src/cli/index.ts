@@ -12,6 +12,7 @@ const commands = {
   kits: () => import("./kits.ts").then((m) => m.default),
   pull: () => import("./pull.ts").then((m) => m.default),
   sync: () => import("./sync.ts").then((m) => m.default),
+  fix: () => import("./fix.ts").then((m) => m.default),
   proxy: () => import("./proxy.ts").then((m) => m.default),
   // biome-ignore lint/suspicious/noExplicitAny: each command has its own args type
 } satisfies Record<string, () => Promise<CommandDef<any>>>;

@@ -28,6 +28,7 @@ const HELP_MUST_MENTION: Record<CommandName, string> = {
   kits: "--json",
   pull: "--dry-run",
   sync: "--datacenter",
+  fix: "--manifest",
   proxy: "--local-queue",
   convert: "--object-info",
 };
