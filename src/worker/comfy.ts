@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildComfyCommand, resolveComfyUrl } from "../comfy/command.ts";
+import { importFailuresOf } from "../comfy/import-failures.ts";
 import { attachComfy, type ComfyHandle, createSupervisor } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
@@ -52,6 +53,8 @@ export async function createComfy(
     maxRestarts: config.COMFY_MAX_RESTARTS,
     log,
   });
+  // read its output from the first line on, so packs that fail to import at start-up are known to jobs
+  importFailuresOf(comfy);
   const dispose = async () => {
     for (const dir of [baseDir, paths.tempDir]) if (dir) await rm(dir, { recursive: true, force: true });
   };
