@@ -1,3 +1,4 @@
+import { withRetry } from "../download/retry.ts";
 import { hashFile } from "../weights/hash.ts";
 import { type LocalFile, type PathFilter, wanted } from "./local.ts";
 import type { S3Client } from "./s3/client.ts";
@@ -76,7 +77,9 @@ async function _compareHashes(
   base: Omit<PlannedFile, "action">,
   options: PlanOptions,
 ): Promise<PlannedFile> {
-  const head = await headObject(s3, base.key, options.signal);
+  const head = await withRetry(`HEAD ${s3.label(base.key)}`, () => headObject(s3, base.key, options.signal), {
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const { sha256 } = await hashFile(base.path as string, { cacheDir: options.hashCacheDir, signal: options.signal });
   if (head?.sha256 === sha256) return { ...base, sha256, action: "unchanged" };
   return {

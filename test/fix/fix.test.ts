@@ -131,6 +131,20 @@ describe("fix resolves each missing weight from the first source that knows it, 
   });
 });
 
+test("without --yes and without a terminal to ask on, nothing is downloaded and the report says how to proceed", async () => {
+  const dir = await folderWith({
+    "wf.json": sdWorkflow({ ckpt: PRESENT_CKPT, loras: ["detail-tweaker.safetensors"] }),
+  });
+  const env = fixEnv(hosts);
+  const { code, report } = await fix([dir], env);
+  expect(weight(report, "detail-tweaker.safetensors")).toMatchObject({
+    status: "not_downloaded",
+    reason: "run with --yes to download",
+  });
+  expect(await Bun.file(join(env.MODELS_DIR, "loras/detail-tweaker.safetensors")).exists()).toBe(false);
+  expect(code).toBe(3);
+});
+
 describe("lookups are polite and bounded", () => {
   test("a 429 with Retry-After is waited out and the lookup succeeds", async () => {
     const limited = await startFakeHosts({
