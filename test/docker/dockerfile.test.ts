@@ -89,6 +89,9 @@ test("the runtime environment points comfy-worker at the image's ComfyUI and mod
   expect(env).toContain("EXTRA_MODEL_PATHS=/etc/comfy-worker/extra_model_paths.yaml");
   // the platform's proxy and health checks come from outside the container
   expect(env).toContain("HOST=0.0.0.0");
+  // ComfyUI is started through setpriv so it dies with the worker; the build fails if the image lacks it
+  expect(instructions[indexOf(/apt-get install/)]).toContain("util-linux");
+  expect(instructions[indexOf(/apt-get install/)]).toContain("setpriv --pdeathsig KILL -- true");
   expect(instructions[indexOf(/extra_model_paths\.yaml docker/)]).toContain("/etc/comfy-worker/");
 });
 
