@@ -1,4 +1,5 @@
 import { WorkerError } from "../errors.ts";
+import { gpuProblemIn } from "./failure-rules.ts";
 import type { ComfyExit } from "./supervisor.ts";
 
 const MESSAGE_LINE_CHARS = 300;
@@ -20,6 +21,11 @@ export function startError(exit: ComfyExit, readyTimeoutMs: number): WorkerError
       "killed; raise COMFY_READY_TIMEOUT_S if it is only slow (many custom nodes, first start), else see " +
       "details.last_log_lines";
     return new WorkerError("E_COMFY_START", message, { details });
+  }
+  const gpu = gpuProblemIn(exit.lastLines);
+  if (gpu) {
+    const message = `ComfyUI could not start: no usable GPU (${_clip(gpu.line)}): ${gpu.fix}`;
+    return new WorkerError("E_GPU_UNAVAILABLE", message, { details: { ...details, failure: { kind: gpu.kind } } });
   }
   const last = exit.lastLines.at(-1);
   const tail = last ? `; its last line: ${_clip(last)}` : "; it printed nothing";

@@ -1,9 +1,9 @@
 import type { ComfyClient } from "../comfy/client.ts";
+import { fixFor, matchRule } from "../comfy/failure-rules.ts";
 import { isWorkerError, WorkerError } from "../errors.ts";
 import type { Redactor } from "../lib/redact.ts";
 import type { Logger } from "../log.ts";
 import { loaderFolder } from "../weights/loaders.ts";
-import { fixFor, matchRule } from "./failure-rules.ts";
 import type { LogWindowSpan } from "./log-window.ts";
 import type { FailureDetails } from "./schema.ts";
 

@@ -122,3 +122,27 @@ test("a worker job whose sampler runs out of memory (emulator, ComfyUI's real OO
   const ok = await worker.api("/v2/test/runsync?wait=20000", jsonPost({ input: { workflow: image } }));
   expect(((await ok.json()) as Json).status).toBe("COMPLETED");
 });
+
+test("ComfyUI dying at start-up because no usable GPU is E_GPU_UNAVAILABLE with the fix, not a bare start failure", async () => {
+  const { startError } = await import("../../src/comfy/_exit-report.ts");
+  // what main.py prints when comfy.model_management's torch.cuda.current_device() meets an old driver
+  const lines = [
+    "Traceback (most recent call last):",
+    '  File "/comfyui/main.py", line 178, in <module>',
+    "    import execution",
+    '  File "/comfyui/comfy/model_management.py", line 239, in get_torch_device',
+    "    return torch.device(torch.cuda.current_device())",
+    '  File "/opt/venv/lib/python3.12/site-packages/torch/cuda/__init__.py", line 372, in _lazy_init',
+    "    torch._C._cuda_init()",
+    `${FIXTURES.driverTooOld.type}: ${FIXTURES.driverTooOld.message.trim()}`,
+  ];
+  const exit = { reason: "exit" as const, code: 1, signal: null, lastLines: lines };
+  const error = startError(exit as Parameters<typeof startError>[0], 60_000);
+  expect(error.code).toBe("E_GPU_UNAVAILABLE");
+  expect(error.message).toStartWith(
+    "ComfyUI could not start: no usable GPU (RuntimeError: The NVIDIA driver on your system is too old",
+  );
+  expect(error.message).toEndWith("use the CUDA 12.8 image (driver >= 570) or a host with driver >= 580 for CUDA 13");
+  const other = startError({ ...exit, lastLines: ["ModuleNotFoundError: No module named 'yaml'"] } as never, 60_000);
+  expect(other.code).toBe("E_COMFY_START");
+});

@@ -90,3 +90,15 @@ export function fixFor(kind: string, facts: { module?: string; file?: string }):
       return `${facts.file ? `"${facts.file}"` : "the model file"} is not a model this loader can read: pick the right file, or load it with the loader for its type (a LoRA goes in a LoRA loader)`;
   }
 }
+
+const GPU_KINDS = new Set(["driver-too-old", "unsupported-gpu", "no-gpu"]);
+
+/** The no-usable-GPU failure in a dead ComfyUI's last lines (it raises while importing torch/comfy), if any. */
+export function gpuProblemIn(lines: readonly string[]): { kind: string; line: string; fix: string } | undefined {
+  for (const line of [...lines].reverse()) {
+    const exception = /^([A-Za-z_][\w.]*(?:Error|Exception)): (.*)$/.exec(line.trim());
+    const rule = exception ? matchRule(exception[1] as string, exception[2] ?? "") : undefined;
+    if (rule && GPU_KINDS.has(rule.kind)) return { kind: rule.kind, line: line.trim(), fix: fixFor(rule.kind, {}) };
+  }
+  return undefined;
+}
