@@ -119,7 +119,8 @@ async function* _round(
     yield { type: "terminal", job };
     return true;
   }
-  const progress = job.status === "IN_PROGRESS" ? JobProgress.safeParse(job.output) : undefined;
+  const running = job.status === "IN_PROGRESS" || job.status === "RUNNING";
+  const progress = running ? JobProgress.safeParse(job.output) : undefined;
   if (progress?.success && JSON.stringify(progress.data) !== state.lastProgress)
     yield _chunkEvent(state, progress.data);
   state.idle = chunks > 0 ? 0 : state.idle + 1;
