@@ -67,7 +67,8 @@ function _report(error: unknown, resolved: Resolved, io: CliIO): number {
   if (isWorkerError(error) && error.code === "E_USAGE") return _usage(error.message, resolved, io);
   if (isWorkerError(error)) {
     io.err(`error: ${redactor.text(error.message)}\n`);
-    if (error.cause) io.err(`cause: ${redactor.text(String(error.cause))}\n`);
+    // "no such file" already says what ENOENT would
+    if (error.cause && error.code !== "E_NOT_FOUND") io.err(`cause: ${redactor.text(String(error.cause))}\n`);
     return toExitCode(error);
   }
   const unexpected = error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -89,3 +89,9 @@ test("emulate takes ComfyUI's argparse shapes (--listen [HOST], --extra-model-pa
   expect(findUsageProblem(args, ["--listen", "--port", "1"])).toBeUndefined();
   expect(findUsageProblem(args, ["--nod-ms", "5"])).toBe("unknown option --nod-ms (did you mean --node-ms?)");
 });
+
+test("a workflow file that does not exist is one line, without the ENOENT it restates", async () => {
+  const { code, stderr } = await runCliCaptured(["run", "/nonexistent/wf.json", "--emulate"]);
+  expect(code).toBe(2);
+  expect(stderr).toBe("error: /nonexistent/wf.json: no such file\n");
+});
