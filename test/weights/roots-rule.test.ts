@@ -109,3 +109,15 @@ test("one rule: COMFY_DIR/models, its own YAML, EXTRA_MODEL_PATHS, then MODELS_D
     join(dir, "md", "checkpoints"),
   ]);
 });
+
+test("with MODELS_DIR set, run --emulate says to put a missing file there", async () => {
+  const models = join(dir, "empty-models");
+  mkdirSync(models, { recursive: true });
+  const run = await runCliCaptured(["run", EXAMPLE, "--emulate", "--out", join(dir, "out4")], {
+    MODELS_DIR: models,
+    COMFY_DIR: join(dir, "no-comfy"),
+    COMFY_PORT: String(await freePort()),
+  });
+  expect(run.code).toBe(3);
+  expect(run.stderr).toContain(`put it in ${join(models, "checkpoints")}`);
+});
