@@ -11,6 +11,7 @@ import type { LookupFn } from "../lib/net.ts";
 import type { Logger } from "../log.ts";
 import { type ApiWorkflow, isUiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
 import { convertUiToApi } from "../workflow/convert.ts";
+import { knownNodePack } from "../workflow/node-packs.ts";
 import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
 import { executionFailure, recoverAfter } from "./failure.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
@@ -139,7 +140,7 @@ function _parseInput(raw: unknown): JobInput {
 function _convertUi(ui: UiWorkflow, objectInfo: ObjectInfo): ApiWorkflow {
   const { api, unknownNodes } = convertUiToApi(ui, objectInfo);
   if (unknownNodes.length === 0) return api;
-  const named = unknownNodes.map((node) => (node.pack ? `${node.class_type} (from ${node.pack})` : node.class_type));
+  const named = unknownNodes.map((node) => _named(node.class_type, node.pack));
   throw new WorkerError(
     "E_UNKNOWN_NODE",
     `ComfyUI has no node type ${named.join(", ")}; install the custom node pack that provides ${unknownNodes.length > 1 ? "them" : "it"}`,
@@ -152,9 +153,14 @@ function _checkNodes(workflow: ApiWorkflow, objectInfo: ObjectInfo): void {
   if (unknown.length === 0) return;
   throw new WorkerError(
     "E_UNKNOWN_NODE",
-    `ComfyUI has no node type ${unknown.join(", ")}; install the custom node pack that provides ${unknown.length > 1 ? "them" : "it"}`,
+    `ComfyUI has no node type ${unknown.map((type) => _named(type)).join(", ")}; install the custom node pack that provides ${unknown.length > 1 ? "them" : "it"}`,
     { details: { unknown_nodes: unknown } },
   );
+}
+
+// the pack the UI saved (cnr_id/aux_id), else a well-known one for common custom nodes
+function _named(classType: string, pack = knownNodePack(classType)): string {
+  return pack ? `${classType} (from ${pack})` : classType;
 }
 
 async function _uploadInputs(client: ComfyClient, files: InputFile[]): Promise<void> {

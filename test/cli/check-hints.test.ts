@@ -1,7 +1,9 @@
 import { expect, test } from "bun:test";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { knownNodePack } from "../../src/workflow/node-packs.ts";
 import { runCliCaptured } from "../helpers/cli.ts";
+import { freePort } from "../helpers/emulator.ts";
 
 const EXAMPLE = join(import.meta.dir, "../../examples/sd15-txt2img.json");
 const CORPUS = join(import.meta.dir, "../../../shared/corpus/workflows");
@@ -33,4 +35,17 @@ test("the built-in node map: exact types, rgthree's name pattern, nothing for co
   expect(knownNodePack("Power Lora Loader (rgthree)")).toBe("rgthree/rgthree-comfy");
   expect(knownNodePack("KSampler")).toBeUndefined();
   expect(knownNodePack("NoSuchNodeAnywhere")).toBeUndefined();
+});
+
+test("a job with an unknown node type names the pack known to provide it", async () => {
+  const file = join(import.meta.dir, "../../examples/sd15-txt2img.json");
+  const workflow = JSON.parse(await Bun.file(file).text());
+  workflow["99"] = { class_type: "VHS_VideoCombine", inputs: { images: ["8", 0] } };
+  const path = join(tmpdir(), `cw-vhs-${crypto.randomUUID()}.json`);
+  await Bun.write(path, JSON.stringify(workflow));
+  const { code, stderr } = await runCliCaptured(["run", path, "--emulate", "--out", join(tmpdir(), "cw-vhs-out")], {
+    COMFY_PORT: String(await freePort()),
+  });
+  expect(code).toBe(5);
+  expect(stderr).toContain("VHS_VideoCombine (from Kosinkadink/ComfyUI-VideoHelperSuite)");
 });
