@@ -59,6 +59,11 @@ export default defineCommand({
     "node-ms": { type: "string", description: "time each executed node takes (default 20)", valueHint: "N" },
     "log-burst": { type: "string", description: "print N extra log lines at startup and per prompt", valueHint: "N" },
     previews: { type: "boolean", description: "send binary preview frames while samplers run" },
+    "preview-method": {
+      type: "string",
+      description: "as ComfyUI's flag: anything but none turns previews on for every prompt",
+      valueHint: "auto|latent2rgb|taesd|none",
+    },
     "comfyui-version": {
       type: "string",
       description: `which ComfyUI to behave like: ${PROFILE_HELP}`,
@@ -97,7 +102,7 @@ export default defineCommand({
         ...(args["drop-ws-ms"] ? { dropWsMs: args["drop-ws-ms"] } : {}),
         ...(args["node-ms"] ? { nodeMs: args["node-ms"] } : {}),
         ...(args["log-burst"] ? { logBurst: args["log-burst"] } : {}),
-        previews: Boolean(args.previews),
+        previews: Boolean(args.previews) || (args["preview-method"] !== undefined && args["preview-method"] !== "none"),
         ...(args["comfyui-version"] ? { comfyuiVersion: args["comfyui-version"] } : {}),
         failedPacks: _repeated(rawArgs, "--failed-pack"),
         readModels: Boolean(args["read-models"]),

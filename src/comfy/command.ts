@@ -17,7 +17,7 @@ export interface BuildComfyCommandOptions {
 type CommandConfig = Pick<
   Config,
   "COMFY_DIR" | "COMFY_PYTHON" | "COMFY_CMD" | "COMFY_ARGS" | "COMFY_HOST" | "COMFY_PORT" | "EXTRA_MODEL_PATHS"
->;
+> & { PREVIEWS?: Config["PREVIEWS"] };
 
 // python block-buffers a piped stdout; custom nodes print() there and we want those lines as they happen
 const CHILD_ENV = { PYTHONUNBUFFERED: "1" };
@@ -30,10 +30,21 @@ const CHILD_ENV = { PYTHONUNBUFFERED: "1" };
 export function buildComfyCommand(config: CommandConfig, options: BuildComfyCommandOptions = {}): ComfyCommand {
   const extra = config.COMFY_ARGS ? splitArgs(config.COMFY_ARGS, "COMFY_ARGS") : [];
   const modelPaths = (config.EXTRA_MODEL_PATHS ?? []).flatMap((file) => ["--extra-model-paths-config", resolve(file)]);
+  // PREVIEWS=on: ComfyUIs too old to read a prompt's own preview_method need previews on from the start
+  const previews = config.PREVIEWS === "on" ? ["--preview-method", "auto"] : [];
   if (options.emulate) {
     const listen = ["--listen", config.COMFY_HOST, "--port", String(config.COMFY_PORT)];
     return {
-      argv: [...selfCommand(), "emulate", ...listen, "--base", options.emulate.baseDir, ...modelPaths, ...extra],
+      argv: [
+        ...selfCommand(),
+        "emulate",
+        ...listen,
+        "--base",
+        options.emulate.baseDir,
+        ...modelPaths,
+        ...previews,
+        ...extra,
+      ],
     };
   }
   if (config.COMFY_CMD) {
@@ -45,7 +56,7 @@ export function buildComfyCommand(config: CommandConfig, options: BuildComfyComm
   const argv = [config.COMFY_PYTHON, resolve(config.COMFY_DIR, "main.py")];
   argv.push("--listen", config.COMFY_HOST, "--port", String(config.COMFY_PORT), "--disable-auto-launch");
   // ComfyUI runs in COMFY_DIR, so relative YAML paths are resolved against our working directory first
-  argv.push(...modelPaths);
+  argv.push(...modelPaths, ...previews);
   return { argv: [...argv, ...extra], cwd: config.COMFY_DIR, env: CHILD_ENV };
 }
 

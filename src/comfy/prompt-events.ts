@@ -1,4 +1,5 @@
 import type { Logger } from "../log.ts";
+import { type PreviewFrame, parsePreviewFrame } from "../previews/frames.ts";
 import { KnownWsMessage } from "./schemas.ts";
 import { type ComfySocket, openComfySocket, type SocketState } from "./ws.ts";
 
@@ -8,6 +9,8 @@ export interface PromptListener {
   onMessage: (message: KnownWsMessage) => void;
   /** Every change of the shared socket's state (a gap means events may have been lost). */
   onState: (state: SocketState) => void;
+  /** A live preview frame of this prompt (ComfyUI sends them only when the prompt's preview method is on). */
+  onPreview?: (frame: PreviewFrame) => void;
 }
 
 /**
@@ -54,7 +57,14 @@ interface Hub {
   lastMessageAt: number;
   listeners: Map<string, PromptListener>;
   unclaimed: Map<string, KnownWsMessage[]>;
+  /** The prompt ComfyUI executes now: previews without metadata belong to it (ComfyUI runs one at a time). */
+  running?: string;
 }
+
+// ComfyUI reads feature flags from a client's first message only; with this one its previews carry the
+// prompt and node they belong to (PREVIEW_IMAGE_WITH_METADATA); older servers ignore it
+const HELLO = JSON.stringify({ type: "feature_flags", data: { supports_preview_metadata: true } });
+const RUN_END: ReadonlySet<string> = new Set(["execution_success", "execution_error", "execution_interrupted"]);
 
 /** Creates the shared event socket for ComfyUI at `url`; it connects on first use. */
 export function createPromptEvents(options: { url: string; clientId?: string; log?: Logger }): PromptEvents {
@@ -94,6 +104,8 @@ function _ensure(hub: Hub): ComfySocket {
     clientId: hub.clientId,
     ...(hub.log ? { log: hub.log } : {}),
     onText: (text) => _route(hub, text),
+    onBinary: (data) => _preview(hub, data),
+    hello: HELLO,
     onState: (next) => {
       for (const listener of [...hub.listeners.values()]) listener.onState(next);
     },
@@ -120,6 +132,8 @@ function _route(hub: Hub, text: string): void {
   if (!frame) return;
   const parsed = KnownWsMessage.safeParse(frame.json);
   if (!parsed.success) return;
+  if (!RUN_END.has(parsed.data.type)) hub.running = frame.promptId;
+  else if (hub.running === frame.promptId) hub.running = undefined;
   const listener = hub.listeners.get(frame.promptId);
   if (listener) listener.onMessage(parsed.data);
   else _keepUnclaimed(hub, frame.promptId, parsed.data);
@@ -136,6 +150,13 @@ function _frame(text: string): { json: unknown; promptId: string } | undefined {
   if (typeof json?.type !== "string" || !ROUTED_TYPES.has(json.type)) return undefined;
   const promptId = json.data?.prompt_id;
   return typeof promptId === "string" ? { json, promptId } : undefined;
+}
+
+function _preview(hub: Hub, data: Uint8Array): void {
+  hub.lastMessageAt = Date.now();
+  const frame = parsePreviewFrame(data);
+  const promptId = frame?.promptId ?? hub.running;
+  if (frame && promptId) hub.listeners.get(promptId)?.onPreview?.(frame);
 }
 
 function _keepUnclaimed(hub: Hub, promptId: string, message: KnownWsMessage): void {

@@ -1,5 +1,6 @@
 import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { PreviewFrame } from "../previews/frames.ts";
 import { cancelPrompt } from "./cancel-prompt.ts";
 import { type ComfyClient, transportOf } from "./client.ts";
 import type { PromptEvents } from "./prompt-events.ts";
@@ -26,6 +27,8 @@ export interface RunPromptOptions {
   /** Cancel or timeout: interrupt if running, delete if pending, then reject with `signal.reason`. */
   signal?: AbortSignal;
   onEvent?: (event: PromptEvent) => void;
+  /** Live preview frames of this prompt (only sent by ComfyUI when its preview method is on for it). */
+  onPreview?: (frame: PreviewFrame) => void;
   /** Returns a reason when ComfyUI is known to be dead; the prompt then rejects at once (E_COMFY_DIED). */
   health?: () => string | undefined;
   /** /history poll period while the websocket is down; default 250 ms. */
@@ -187,6 +190,7 @@ function _follow(run: Run): () => void {
   return run.events.subscribe(run.promptId, {
     onMessage: (message) => _onMessage(run, message),
     onState: (state) => _onSocketState(run, state),
+    ...(run.opts.onPreview ? { onPreview: run.opts.onPreview } : {}),
   });
 }
 

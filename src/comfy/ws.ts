@@ -10,6 +10,10 @@ export interface ComfySocketOptions {
   clientId: string;
   /** Each JSON text frame as sent; the reader parses only what it needs (most frames are not for it). */
   onText: (text: string) => void;
+  /** Binary frames (previews), as they come. */
+  onBinary?: (data: Uint8Array) => void;
+  /** Sent first on every connection (ComfyUI reads a `feature_flags` message only as the first one). */
+  hello?: string;
   onState?: (state: SocketState) => void;
   log?: Logger;
   /** Each connection attempt must open within this; default 10 s. */
@@ -68,6 +72,8 @@ export function openComfySocket(options: ComfySocketOptions): ComfySocket {
 
 function _connect(link: Link): void {
   link.socket = _dial(link.wsUrl, link.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, {
+    hello: link.options.hello,
+    binary: link.options.onBinary,
     open: () => {
       link.openedAt = Date.now();
       _setState(link, "open");
@@ -104,6 +110,8 @@ function _onDown(link: Link, why: string): void {
 }
 
 interface DialHandlers {
+  hello: string | undefined;
+  binary: ((data: Uint8Array) => void) | undefined;
   open: () => void;
   text: (text: string) => void;
   down: (why: string) => void;
@@ -111,17 +119,20 @@ interface DialHandlers {
 
 function _dial(wsUrl: string, connectTimeoutMs: number, on: DialHandlers): { close(): void } {
   const ws = new WebSocket(wsUrl);
-  // previews arrive as binary frames; we never read them, so keep them as cheap ArrayBuffers
+  // previews arrive as binary frames
   ws.binaryType = "arraybuffer";
   let live = true;
   // a socket that never opens is closed, and its close event schedules the next attempt
   const timer = setTimeout(() => ws.close(), connectTimeoutMs);
   ws.onopen = () => {
     clearTimeout(timer);
+    if (on.hello) ws.send(on.hello);
     on.open();
   };
   ws.onmessage = (event: MessageEvent) => {
-    if (live && typeof event.data === "string") on.text(event.data);
+    if (!live) return;
+    if (typeof event.data === "string") on.text(event.data);
+    else if (on.binary && event.data instanceof ArrayBuffer) on.binary(new Uint8Array(event.data));
   };
   ws.onclose = (event: CloseEvent) => {
     clearTimeout(timer);

@@ -42,6 +42,7 @@ export interface NodeRun {
 const DEFAULT_SAMPLER_STEPS = 20;
 const SLEEP_SLICE_MS = 25;
 const PREVIEW_DOWNSCALE = 8;
+const PREVIEW_METHODS: ReadonlySet<string> = new Set(["none", "auto", "latent2rgb", "taesd"]);
 const SAMPLER_CLASSES = new Set(["SamplerCustom", "SamplerCustomAdvanced"]);
 
 /** Links replaced by upstream values, literals unwrapped from `__value__`. */
@@ -86,8 +87,17 @@ async function _sample(ctx: EmulatorContext, run: NodeRun, id: string, steps: nu
     if (step === Math.ceil(steps / 2)) await run.midpoint?.(id);
     ctx.hub.send("progress", { value: step, max: steps, prompt_id: run.promptId, node: id }, run.clientId);
     run.progress(id, "running", step, steps);
-    if (ctx.settings.previews && latent?.kind === "pixels") _preview(ctx, run, id, latent.width, latent.height, step);
+    if (_previewsOn(ctx, run) && latent?.kind === "pixels") _preview(ctx, run, id, latent.width, latent.height, step);
   }
+}
+
+// latent_preview.set_preview_method: a prompt's own method wins where the server reads it ("default" or an
+// unknown name falls back to the start flag, --previews here)
+function _previewsOn(ctx: EmulatorContext, run: NodeRun): boolean {
+  const method = run.extraData.preview_method;
+  if (!ctx.settings.comfyuiVersion.promptPreviewMethod || typeof method !== "string") return ctx.settings.previews;
+  if (PREVIEW_METHODS.has(method)) return method !== "none";
+  return ctx.settings.previews;
 }
 
 function _preview(ctx: EmulatorContext, run: NodeRun, id: string, width: number, height: number, step: number) {

@@ -14,11 +14,27 @@ export interface ComfyProfile {
   jobCancel: boolean;
   /** Input files are realpath-checked, so a symlink in input/ pointing outside it is an invalid file (v0.28+). */
   inputContainment: boolean;
+  /** A prompt's `extra_data.preview_method` turns previews on or off for that prompt alone (execution.py). */
+  promptPreviewMethod: boolean;
 }
 
 const PROFILES: Record<ComfyProfile["name"], ComfyProfile> = {
-  old: { name: "old", version: "0.14.1", strictPromptId: false, jobCancel: false, inputContainment: false },
-  new: { name: "new", version: "0.28.2", strictPromptId: true, jobCancel: true, inputContainment: true },
+  old: {
+    name: "old",
+    version: "0.14.1",
+    strictPromptId: false,
+    jobCancel: false,
+    inputContainment: false,
+    promptPreviewMethod: false,
+  },
+  new: {
+    name: "new",
+    version: "0.28.2",
+    strictPromptId: true,
+    jobCancel: true,
+    inputContainment: true,
+    promptPreviewMethod: true,
+  },
 };
 
 /** The names `--comfyui-version` takes: old, new, current, or a release (0.14, 0.28.2, …). */

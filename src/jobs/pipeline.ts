@@ -17,6 +17,7 @@ import { executionFailure, recoverAfter } from "./failure.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
 import { collectOutputs, type OutputUploader } from "./outputs.ts";
 import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
+import { type JobPreview, jobPreviews } from "./previews.ts";
 import type { JobProgress } from "./progress.ts";
 import { createProgressTracker } from "./progress-tracker.ts";
 import { JobInput, type JobOutput } from "./schema.ts";
@@ -28,7 +29,9 @@ export type { JobProgress } from "./progress.ts";
 export interface JobDeps {
   client: ComfyClient;
   comfy: ComfyHandle;
-  config: Pick<Config, "DOWNLOAD_ALLOW_HOSTS" | "PRIVATE_HOSTS_ALLOWED" | "OUTPUT_INLINE_MAX_MB" | "redactor">;
+  config: Pick<Config, "DOWNLOAD_ALLOW_HOSTS" | "PRIVATE_HOSTS_ALLOWED" | "OUTPUT_INLINE_MAX_MB" | "redactor"> & {
+    PREVIEWS?: Config["PREVIEWS"];
+  };
   log: Logger;
   objectInfo: () => Promise<ObjectInfo>;
   /** Resolves (never rejects) once /object_info and the event socket of the current ComfyUI are ready. */
@@ -54,6 +57,8 @@ export interface JobRun {
   input: unknown;
   signal: AbortSignal;
   onProgress?: (progress: JobProgress) => void;
+  /** Live previews, when the job asks (`input.preview`) or PREVIEWS=on; may be slow: frames are dropped behind it. */
+  onPreview?: (preview: JobPreview) => Promise<void> | void;
 }
 
 // ComfyUI's default --max-upload-size is 100 MB; a bigger input file would be refused by it anyway
@@ -173,6 +178,12 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
   const generation = deps.comfy.generation;
   const stop = new AbortController();
   const progress = createProgressTracker(workflow, run.onProgress);
+  let node: string | undefined;
+  const previews = jobPreviews(input.preview, deps.config.PREVIEWS === "on", run.onPreview, () => node);
+  const extraData = {
+    ...(input.comfy_org_api_key ? { api_key_comfy_org: input.comfy_org_api_key } : {}),
+    ...previews?.extraData,
+  };
   const stopWatching = deps.comfy.onExit((exit) => {
     const how = exit.reason === "hang" ? "stopped responding" : `exited (code ${exit.code ?? exit.signal})`;
     stop.abort(
@@ -183,10 +194,12 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
   });
   try {
     const result = await runPrompt(deps.client, workflow, {
-      extraData: input.comfy_org_api_key ? { api_key_comfy_org: input.comfy_org_api_key } : undefined,
+      extraData: Object.keys(extraData).length > 0 ? extraData : undefined,
+      ...(previews ? { onPreview: previews.onFrame } : {}),
       signal: AbortSignal.any([run.signal, stop.signal]),
       health: () => (deps.comfy.generation !== generation ? "ComfyUI was restarted while running this job" : undefined),
       onEvent: (event) => {
+        if (event.type === "executing" || event.type === "progress") node = event.node;
         progress(event);
         // ComfyUI queues a prompt with only its valid outputs; a job that silently loses outputs is a failure
         if (event.type === "queued" && Object.keys(event.nodeErrors).length > 0)
@@ -199,6 +212,7 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
     throw failure;
   } finally {
     stopWatching();
+    previews?.close();
   }
 }
 

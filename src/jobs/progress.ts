@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { JobPreview } from "./previews.ts";
 
 /** One output file a node wrote, by name (the bytes come with the job's result, inline or as a bucket URL). */
 export const ProgressFile = z.object({
@@ -34,5 +35,7 @@ export const JobProgress = z.object({
   max: z.number(),
   percent: z.number(),
   finished: z.array(FinishedNode).optional(),
+  /** The newest live preview (when the job asked for previews), fitted to its size budget. */
+  preview: JobPreview.optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PreviewRequest } from "./previews.ts";
 
 /** One input file: `name` may hold a subfolder; `image` is base64, a data: URI or an https URL. */
 export const JobFile = z.object({
@@ -35,6 +36,7 @@ export const JobInput = z.object({
     })
     .optional(),
   comfy_org_api_key: z.string().optional().describe("passed to ComfyUI as extra_data.api_key_comfy_org"),
+  preview: PreviewRequest.optional().describe("live previews of this job, at most max_fps a second, max_px large"),
 });
 export type JobInput = z.infer<typeof JobInput>;
 

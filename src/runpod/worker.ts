@@ -24,6 +24,8 @@ export interface JobRunner {
 export interface RunnerHooks {
   finished(jobId: string, outcome: JobOutcome): void;
   progress(jobId: string, progress: JobProgress): void;
+  /** A live preview chunk, posted to job-stream (resolves when posted; the caller drops frames meanwhile). */
+  preview(jobId: string, chunk: JobProgress): Promise<void>;
 }
 
 export interface WorkerTiming {
@@ -103,6 +105,7 @@ export class RunpodWorker {
     this.#runner = options.createRunner({
       finished: (jobId, outcome) => this.#onFinished(jobId, outcome),
       progress: (jobId, progress) => this.#onProgress(jobId, progress),
+      preview: (jobId, chunk) => this.#onPreview(jobId, chunk),
     });
   }
 
@@ -249,6 +252,13 @@ export class RunpodWorker {
       this.#progress.set(jobId, reporter);
     }
     reporter.push(progress);
+  }
+
+  // previews go to job-stream as chunks (§1.9), so clients read them from /stream; never after the result
+  async #onPreview(jobId: string, chunk: JobProgress): Promise<void> {
+    if (!this.#held.has(jobId) || this.#finished.has(jobId)) return;
+    const sent = await this.#options.client.stream(jobId, chunk);
+    if (!sent.ok) this.#log.debug(`preview not delivered (${sent.message})`, { requestId: jobId });
   }
 
   #onFinished(jobId: string, outcome: JobOutcome): void {

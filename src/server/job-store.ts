@@ -234,6 +234,13 @@ export class JobStore {
           job.stream.push(progress);
           this.#waiters.notify(job.id);
         },
+        onPreview: (preview) => {
+          // at most one preview waits for a slow reader: a newer one replaces it, so the stream never grows
+          const waiting = job.stream.findIndex((chunk) => chunk.preview !== undefined);
+          if (waiting >= 0) job.stream.splice(waiting, 1);
+          job.stream.push({ ...(job.progress ?? { node: preview.node ?? "", value: 0, max: 0, percent: 0 }), preview });
+          this.#waiters.notify(job.id);
+        },
       });
       // a job cancelled while running is already CANCELLED; what its run returns after that is dropped
       if (job.status === "IN_PROGRESS") this.#finish(job, "COMPLETED", { output });

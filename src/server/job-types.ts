@@ -1,5 +1,6 @@
 import type { JobFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
+import type { JobPreview } from "../jobs/previews.ts";
 import type { ResultFiles, SpilledFile } from "./result-files.ts";
 import type { JobRequest } from "./schemas.ts";
 
@@ -43,6 +44,8 @@ export interface JobView {
 export interface JobExecution {
   signal: AbortSignal;
   onProgress: (progress: JobProgress) => void;
+  /** A live preview; it waits in the stream as the newest chunk's `preview`, replacing one not yet read. */
+  onPreview: (preview: JobPreview) => void;
 }
 
 export interface JobStoreOptions {

@@ -2,6 +2,7 @@ import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import { describeFailure, type JobFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
+import type { JobPreview } from "../jobs/previews.ts";
 import type { FailureDetails } from "../jobs/schema.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
@@ -16,7 +17,11 @@ import type { JobRequest } from "../server/schemas.ts";
 /** Runs one taken job: the job pipeline in `serve`, a stub in loop tests. */
 export type RunpodExecute = (
   job: RunpodJob,
-  run: { signal: AbortSignal; onProgress: (progress: JobProgress) => void },
+  run: {
+    signal: AbortSignal;
+    onProgress: (progress: JobProgress) => void;
+    onPreview: (preview: JobPreview) => Promise<void>;
+  },
 ) => Promise<unknown>;
 
 export interface RunpodServiceOptions {
@@ -70,11 +75,22 @@ function _storeRunner(options: RunpodServiceOptions, hooks: RunnerHooks): JobRun
     resultTtlMs: 0,
     timeoutMs: secondsToTimerMs(config.JOB_TIMEOUT_S),
     workerId: config.RUNPOD_POD_ID,
-    execute: (record, execution) =>
-      options.execute(taken.get(record.id) ?? { id: record.id, input: record.request.input }, {
+    execute: (record, execution) => {
+      let last: JobProgress | undefined;
+      return options.execute(taken.get(record.id) ?? { id: record.id, input: record.request.input }, {
         signal: execution.signal,
-        onProgress: (progress) => hooks.progress(record.id, progress),
-      }),
+        onProgress: (progress) => {
+          last = progress;
+          hooks.progress(record.id, progress);
+        },
+        // a preview chunk repeats the latest progress, so a client reading only the stream still sees the node
+        onPreview: (preview) =>
+          hooks.preview(record.id, {
+            ...(last ?? { node: preview.node ?? "", value: 0, max: 0, percent: 0 }),
+            preview,
+          }),
+      });
+    },
     fail: options.fail ?? ((error) => describeFailure(error, options.logs, config.redactor)),
     onFinish: (record) => {
       taken.delete(record.id);

@@ -140,6 +140,7 @@ export async function startWorker(
             input: job.request.input,
             signal: execution.signal,
             onProgress: execution.onProgress,
+            onPreview: execution.onPreview,
           },
         ),
       ),
