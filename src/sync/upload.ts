@@ -3,6 +3,7 @@ import { type RetryOptions, withRetry } from "../download/retry.ts";
 import { WorkerError } from "../errors.ts";
 import type { S3Client } from "./s3/client.ts";
 import {
+  abortUpload,
   completeUpload,
   createUpload,
   headObject,
@@ -161,7 +162,12 @@ async function _resumable(
   options: UploadOptions,
 ): Promise<UploadState | undefined> {
   const saved = await loadState(record);
-  if (!saved || saved.size !== size || saved.sha256 !== sha256 || saved.partSize !== partBytes) return undefined;
+  if (!saved) return undefined;
+  if (saved.size !== size || saved.sha256 !== sha256 || saved.partSize !== partBytes) {
+    // an upload of an older version of the file: its staged parts would only take space on the volume
+    await abortUpload(s3, key, saved.uploadId, options.signal).catch(() => {});
+    return undefined;
+  }
   const listed = await withRetry(
     `listing the parts of ${s3.label(key)}`,
     () => listParts(s3, key, saved.uploadId, options.signal),
