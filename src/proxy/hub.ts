@@ -40,6 +40,12 @@ export class BrowserHub {
     }
   }
 
+  /** A binary frame (a preview image) to `sid`'s socket. */
+  sendBinary(data: Uint8Array, sid: string | null): void {
+    const ws = sid === null ? undefined : this.#sockets.get(sid);
+    if (ws?.readyState === 1) ws.send(data);
+  }
+
   closeAll(): void {
     for (const ws of this.#sockets.values()) ws.close(1001, "proxy shutting down");
     this.#sockets.clear();

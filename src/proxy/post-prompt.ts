@@ -79,6 +79,7 @@ async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContex
     // in the prompt's own key order: SaveImage embeds the prompt as JSON, and a local run would have
     workflow: Object.fromEntries(Object.entries(workflow).filter(([id]) => needed.has(id))),
     ...(typeof apiKey === "string" && apiKey ? { comfy_org_api_key: apiKey } : {}),
+    ...(_wantsPreviews(extraData.preview_method, ctx.previews) ? { preview: REMOTE_PREVIEW } : {}),
   };
   ctx.queue.put({
     number,
@@ -106,4 +107,13 @@ function _parse(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+// ComfyUI's own preview size (--preview-size 512) at a rate the UI's live preview shows smoothly
+const REMOTE_PREVIEW = { max_fps: 2, max_px: 512 };
+
+// the frontend sends its preview setting as extra_data.preview_method; "default" and "none" ask for none here
+function _wantsPreviews(method: unknown, previewsOn: boolean): boolean {
+  if (typeof method === "string" && method !== "default") return method !== "none";
+  return previewsOn;
 }

@@ -1,4 +1,6 @@
+import type { JobPreview } from "../jobs/previews.ts";
 import type { JobProgress } from "../jobs/progress.ts";
+import { encodePreviewMessage } from "../previews/frames.ts";
 import type { BrowserHub } from "./hub.ts";
 import type { RemotePrompt } from "./queue.ts";
 import type { AnnouncedFile, UiOutput } from "./store.ts";
@@ -43,6 +45,7 @@ export class PromptEvents {
       for (const file of node.files) this.announced.push({ node: node.node, ...file });
       this.#state(node.node, "finished", 1, 1);
     }
+    if (chunk.preview) this.#preview(chunk.preview);
     if (chunk.node.startsWith(DOWNLOAD_NODE_PREFIX) || this.executed.includes(chunk.node)) return;
     if (!this.item.prompt[chunk.node]) return;
     this.#start(chunk.node);
@@ -51,6 +54,12 @@ export class PromptEvents {
       this.#toClient("progress", data);
     }
     if (chunk.max > 0) this.#state(chunk.node, "running", chunk.value, chunk.max);
+  }
+
+  // the UI's live preview: ComfyUI's PREVIEW_IMAGE frame, which every frontend reads
+  #preview(preview: JobPreview): void {
+    const image = Buffer.from(preview.data, "base64");
+    this.hub.sendBinary(encodePreviewMessage({ mime: preview.mime, image }), this.item.clientId);
   }
 
   /** `executed` with each node's saved outputs (the bytes arrive with the job's result). */

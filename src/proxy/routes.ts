@@ -29,6 +29,8 @@ export interface ProxyContext {
   client: EndpointClient;
   log: Logger;
   objectInfo: () => Promise<ObjectInfo>;
+  /** PREVIEWS=on: every remote job asks for live previews (else only prompts whose preview method asks). */
+  previews: boolean;
 }
 
 /** The route that flips where Queue runs; `GET` shows it. */

@@ -24,6 +24,8 @@ export interface ProxyOptions {
   /** Where Queue runs at start (`--local-queue` → local). */
   target: QueueTarget;
   log: Logger;
+  /** PREVIEWS=on: every remote job asks for live previews. */
+  previews?: boolean;
   follow?: Omit<FollowOptions, "signal">;
   cancelWaitMs?: number;
 }
@@ -55,6 +57,7 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
     client: options.client,
     log: options.log,
     objectInfo: _cached(() => upstream.objectInfo() as Promise<ObjectInfo>),
+    previews: options.previews ?? false,
   };
   const worker = _work(ctx, options);
   const server = Bun.serve<BrowserSocketData>({

@@ -315,4 +315,26 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     expect((await flip("elsewhere")).status).toBe(400);
     c.close();
   }, 30_000);
+
+  test("a remote prompt whose preview method asks for previews shows them as ComfyUI's binary frames", async () => {
+    const c = await client(proxy.url);
+    const seen = c.previews.length;
+    // the frontend sends its "live preview" setting as extra_data.preview_method
+    const res = await fetch(`${proxy.url}/prompt`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ prompt: workflow(), client_id: c.clientId, extra_data: { preview_method: "auto" } }),
+    });
+    const { prompt_id } = (await res.json()) as { prompt_id: string };
+    await c.finished(prompt_id);
+    const frames = c.previews.slice(seen);
+    expect(frames.length).toBeGreaterThan(0);
+    for (const frame of frames) expect(["image/png", "image/jpeg"]).toContain(frame.mime);
+    // without the setting, a remote prompt asks the endpoint for none
+    const before = c.previews.length;
+    const plain = await c.queuePrompt(0, { output: workflow(), workflow: UI_WORKFLOW });
+    await c.finished(plain.prompt_id);
+    expect(c.previews.length).toBe(before);
+    c.close();
+  }, 30_000);
 });
