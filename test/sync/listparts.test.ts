@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { freePort } from "../helpers/emulator.ts";
 import { modelsDir, patterned, sha256, syncEnv } from "./_harness.ts";
 import { startFaultProxy } from "./_proxy.ts";
@@ -81,6 +87,43 @@ test.skipIf(!MOTO)(
       expect([head.ContentLength, head.Metadata?.sha256]).toEqual([big.length, sha256(big)]);
       const body = await sdk.send(new GetObjectCommand({ Bucket: "vol1", Key: "models/checkpoints/big.safetensors" }));
       expect(sha256((await body.Body?.transformToByteArray()) as Uint8Array)).toBe(sha256(big));
+    } finally {
+      proxy.stop();
+    }
+  },
+  60_000,
+);
+
+test.skipIf(!MOTO)(
+  "a resume record for an older version of the file aborts that upload and starts a new one",
+  async () => {
+    const first = patterned(6 * MIB, 8);
+    const dir = await modelsDir({ "loras/v.safetensors": first });
+    const env = syncEnv({ accessKeyId: "testing", secretAccessKey: "testing" });
+    const stateDir = join(env.XDG_CACHE_HOME, "comfy-worker/sync");
+    const proxy = startFaultProxy(endpoint, { hangPart: (part) => part >= 2 });
+    const args = [dir, "--volume", "vol1", "--endpoint-url", proxy.url, "--part-size", "5", "--json"];
+    const uploads = async () =>
+      (await sdk.send(new ListMultipartUploadsCommand({ Bucket: "vol1", Prefix: "models/loras/v.safetensors" })))
+        .Uploads ?? [];
+    try {
+      const killed = spawnSync(args, env);
+      await waitFor("a recorded part", async () => {
+        const name = (await readdir(stateDir).catch(() => [] as string[])).find((n) => n.endsWith(".json"));
+        return name ? (await Bun.file(join(stateDir, name)).json()).parts.length === 1 : false;
+      });
+      killed.kill("SIGKILL");
+      await killed.exited;
+      expect(await uploads()).toHaveLength(1);
+      // the file changes (same size, other bytes) before the next run
+      const second = patterned(6 * MIB, 9);
+      await Bun.write(join(dir, "loras/v.safetensors"), second);
+      proxy.setRules({});
+      const again = spawnSync(args, env);
+      expect(await again.exited).toBe(0);
+      expect(await uploads()).toHaveLength(0);
+      const head = await sdk.send(new HeadObjectCommand({ Bucket: "vol1", Key: "models/loras/v.safetensors" }));
+      expect(head.Metadata?.sha256).toBe(sha256(second));
     } finally {
       proxy.stop();
     }

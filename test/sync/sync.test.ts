@@ -39,6 +39,23 @@ describe("sync to a real S3 server", () => {
     });
     expect(await server.bytes("vol1", "models/loras/sub/b.safetensors")).toEqual(big);
 
+    // off a terminal, progress is JSON lines on stderr: the plan, bytes sent, and one `done` per file
+    const events = first.stderr
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events[0]).toEqual({
+      event: "plan",
+      volume: "vol1",
+      new: 2,
+      changed: 0,
+      unchanged: 0,
+      delete: 0,
+      to_send: 1000 + big.length,
+    });
+    expect(events.filter((e) => e.event === "upload").length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.event === "done").map((e) => e.outcome)).toEqual(["uploaded", "uploaded"]);
+
     const second = JSON.parse((await sync([dir, "--volume", "vol1"], env)).stdout);
     expect(second.volumes[0].sent).toBe(0);
     expect(second.volumes[0].files.map((f: { outcome: string }) => f.outcome)).toEqual(["unchanged", "unchanged"]);
