@@ -5,6 +5,7 @@
  * endpoint loaded most (the usage files on the volume). Never delays readiness, never fails the worker.
  */
 import { stat } from "node:fs/promises";
+import { formatBytes } from "../lib/bytes.ts";
 import type { Logger } from "../log.ts";
 import { buildPullPlan } from "../preload/pull.ts";
 import { resolveWeight } from "../weights/locate.ts";
@@ -97,7 +98,7 @@ export class Prefetch {
       this.#stop.signal.aborted && this.report.read.bytes < this.report.planned.bytes ? "stopped" : "done";
     const { read, planned } = this.report;
     this.#options.log.info(
-      `prefetch ${this.report.state}: read ${read.files}/${planned.files} file(s), ${(read.bytes / 1e6).toFixed(0)} of ${(planned.bytes / 1e6).toFixed(0)} MB in ${this.report.seconds} s (${this.report.mb_per_s} MB/s)${this.report.stopped_by ? `; stopped: ${this.report.stopped_by}` : ""}`,
+      `prefetch ${this.report.state}: read ${read.files}/${planned.files} file(s), ${formatBytes(read.bytes)} of ${formatBytes(planned.bytes)} in ${this.report.seconds} s (${this.report.mb_per_s} MB/s)${this.report.stopped_by ? `; stopped: ${this.report.stopped_by}` : ""}`,
     );
     return this.report;
   }
