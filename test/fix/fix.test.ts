@@ -145,6 +145,29 @@ test("without --yes and without a terminal to ask on, nothing is downloaded and 
   expect(code).toBe(3);
 });
 
+test("with --yes a file is downloaded as soon as it is resolved, while other lookups still run", async () => {
+  const slow = await startFakeHosts({
+    hf: [{ id: "acme/detail-tweaker", files: { "detail-tweaker.safetensors": DETAIL } }],
+    hang: /\/api\/v1\/models\?query=slow-one-fp16/,
+  });
+  try {
+    const dir = await folderWith({
+      "wf.json": sdWorkflow({ ckpt: PRESENT_CKPT, loras: ["slow-one-fp16.safetensors", "detail-tweaker.safetensors"] }),
+    });
+    const env = fixEnv(slow, { LOOKUP_TIMEOUT_S: "1" });
+    const { report } = await fix([dir, "--yes"], env);
+    expect(weight(report, "detail-tweaker.safetensors").status).toBe("downloaded");
+    expect(weight(report, "slow-one-fp16.safetensors").status).toBe("not_found");
+    const download = slow.requests.findIndex((r) => r.includes("/resolve/main/detail-tweaker.safetensors"));
+    const lastSlowLookup = slow.requests.findLastIndex((r) => r.includes("slow-one"));
+    // the download went out while the other weight's first Civitai search hung, before its next search
+    expect(download).toBeGreaterThan(-1);
+    expect(download).toBeLessThan(lastSlowLookup);
+  } finally {
+    slow.stop();
+  }
+});
+
 describe("lookups are polite and bounded", () => {
   test("a 429 with Retry-After is waited out and the lookup succeeds", async () => {
     const limited = await startFakeHosts({
