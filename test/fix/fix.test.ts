@@ -46,8 +46,7 @@ describe("fix resolves each missing weight from the first source that knows it, 
       "wf.json": workflow,
       "my.yaml": `name: mine\ndescription: my own sources\nfiles:\n  - folder: loras\n    name: from-manifest.safetensors\n    url: ${hosts.url}/acme/detail-tweaker/resolve/main/detail-tweaker.safetensors\n    sha256: ${sha256(DETAIL)}\n`,
     });
-    const env = fixEnv(hosts);
-    // the metadata URL is served by the fake's file route
+    const env = fixEnv(hosts, { CIVITAI_TOKEN: "civitai_test_token_123" });
     const { code, report, stderr } = await fix(
       [join(dir, "wf.json"), "--manifest", join(dir, "my.yaml"), "--yes"],
       env,
@@ -74,6 +73,7 @@ describe("fix resolves each missing weight from the first source that knows it, 
     expect(await Bun.file(join(env.MODELS_DIR, "loras/slider-detail.safetensors")).bytes()).toEqual(SLIDER);
     expect(await Bun.file(join(env.MODELS_DIR, "upscale_models/4x-UltraSharp.pth")).bytes()).toEqual(ULTRA);
     expect(weight(report, "detail-tweaker.safetensors").chosen.sha256).toBe(sha256(DETAIL));
+    expect(hosts.authorized.some((r) => r.startsWith("/api/v1/models?query=slider-detail"))).toBe(true);
     // declared sources are never looked up publicly
     expect(hosts.requests.some((r) => r.includes("search=from-meta") || r.includes("search=from-manifest"))).toBe(
       false,
@@ -127,6 +127,9 @@ describe("fix resolves each missing weight from the first source that knows it, 
     const env = fixEnv(hosts, { HF_TOKEN: "hf_fake_token_value_123456" });
     const withToken = await fix([dir, "--dry-run"], env);
     expect(weight(withToken.report, "gated-model.safetensors").status).toBe("would_download");
+    // the token went with the Hugging Face lookups
+    expect(hosts.authorized.some((r) => r.startsWith("/api/models?search=gated-model"))).toBe(true);
+    expect(hosts.authorized.some((r) => r.startsWith("/api/models/gatedco/gated-model"))).toBe(true);
     expect(withToken.stdout).not.toContain("hf_fake_token_value_123456");
   });
 });

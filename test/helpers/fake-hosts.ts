@@ -56,6 +56,8 @@ export async function startFakeHosts(options: FakeHostsOptions = {}) {
   const listShape = await fixture<{ models: Array<Record<string, unknown>> }>("model-list.json");
   const nodeMap = await fixture<Record<string, unknown>>("extension-node-map.json");
   const requests: string[] = [];
+  /** Requests that carried an Authorization header (paths with query). */
+  const authorized: string[] = [];
   const limited = new Set<string>();
   let base = "";
 
@@ -198,6 +200,7 @@ export async function startFakeHosts(options: FakeHostsOptions = {}) {
       const url = new URL(req.url);
       const what = `${url.pathname}${url.search}`;
       requests.push(what);
+      if (req.headers.get("authorization")) authorized.push(what);
       if (options.hang?.test(what)) return new Promise<Response>(() => {});
       if (options.rateLimitOnce?.test(what) && !limited.has(what)) {
         limited.add(what);
@@ -210,6 +213,7 @@ export async function startFakeHosts(options: FakeHostsOptions = {}) {
   return {
     url: base,
     requests,
+    authorized,
     /** Settings that point `fix` at these fakes. */
     env: {
       HF_ENDPOINT: base,

@@ -81,4 +81,22 @@ describe("sync to a real S3 server", () => {
     expect(await server.list("vol1")).toEqual({ "models/checkpoints/a.safetensors": 1000, "models/vae/new.pt": 3 });
     expect(await server.bytes("vol1", "models/checkpoints/a.safetensors")).toEqual(changed);
   });
+
+  test("--include and --exclude choose what is sent, and --delete never touches remote files outside them", async () => {
+    const dir = await modelsDir({ "loras/a.safetensors": "a", "loras/b.ckpt": "b", "vae/v.safetensors": "v" });
+    const env = syncEnv(server);
+    const args = [dir, "--volume", "vol2", "--prefix", "filtered/"];
+    expect((await sync([...args, "--include", "loras/**", "--exclude", "**/*.ckpt"], env)).code).toBe(0);
+    expect(await server.list("vol2", "filtered/")).toEqual({ "filtered/loras/a.safetensors": 1 });
+    expect((await sync([...args, "--include", "vae/**"], env)).code).toBe(0);
+    await rm(join(dir, "loras/a.safetensors"));
+    const result = JSON.parse((await sync([...args, "--include", "vae/**", "--delete"], env)).stdout);
+    expect(result.volumes[0].files.map((f: { rel: string; outcome: string }) => [f.rel, f.outcome])).toEqual([
+      ["vae/v.safetensors", "unchanged"],
+    ]);
+    expect(Object.keys(await server.list("vol2", "filtered/")).sort()).toEqual([
+      "filtered/loras/a.safetensors",
+      "filtered/vae/v.safetensors",
+    ]);
+  });
 });
