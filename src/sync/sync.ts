@@ -17,6 +17,8 @@ export const PART_BYTES = 64 * 2 ** 20;
 /** Parts (or whole small files) in flight at once, over all files of a target. */
 export const PARTS_IN_FLIGHT = 4;
 const FILES_IN_FLIGHT = 2;
+// RunPod suggests 10 attempts for its volumes' 502s (AWS_MAX_ATTEMPTS=10)
+const RETRY_ATTEMPTS = 10;
 
 /** How one file ended. */
 export type SyncOutcome = "uploaded" | "unchanged" | "deleted" | "failed" | "would_upload" | "would_delete";
@@ -129,13 +131,14 @@ async function _apply(
   slots: ReturnType<typeof createDownloadQueue>,
 ): Promise<SyncFileResult> {
   const base = { ...file, volume: target.volume };
+  const retry: RetryOptions = { attempts: RETRY_ATTEMPTS, ...options.retry };
   if (file.action === "unchanged") return { ...base, outcome: "unchanged" };
   if (options.dryRun) return { ...base, outcome: file.action === "delete" ? "would_delete" : "would_upload" };
   try {
     if (file.action === "delete") {
       await withRetry(`deleting ${s3.label(file.key)}`, () => deleteObject(s3, file.key, options.signal), {
-        ...options.retry,
-        signal: options.signal,
+        ...retry,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       return { ...base, outcome: "deleted" };
     }
@@ -147,7 +150,7 @@ async function _apply(
       partBytes: options.partBytes ?? PART_BYTES,
       stateDir: options.stateDir,
       targetId: `${target.endpoint}/${target.bucket}`,
-      ...(options.retry ? { retry: options.retry } : {}),
+      retry,
       ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (bytes) => options.onProgress?.({ volume: target.volume, rel: file.rel, bytes, total: file.size }),
     });
