@@ -26,10 +26,12 @@ test("the official RunPod JS client works unchanged against the local API", asyn
   // a new seed: ComfyUI (and the emulator) replay an identical prompt from cache, without progress
   const run = await endpoint.run({ input: { workflow: sd15Workflow(), overrides: { "3.seed": 7 } } });
   expect(run.status).toBe("IN_QUEUE");
-  const chunks: Array<{ output: { percent: number } }> = [];
-  for await (const chunk of endpoint.stream(run.id)) chunks.push(chunk as { output: { percent: number } });
+  const chunks: Array<{ output: { percent: number; class_type?: string; finished?: Array<{ node: string }> } }> = [];
+  for await (const chunk of endpoint.stream(run.id)) chunks.push(chunk as (typeof chunks)[number]);
   expect(chunks.length).toBeGreaterThan(0);
-  expect(chunks.at(-1)?.output.percent).toBe(100);
+  // the sampler reached its last step, and the last chunk lists the save node as finished (SPEC §6 chunk shape)
+  expect(chunks.some((chunk) => chunk.output.class_type === "KSampler" && chunk.output.percent === 100)).toBe(true);
+  expect(chunks.at(-1)?.output.finished?.map((node) => node.node)).toEqual(["9"]);
   const status = await endpoint.status(run.id);
   expect(status).toMatchObject({ id: run.id, status: "COMPLETED" });
 
