@@ -181,6 +181,8 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
   let node: string | undefined;
   const previews = jobPreviews(input.preview, deps.config.PREVIEWS === "on", run.onPreview, () => node);
   const extraData = {
+    // every job shares one ComfyUI client id now; this keeps a queue or history entry traceable to its job
+    comfy_worker_job_id: run.id,
     ...(input.comfy_org_api_key ? { api_key_comfy_org: input.comfy_org_api_key } : {}),
     ...previews?.extraData,
   };
@@ -194,7 +196,7 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
   });
   try {
     const result = await runPrompt(deps.client, workflow, {
-      extraData: Object.keys(extraData).length > 0 ? extraData : undefined,
+      extraData,
       ...(previews ? { onPreview: previews.onFrame } : {}),
       signal: AbortSignal.any([run.signal, stop.signal]),
       health: () => (deps.comfy.generation !== generation ? "ComfyUI was restarted while running this job" : undefined),

@@ -27,8 +27,8 @@ async function worker(env: Record<string, string> = {}): Promise<Worker> {
 async function runningJob(w: Worker): Promise<string> {
   for (let i = 0; i < 200; i++) {
     const queue = (await (await fetch(`${w.comfy.url}/queue`)).json()) as { queue_running: unknown[][] };
-    const extra = queue.queue_running[0]?.[3] as { client_id?: string } | undefined;
-    if (extra?.client_id) return extra.client_id.replace(/^cw-/, "");
+    const extra = queue.queue_running[0]?.[3] as { comfy_worker_job_id?: string } | undefined;
+    if (extra?.comfy_worker_job_id) return extra.comfy_worker_job_id;
     await Bun.sleep(25);
   }
   throw new Error("no prompt is running in ComfyUI");
