@@ -110,7 +110,12 @@ async function _follow(
       else if (event.type === "terminal") return event.job;
     }
   } catch (error) {
-    if (!options.signal.aborted) throw error;
+    if (!options.signal.aborted) {
+      // the job may still run (and bill): the ledger says we lost track of it rather than nothing at all
+      const lost = (error as WorkerError).code === "E_NOT_FOUND" ? "EXPIRED" : "UNKNOWN";
+      await _record(options, client, { id, status: lost, job: { id, status: "IN_QUEUE" }, billed: 0, cost: null });
+      throw error;
+    }
     await _cancel(client, id, options);
     throw options.signal.reason ?? error;
   }

@@ -192,12 +192,14 @@ test("a FAILED job exits 5 with the worker's sentence; the ledger records it", a
 test("an expired result is a clear error, not a resubmit", async () => {
   fake = startFakeEndpoint();
   fake.plan = { queueMs: 300, ...completed([]) };
-  const run = runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url], env(), QUIET);
+  const e = env();
+  const run = runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url], e, QUIET);
   for (let i = 0; i < 100 && fake.jobs.size === 0; i++) await Bun.sleep(10);
   fake.expire([...fake.jobs.keys()][0] as string);
   const result = await run;
   expect(result.code).toBe(2);
   expect(result.stderr).toContain("no longer knows it");
+  expect(ledger(e)[0]).toMatchObject({ status: "EXPIRED", billed_s: 0, cost: null });
   expect(fake.requests.filter((r) => r.endsWith("/run"))).toHaveLength(1);
 });
 
