@@ -61,6 +61,8 @@ export interface RunpodWorkerOptions {
    * worker cannot run would fail it at once, and a dead worker would empty the endpoint's queue that way.
    */
   ready?: (signal: AbortSignal) => Promise<void>;
+  /** Jobs held at once when it changes (a multi-GPU worker's healthy instances); default CONCURRENCY. */
+  concurrency?: () => number;
 }
 
 /**
@@ -159,9 +161,10 @@ export class RunpodWorker {
   async #takeLoop(): Promise<WorkerEnd> {
     const signal = this.#halt.signal;
     const { CONCURRENCY, REFRESH_WORKER } = this.#options.config;
+    const concurrency = this.#options.concurrency ?? (() => CONCURRENCY);
     let errors = 0;
     while (!signal.aborted) {
-      const free = CONCURRENCY - this.#runner.busy();
+      const free = concurrency() - this.#runner.busy();
       if (free <= 0) {
         await this.#slotFreed.wait(signal);
         continue;

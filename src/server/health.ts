@@ -20,6 +20,8 @@ export interface WorkerHealth {
   jobs: JobStore;
   weights: WeightsHealth;
   comfyInfo?: { version?: string; devices?: unknown[] };
+  /** A multi-GPU worker's instances (COMFY_GPUS), one entry per GPU. */
+  instances?: () => unknown[] | undefined;
   /** The start-up timeline and prefetch (worker/cold-start.ts). */
   coldStart?: { timeline: { report(): StartupReport }; prefetchReport(): PrefetchReport | { state: "off" } };
 }
@@ -49,6 +51,7 @@ export function healthReport(health: WorkerHealth) {
       // custom node packs that raised on import at start-up: ComfyUI runs without their nodes
       failed_node_packs: importFailuresOf(health.comfy).failed(),
     },
+    ...(health.instances?.() ? { instances: health.instances() } : {}),
     weights: health.weights,
     ...(health.coldStart
       ? { prefetch: health.coldStart.prefetchReport(), startup: health.coldStart.timeline.report() }

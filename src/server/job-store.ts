@@ -203,8 +203,13 @@ export class JobStore {
     this.#retention.close();
   }
 
+  #concurrency(): number {
+    const { concurrency } = this.#options;
+    return typeof concurrency === "function" ? concurrency() : concurrency;
+  }
+
   #pump(): void {
-    while (!this.#paused && this.#running < this.#options.concurrency && this.#queue.length > 0) {
+    while (!this.#paused && this.#running < this.#concurrency() && this.#queue.length > 0) {
       const job = this.#jobs.get(this.#queue.shift() as string);
       if (job && job.status === "IN_QUEUE") void this.#run(job);
     }

@@ -49,7 +49,8 @@ export interface JobExecution {
 }
 
 export interface JobStoreOptions {
-  concurrency: number;
+  /** Jobs run at once; a function when it changes (a multi-GPU worker's healthy instances). */
+  concurrency: number | (() => number);
   resultTtlMs: number;
   /** Default execution limit (JOB_TIMEOUT_S); 0 = none. A job's policy.executionTimeout wins. */
   timeoutMs: number;

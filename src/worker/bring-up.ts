@@ -17,6 +17,8 @@ export interface BringUpOptions {
   client: ComfyClient;
   health: WorkerHealth;
   deps: JobDeps & { weights: WorkerWeights; coldStart?: ColdStart };
+  /** Every ComfyUI's dependencies when there are several (one per GPU): the warmup runs on each ready one. */
+  all?: readonly JobDeps[];
   /** Stops everything started so far; called before a failed start rethrows. */
   shutdown: () => Promise<void>;
   /** SIGTERM/SIGINT while starting. */
@@ -53,7 +55,10 @@ export async function bringUp(options: BringUpOptions): Promise<void> {
     await Promise.all([comfyUp, preloaded]);
     // in the background: `check --endpoint` reads it from the volume; it never delays or fails readiness
     void publishInventory({ config: options.config, client, weights: deps.weights, coldStart: cold, log: options.log });
-    await runWarmup(deps, options.config.WARMUP_WORKFLOW, options.log, stopping.signal);
+    const warm = (options.all ?? [deps]).filter((each) => each === deps || each.comfy.state === "ready");
+    await Promise.all(
+      warm.map((each) => runWarmup(each, options.config.WARMUP_WORKFLOW, options.log, stopping.signal)),
+    );
     cold?.mark("warmup_done", options.config.WARMUP_WORKFLOW ? {} : { skipped: true });
     cold?.mark("ready");
   } catch (error) {

@@ -15,6 +15,8 @@ import type { ComfyModels } from "../weights/serve-weights.ts";
 export interface StartComfyOptions {
   /** Supervise the built-in emulator instead of ComfyUI (never used unless asked). */
   emulate?: boolean;
+  /** Extra environment for the child (a GPU instance's CUDA_VISIBLE_DEVICES). */
+  env?: Record<string, string> | undefined;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function createComfy(
   const comfy = createSupervisor({
     argv: command.argv,
     cwd: command.cwd,
-    env: command.env,
+    env: options.env ? { ...command.env, ...options.env } : command.env,
     url: resolveComfyUrl({ ...config, COMFY_URL: undefined }),
     logLines: config.COMFY_LOG_LINES,
     readyTimeoutMs: secondsToTimerMs(config.COMFY_READY_TIMEOUT_S),

@@ -11,7 +11,7 @@ import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { loadWorkflowFile } from "../workflow/load.ts";
 import { createComfy } from "./comfy.ts";
-import { createJobDeps } from "./start.ts";
+import { createJobDeps } from "./job-deps.ts";
 
 export interface RunOnceOptions {
   workflowPath: string;

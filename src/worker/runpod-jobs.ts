@@ -47,6 +47,8 @@ export interface RunpodServiceOptions {
   timing?: Partial<WorkerTiming>;
   /** Gates every take (see RunpodWorkerOptions.ready): ComfyUI ready, restarting, or failed for good. */
   ready?: (signal: AbortSignal) => Promise<void>;
+  /** Jobs at once when it changes (a multi-GPU worker's healthy instances); default CONCURRENCY. */
+  concurrency?: () => number;
 }
 
 /**
@@ -61,8 +63,16 @@ export function createRunpodService(options: RunpodServiceOptions): { worker: Ru
     store = runner.store;
     return runner;
   };
-  const { client, config, log, timing, ready } = options;
-  const worker = new RunpodWorker({ client, createRunner, config, log, timing, ready });
+  const { client, config, log, timing, ready, concurrency } = options;
+  const worker = new RunpodWorker({
+    client,
+    createRunner,
+    config,
+    log,
+    timing,
+    ready,
+    ...(concurrency ? { concurrency } : {}),
+  });
   if (!store) throw new WorkerError("E_INTERNAL", "the RunPod worker did not create its job store");
   return { worker, store };
 }
@@ -71,7 +81,7 @@ function _storeRunner(options: RunpodServiceOptions, hooks: RunnerHooks): JobRun
   const { config } = options;
   const taken = new Map<string, RunpodJob>();
   const store = new JobStore({
-    concurrency: config.CONCURRENCY,
+    concurrency: options.concurrency ?? config.CONCURRENCY,
     resultTtlMs: 0,
     timeoutMs: secondsToTimerMs(config.JOB_TIMEOUT_S),
     workerId: config.RUNPOD_POD_ID,

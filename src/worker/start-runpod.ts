@@ -20,8 +20,9 @@ import { healthRoutes } from "../server/routes/health.ts";
 import { bringUp } from "./bring-up.ts";
 import { createComfy } from "./comfy.ts";
 import { describeBind, type HttpListener, listenHttp } from "./http-listen.ts";
+import { createJobDeps } from "./job-deps.ts";
 import { createRunpodService } from "./runpod-jobs.ts";
-import { createJobDeps } from "./start.ts";
+import { createRuntime } from "./runtime.ts";
 
 export interface RunpodWorkerHandle {
   url: string;
@@ -53,13 +54,13 @@ export async function startRunpodWorker(
   // §1.2: without RUNPOD_POD_ID the SDK uses a random id; templates and bucket are checked before anything starts
   const urls = resolveRunpodUrls(config, config.RUNPOD_POD_ID ?? crypto.randomUUID());
   resolveEnvBucket(config);
-  const { comfy, dispose, models } = await createComfy(config, log.child({ tag: "comfy" }), options);
-  const comfyClient = createComfyClient({ url: comfy.url, log });
   const metrics = new Metrics();
-  const deps = createJobDeps(config, log, comfy, comfyClient, models, {
+  const runtime = await createRuntime(config, log, {
+    ...(options.emulate ? { emulate: true } : {}),
     onFetched: (bytes) => (metrics.bytesDownloaded += bytes),
     allowPrivateDownloads: options.allowPrivateDownloads,
   });
+  const { comfy, client: comfyClient, deps, dispose } = runtime;
   const client = createRunpodClient({ urls, apiKey: config.RUNPOD_AI_API_KEY, log: log.child({ tag: "runpod" }) });
   const { worker, store } = createRunpodService({
     config,
@@ -75,11 +76,14 @@ export async function startRunpodWorker(
       await comfy.waitReady(signal);
       await deps.warmed?.();
     },
+    concurrency: () => runtime.concurrency(),
     execute: async (job, run) =>
       deps.coldStart.observe(() =>
-        runJob(
-          { ...deps, upload: jobUploader(config, job.id, job.s3Config) },
-          { id: job.id, input: job.input, ...run },
+        runtime.run(job.input, run.signal, (on) =>
+          runJob(
+            { ...on, upload: jobUploader(config, job.id, job.s3Config) },
+            { id: job.id, input: job.input, ...run },
+          ),
         ),
       ),
   });
@@ -90,6 +94,7 @@ export async function startRunpodWorker(
     jobs: store,
     weights: deps.weights.health,
     coldStart: deps.coldStart,
+    instances: () => runtime.instances(),
   };
   const app = _healthApp(health, metrics, log, config.API_TOKEN);
   let http: HttpListener;
@@ -112,7 +117,17 @@ export async function startRunpodWorker(
     await dispose();
   };
   // the loop starts only after this, so no job is taken before preloads and warmup are done
-  await bringUp({ config, log, comfy, client: comfyClient, health, deps, shutdown, signal: options.signal });
+  await bringUp({
+    config,
+    log,
+    comfy,
+    client: comfyClient,
+    health,
+    deps,
+    all: runtime.all,
+    shutdown,
+    signal: options.signal,
+  });
   health.phase = "serving";
   log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once; taking jobs`);
   return { url, health, comfy, worker, finished: worker.run(), stop: shutdown };

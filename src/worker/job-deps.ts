@@ -1,0 +1,80 @@
+import type { ComfyClient } from "../comfy/client.ts";
+import { comfyFileDirs } from "../comfy/file-dirs.ts";
+import type { ComfyHandle } from "../comfy/supervisor.ts";
+import type { Config } from "../config.ts";
+import type { JobDeps } from "../jobs/pipeline.ts";
+import { primeJobPath } from "../jobs/prime.ts";
+import type { Logger } from "../log.ts";
+import type { ComfyModels } from "../weights/serve-weights.ts";
+import { ColdStart } from "./cold-start.ts";
+import { createWorkerWeights, type WorkerWeights } from "./weights.ts";
+
+/** A ComfyUI's job dependencies plus the worker's weights and cold-start bookkeeping. */
+export type WorkerJobDeps = JobDeps & { weights: WorkerWeights; coldStart: ColdStart };
+
+/** Extras for createJobDeps beyond the config. */
+export interface JobDepsOptions {
+  /** Bytes fetched by weight downloads (/metrics). */
+  onFetched?: (bytes: number) => void;
+  /** Tests only: job weight URLs may be plain http to loopback. */
+  allowPrivateDownloads?: boolean | undefined;
+}
+
+/**
+ * The job pipeline's dependencies for one ComfyUI; /object_info is fetched once per ComfyUI (re)start.
+ * With `models` (where that ComfyUI keeps its weights) jobs are checked per WEIGHTS_MODE; `weights` is
+ * the /health state that check keeps current, plus preloads and the transfers behind both.
+ */
+export function createJobDeps(
+  config: Config,
+  log: Logger,
+  comfy: ComfyHandle,
+  client: ComfyClient,
+  models?: ComfyModels,
+  options: JobDepsOptions = {},
+): WorkerJobDeps {
+  let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
+  const objectInfo = () => {
+    if (!cached || cached.generation !== comfy.generation) {
+      const info = client.objectInfo();
+      cached = { generation: comfy.generation, info };
+      info.catch(() => (cached = undefined));
+    }
+    return cached.info;
+  };
+  primeJobPath();
+  const warmed = warmComfy(comfy, client, objectInfo);
+  // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
+  let coldStart: ColdStart | undefined;
+  const onPresent = (used: readonly { folder: string; name: string }[]) => coldStart?.recordUsage(used);
+  const weights = createWorkerWeights({ config, log, client, models, objectInfo, onPresent, ...options });
+  coldStart = new ColdStart({ config, log, local: weights.local });
+  coldStart.follow(comfy);
+  const checkWeights = weights.check;
+  const check = checkWeights ? { checkWeights } : {};
+  // a supervised ComfyUI (or the emulator) writes where we can read; an attached one is only reached over HTTP
+  const localFiles = models?.baseDir ? comfyFileDirs(config, models.baseDir, models.comfyDir) : undefined;
+  const files = localFiles ? { localFiles } : {};
+  return { client, comfy, config, log, objectInfo, warmed, ...files, ...check, weights, coldStart };
+}
+
+/**
+ * Whenever ComfyUI turns ready, fetch /object_info and open the event socket, so no job waits for either;
+ * the socket is closed once ComfyUI is stopped for good.
+ */
+function warmComfy(comfy: ComfyHandle, client: ComfyClient, objectInfo: () => Promise<unknown>): () => Promise<void> {
+  let current = Promise.resolve();
+  const warm = () => {
+    const info = objectInfo().catch(() => {});
+    current = Promise.all([info, client.events.opened(WARM_SOCKET_WAIT_MS)]).then(() => {});
+  };
+  if (comfy.state === "ready") warm();
+  comfy.onState((state) => {
+    if (state === "ready") warm();
+    if (state === "stopped") client.close();
+  });
+  return () => current;
+}
+
+// jobs wait at most this for the socket at start; a socket not open by then keeps reconnecting on its own
+const WARM_SOCKET_WAIT_MS = 10_000;
