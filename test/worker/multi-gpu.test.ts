@@ -50,8 +50,8 @@ describe("one ComfyUI per GPU (COMFY_GPUS, emulated)", () => {
 
   test("an instance that crashes mid-job fails only that job and restarts; one that keeps failing is dropped", async () => {
     const w = track(await startTestWorker({ COMFY_GPUS: "0,1", COMFY_ARGS: "--node-ms 800", COMFY_MAX_RESTARTS: "1" }));
-    const [a, b] = await Promise.all([w.api("/run", jsonPost(job(1))), w.api("/run", jsonPost(job(2)))]);
-    const ids = [((await a?.json()) as Json).id, ((await b?.json()) as Json).id];
+    const submit = async (seed: number) => ((await (await w.api("/run", jsonPost(job(seed)))).json()) as Json).id;
+    const ids = await Promise.all([submit(1), submit(2)]);
     // both are running, one per GPU: kill GPU 1's ComfyUI
     await eventually(async () => (await health(w)).instances.every((i: Json) => i.busy), "both instances busy");
     const victim = (await health(w)).instances[1] as Json;
