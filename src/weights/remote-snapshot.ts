@@ -12,8 +12,9 @@ import type { ModelSnapshot } from "./model-index.ts";
 export async function createRemoteSnapshot(client: ComfyClient, lookups: readonly string[]): Promise<ModelSnapshot> {
   const keys = [...new Set(lookups.flatMap((lookup) => lookup.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder)))];
   const lists = new Map<string, Map<string, string>>();
-  // older builds (and fakes) lack /experiment/models: then the folder is named, not its paths
-  const paths = await Promise.resolve()
+  // older builds (and fakes) lack /experiment/models: then the folder is named, not its paths; asked alongside the
+  // listings, since it only names folders in messages and every job of an attached worker waits for this
+  const folderPaths = Promise.resolve()
     .then(() => client.modelFolders())
     .catch(() => ({}) as Record<string, string[]>);
   await Promise.all(
@@ -23,6 +24,7 @@ export async function createRemoteSnapshot(client: ComfyClient, lookups: readonl
       lists.set(key, new Map(names.map((name) => [name, `${client.url}/models/${key}/${name}`])));
     }),
   );
+  const paths = await folderPaths;
   const parts = (folder: string) => folder.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder);
   const files = (folder: string) => {
     const out = new Map<string, string>();
