@@ -5,7 +5,7 @@
 
 /** The behaviours that differ between the profiles. */
 export interface ComfyProfile {
-  name: "old" | "new";
+  name: "oldest" | "old" | "new";
   /** What /system_stats and the start-up banner report (ComfyUI's version, marked as the emulator). */
   version: string;
   /** POST /prompt refuses a prompt_id that is not a canonical lowercase UUID (400 invalid_prompt_id; v0.25+). */
@@ -19,13 +19,23 @@ export interface ComfyProfile {
 }
 
 const PROFILES: Record<ComfyProfile["name"], ComfyProfile> = {
+  // the 0.3 line (0.3.64, autumn 2025): no per-prompt preview method yet
+  oldest: {
+    name: "oldest",
+    version: "0.3.64",
+    strictPromptId: false,
+    jobCancel: false,
+    inputContainment: false,
+    promptPreviewMethod: false,
+  },
   old: {
     name: "old",
     version: "0.14.1",
     strictPromptId: false,
     jobCancel: false,
     inputContainment: false,
-    promptPreviewMethod: false,
+    // v0.14.1's execution.py already calls set_preview_method(extra_data.get("preview_method")) (PR #11261, 2025-12)
+    promptPreviewMethod: true,
   },
   new: {
     name: "new",
@@ -38,17 +48,20 @@ const PROFILES: Record<ComfyProfile["name"], ComfyProfile> = {
 };
 
 /** The names `--comfyui-version` takes: old, new, current, or a release (0.14, 0.28.2, …). */
-export const PROFILE_HELP = "old (0.14.1) or new (0.28.2, default); a release number picks the nearest";
+export const PROFILE_HELP =
+  "oldest (0.3.64), old (0.14.1) or new (0.28.2, default); a release number picks the nearest";
 
 /** Resolves a `--comfyui-version` value; undefined when it names neither profile nor a release. */
 export function resolveProfile(value: string | undefined): ComfyProfile | undefined {
   const text = (value ?? "new").trim().toLowerCase().replace(/^v/, "");
+  if (text === "oldest") return PROFILES.oldest;
   if (text === "old") return PROFILES.old;
   if (text === "new" || text === "current") return PROFILES.new;
   const match = /^(\d+)\.(\d+)(?:\.\d+)?$/.exec(text);
   if (!match) return undefined;
   // releases before the first "new" behaviour (client prompt ids validated, v0.25) act like the old profile
   const [major, minor] = [Number(match[1]), Number(match[2])];
+  if (major === 0 && minor < 4) return PROFILES.oldest;
   return major === 0 && minor < 25 ? PROFILES.old : PROFILES.new;
 }
 

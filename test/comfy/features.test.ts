@@ -235,10 +235,13 @@ test("the emulator's profile and failure knobs refuse values they do not know", 
   const { resolveEmulatorOptions } = await import("../../src/emulator/options.ts");
   const { resolveProfile } = await import("../../src/emulator/profile.ts");
   expect(resolveProfile("0.14")?.name).toBe("old");
+  expect(resolveProfile("0.3.60")?.name).toBe("oldest");
   expect(resolveProfile("v0.28.2")?.name).toBe("new");
   expect(resolveProfile("current")?.name).toBe("new");
   expect(resolveProfile(undefined)?.name).toBe("new");
-  expect(() => resolveEmulatorOptions({ baseDir: "/tmp", comfyuiVersion: "latest-ish" })).toThrow(/must be old \(0.14.1\) or new/);
+  expect(() => resolveEmulatorOptions({ baseDir: "/tmp", comfyuiVersion: "latest-ish" })).toThrow(
+    /old \(0.14.1\) or new \(0.28.2/,
+  );
   expect(() => resolveEmulatorOptions({ baseDir: "/tmp", failNodes: ["KSampler=segfault"] })).toThrow(
     /kind must be one of/,
   );

@@ -75,7 +75,7 @@ describe("live previews in API mode", () => {
   });
 
   test("PREVIEWS=on sends previews for every job, also on a ComfyUI too old for per-prompt preview methods", async () => {
-    const w = track(await startTestWorker({ PREVIEWS: "on", COMFY_ARGS: "--node-ms 400 --comfyui-version old" }));
+    const w = track(await startTestWorker({ PREVIEWS: "on", COMFY_ARGS: "--node-ms 400 --comfyui-version oldest" }));
     const { id } = (await (await w.api("/run", jsonPost({ input: { workflow: sampling() } }))).json()) as Json;
     const { chunks } = await readStream(w.api, id);
     expect(chunks.filter((c) => c.preview).length).toBeGreaterThan(0);
