@@ -15,6 +15,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { plainComfyLine } from "./log-line.ts";
 import type { ComfyHandle } from "./supervisor.ts";
 
 /** One pack that did not import, with the first line of its error. */
@@ -26,9 +27,6 @@ export interface FailedPack {
   reason: string;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes are what we strip
-const ANSI_RE = /\u001b\[[0-9;]*m/g;
-const LEVEL_RE = /^\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\] /;
 const CANNOT_IMPORT_RE = /^Cannot import (.+) module for custom nodes: (.*)$/;
 const ENTRYPOINT_RE = /^Error while calling comfy_entrypoint in (.+?): (.*)$/;
 const TABLE_RE = /^Import times for custom nodes:\s*$/;
@@ -45,7 +43,7 @@ export class ImportFailureReader {
 
   /** One output line, as the supervisor passes it. */
   read(raw: string): void {
-    const line = raw.replace(ANSI_RE, "").replace(LEVEL_RE, "").trimEnd();
+    const line = plainComfyLine(raw);
     if (line === "Traceback (most recent call last):") {
       this.#inTraceback = true;
       return;

@@ -6,6 +6,8 @@
  * "N MB loaded" in newer ones).
  */
 
+import { plainComfyLine } from "../comfy/log-line.ts";
+
 /** One row of ComfyUI's "Import times for custom nodes:" table. */
 export interface PackImport {
   /** The pack's folder or file name under custom_nodes. */
@@ -36,7 +38,7 @@ const OLD_LOADED_MB_RE = /^\s+[\d.e+-]+\s+([\d.]+)\s/;
  * "0.1 seconds: x" line elsewhere means nothing; the caller keeps that flag (see ComfyLineReader).
  */
 export function parseComfyLine(line: string, inTable: boolean): ComfyLineFact | undefined {
-  const text = _stripLogPrefix(line);
+  const text = plainComfyLine(line);
   if (IMPORT_TABLE_RE.test(text)) return { kind: "import-table" };
   if (inTable) {
     const row = PACK_ROW_RE.exec(text);
@@ -78,9 +80,4 @@ function _pack(row: RegExpExecArray): PackImport {
       .split(/[/\\]/)
       .pop() ?? path;
   return { name, path, seconds: Number(row[1]), failed: row[2] !== undefined };
-}
-
-// ComfyUI prints bare messages; a timestamping wrapper may put "[2025-01-01 12:00:00.123]" in front
-function _stripLogPrefix(line: string): string {
-  return line.replace(/^\[\d{4}-\d\d-\d\d[^\]]*\]\s*/, "");
 }

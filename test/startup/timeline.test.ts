@@ -37,6 +37,17 @@ describe("ComfyUI's lines", () => {
     expect(reader.read("   9.0 seconds: /elsewhere")).toBeUndefined();
   });
 
+  test("newer ComfyUI's coloured level prefix is read through", () => {
+    const reader = new ComfyLineReader();
+    const info = (text: string) => `\u001b[32m[INFO]\u001b[0m ${text}`;
+    expect(reader.read(info("Import times for custom nodes:"))?.kind).toBe("import-table");
+    expect(reader.read(info("   0.4 seconds (IMPORT FAILED): /comfyui/custom_nodes/Broken"))).toMatchObject({
+      kind: "pack-import",
+      pack: { name: "Broken", failed: true },
+    });
+    expect(reader.read(info("To see the GUI go to: http://127.0.0.1:8188"))?.kind).toBe("listening");
+  });
+
   test("model loads in the old positional and the newer labelled format", () => {
     expect(parseComfyLine("Requested to load SDXLClipModel", false)).toEqual({
       kind: "model-requested",
