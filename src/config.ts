@@ -137,7 +137,13 @@ export const ConfigSchema = z.object({
   GITHUB_API_URL: url.default("https://api.github.com").describe("GitHub's API, to pin node packs to a commit"),
   COMFY_REGISTRY_URL: url.default("https://api.comfy.org").describe("the Comfy Registry, for packs named by cnr_id"),
   LOOKUP_TIMEOUT_S: z.coerce.number().positive().max(600).default(20).describe("deadline of one `fix` lookup call"),
-  LOOKUP_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(250).describe("least time between two `fix` lookups to one host"),
+  LOOKUP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(250)
+    .describe("least time between two `fix` lookups to one host"),
   RUNPOD_PING_INTERVAL: z.coerce
     .number()
     .int()
