@@ -4,6 +4,7 @@ import { isWorkerError, WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ObjectInfo } from "./object-info.ts";
 import { createPromptEvents, type PromptEvents } from "./prompt-events.ts";
+import { promptRejected } from "./prompt-rejected.ts";
 import {
   type ApiWorkflow,
   type HistoryEntry,
@@ -44,7 +45,11 @@ export interface ComfyClient {
   /** Closes the event socket for good; call when this ComfyUI is no longer used. */
   close(): void;
   systemStats(signal?: AbortSignal): Promise<SystemStats>;
-  objectInfo(): Promise<ObjectInfo>;
+  /**
+   * GET /object_info; with `nodeTypes`, only those entries (GET /object_info/{type} each, at once: far cheaper on
+   * a ComfyUI with many nodes, which builds the whole answer for every full request). Unknown types are absent.
+   */
+  objectInfo(nodeTypes?: readonly string[]): Promise<ObjectInfo>;
   /** Folder names without an argument, else the files ComfyUI lists in that folder. */
   models(folder?: string): Promise<string[]>;
   /** GET /experiment/models: each folder key's search paths on ComfyUI's machine (where files go). */
@@ -77,11 +82,9 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const OBJECT_INFO_MIN_TIMEOUT_MS = 120_000;
 const GET_RETRIES = 1;
 const RETRY_DELAY_MS = 250;
-const MAX_DESCRIBED_NODE_ERRORS = 5;
 const MAX_DETAIL_CHARS = 300;
 // POST /interrupt, /queue and /free answer 200 with an empty body
 const Ignored = z.unknown();
-const UNKNOWN_NODE_RE = /Cannot execute because node (.+?) does not exist/;
 
 interface RequestOptions {
   method?: "GET" | "POST";
@@ -108,7 +111,7 @@ export function createComfyClient(options: ComfyClientOptions): ComfyClient {
     events,
     close: () => events.close(),
     systemStats: (signal) => http.json(SystemStats, "/system_stats", { signal }),
-    objectInfo: () => _objectInfo(http),
+    objectInfo: (nodeTypes) => (nodeTypes ? _nodeInfo(http, nodeTypes) : _objectInfo(http)),
     models: (folder) => http.json(NameList, folder === undefined ? "/models" : `/models/${encodeURIComponent(folder)}`),
     modelFolders: async () =>
       Object.fromEntries((await http.json(ModelFolders, "/experiment/models")).map((f) => [f.name, f.folders])),
@@ -187,7 +190,7 @@ async function _queuePrompt(
   const res = await http.request("/prompt", { method: "POST", body });
   if (res.status === 400) {
     const parsed = PromptErrorBody.safeParse(res.data);
-    if (parsed.success) throw _promptRejected(parsed.data);
+    if (parsed.success) throw promptRejected(parsed.data);
   }
   if (res.status >= 400) throw _httpError(http.url, "POST /prompt", res.status, res.data);
   const ok = _parse(http.url, "POST /prompt", PromptResponse, res.data);
@@ -251,31 +254,17 @@ async function _objectInfo(http: Http): Promise<ObjectInfo> {
   return info as ObjectInfo;
 }
 
+async function _nodeInfo(http: Http, nodeTypes: readonly string[]): Promise<ObjectInfo> {
+  const entries = await Promise.all(
+    [...new Set(nodeTypes)].map((type) => http.json(ObjectInfoBody, `/object_info/${encodeURIComponent(type)}`)),
+  );
+  return Object.assign({}, ...entries) as ObjectInfo;
+}
+
 async function _queue(http: Http): Promise<{ running: string[]; pending: string[] }> {
   const res = await http.json(QueueResponse, "/queue");
   const ids = (items: unknown[][]) => items.map((item) => item[1]).filter((id): id is string => typeof id === "string");
   return { running: ids(res.queue_running), pending: ids(res.queue_pending) };
-}
-
-function _promptRejected(body: PromptErrorBody): WorkerError {
-  const { error, node_errors } = body;
-  const details = { comfy_error: error, node_errors };
-  const missing = error.type === "invalid_prompt" ? UNKNOWN_NODE_RE.exec(error.message)?.[1] : undefined;
-  if (missing) {
-    const message = `The workflow uses node type "${missing}", which this ComfyUI does not have; install the custom node that provides it`;
-    return new WorkerError("E_UNKNOWN_NODE", message, { details: { ...details, node_type: missing } });
-  }
-  const lines = Object.entries(node_errors)
-    .slice(0, MAX_DESCRIBED_NODE_ERRORS)
-    .flatMap(([id, node]) => node.errors.map((r) => `node ${id} (${node.class_type ?? "?"}): ${_reasonText(r)}`));
-  const summary = lines.length > 0 ? lines.join("; ") : _reasonText(error);
-  return new WorkerError("E_WORKFLOW_REJECTED", `ComfyUI rejected the workflow: ${summary}`, { details });
-}
-
-function _reasonText(reason: { message: string; details?: unknown }): string {
-  const details = typeof reason.details === "string" && reason.details !== "" ? `: ${reason.details}` : "";
-  const text = `${reason.message}${details}`;
-  return text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS)}…` : text;
 }
 
 function _transportError(url: string, what: string, error: unknown, timeoutMs: number, signal?: AbortSignal): unknown {

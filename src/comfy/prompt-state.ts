@@ -1,3 +1,4 @@
+import type { Logger } from "../log.ts";
 import { ExecutionErrorData, type HistoryEntry, type KnownWsMessage, type NodeError } from "./schemas.ts";
 
 /** What a caller sees of a prompt while it runs (forwarded as job progress). */
@@ -141,4 +142,17 @@ function _errorFromEntry(entry: HistoryEntry): ExecutionErrorData | undefined {
   const found = entry.status?.messages.find(([name]) => name === "execution_error");
   const parsed = found ? ExecutionErrorData.safeParse(found[1]) : undefined;
   return parsed?.success ? parsed.data : undefined;
+}
+
+/** Hands `event` to the caller's handler; a handler that throws (a broken progress reporter) never fails the prompt. */
+export function emitSafely(
+  onEvent: ((event: PromptEvent) => void) | undefined,
+  log: Logger | undefined,
+  event: PromptEvent,
+) {
+  try {
+    onEvent?.(event);
+  } catch (error) {
+    log?.warn("prompt event handler threw", { event: event.type, error: String(error) });
+  }
 }

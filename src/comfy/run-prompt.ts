@@ -6,6 +6,7 @@ import { type ComfyClient, transportOf } from "./client.ts";
 import type { PromptEvents } from "./prompt-events.ts";
 import {
   applyEvent,
+  emitSafely,
   entryFromEvents,
   type PromptEvent,
   type PromptResult,
@@ -141,7 +142,8 @@ function _createRun(client: ComfyClient, opts: RunPromptOptions): Run {
     lastAliveAt: now,
     lastPollAt: now,
     pollNow: false,
-    sawGap: false,
+    // a socket that is down already has lost events: its reopening must trigger a /history read too
+    sawGap: client.events.state === "reconnecting" || client.events.state === "failed",
     refusals: 0,
     pollErrors: 0,
     stop: new AbortController(),
@@ -294,11 +296,4 @@ function _handle(run: Run, message: KnownWsMessage): void {
   run.wake();
 }
 
-function _emit(run: Run, event: PromptEvent): void {
-  try {
-    run.opts.onEvent?.(event);
-  } catch (error) {
-    // a broken progress reporter must not fail the prompt
-    run.opts.log?.warn("prompt event handler threw", { event: event.type, error: String(error) });
-  }
-}
+const _emit = (run: Run, event: PromptEvent) => emitSafely(run.opts.onEvent, run.opts.log, event);

@@ -105,6 +105,8 @@ function _onDown(link: Link, why: string): void {
   }
   const delayMs = link.failures === 0 ? 0 : Math.min(RECONNECT_BASE_MS * 2 ** (link.failures - 1), RECONNECT_MAX_MS);
   log?.debug("ComfyUI websocket down; reconnecting", { why, delayMs });
+  // a waiter learns that this attempt failed even when the state stays "reconnecting"
+  for (const wake of link.waiters) wake(false);
   _setState(link, "reconnecting");
   link.retryTimer = setTimeout(() => _connect(link), delayMs);
 }

@@ -18,6 +18,11 @@ export interface JobDepsOptions {
   onFetched?: (bytes: number) => void;
   /** Tests only: job weight URLs may be plain http to loopback. */
   allowPrivateDownloads?: boolean | undefined;
+  /**
+   * Only these node types' /object_info entries are fetched: a one-shot `run` of an API workflow needs no more,
+   * and the full answer takes a real ComfyUI a few hundred ms.
+   */
+  nodeTypes?: readonly string[] | undefined;
 }
 
 /**
@@ -31,12 +36,12 @@ export function createJobDeps(
   comfy: ComfyHandle,
   client: ComfyClient,
   models?: ComfyModels,
-  options: JobDepsOptions = {},
+  { nodeTypes, ...options }: JobDepsOptions = {},
 ): WorkerJobDeps {
   let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
   const objectInfo = () => {
     if (!cached || cached.generation !== comfy.generation) {
-      const info = client.objectInfo();
+      const info = client.objectInfo(nodeTypes);
       cached = { generation: comfy.generation, info };
       info.catch(() => (cached = undefined));
     }

@@ -9,6 +9,7 @@ import type { JobFile, JobOutput } from "../jobs/schema.ts";
 import { type SavedOutput, saveOutputFiles } from "../lib/output-files.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
+import { isUiWorkflow } from "../workflow/api.ts";
 import { loadWorkflowFile } from "../workflow/load.ts";
 import { createComfy } from "./comfy.ts";
 import { createJobDeps } from "./job-deps.ts";
@@ -47,6 +48,7 @@ export async function runWorkflowOnce(config: Config, log: Logger, options: RunO
       comfy,
       client,
       models,
+      { nodeTypes: _nodeTypes(input.workflow) },
     );
     const signals = [options.signal, options.timeoutS ? _timeout(options.timeoutS) : undefined].filter(
       Boolean,
@@ -62,6 +64,15 @@ export async function runWorkflowOnce(config: Config, log: Logger, options: RunO
     await comfy.stop();
     await dispose();
   }
+}
+
+// an API workflow names every node type the job will look up; a UI one is converted with the full /object_info
+function _nodeTypes(workflow: unknown): string[] | undefined {
+  if (isUiWorkflow(workflow) || typeof workflow !== "object" || workflow === null) return undefined;
+  return Object.values(workflow).flatMap((node) => {
+    const type = (node as { class_type?: unknown } | null)?.class_type;
+    return typeof type === "string" ? [type] : [];
+  });
 }
 
 function _timeout(seconds: number): AbortSignal {

@@ -22,13 +22,14 @@ interface Link {
  * `execution_success` frame and everything after it never reach the client, and until the client has reconnected
  * /history answers `{}` for that prompt, as ComfyUI does in the moment between that event and writing the entry.
  */
-function startProxy(emu: SpawnedEmulator, options: { dropAtLastEvent: boolean }) {
+function startProxy(emu: SpawnedEmulator, options: { dropAtLastEvent: boolean; refuseWs?: boolean }) {
   const state = { connections: 0, reconnected: false, hidden: undefined as string | undefined, dropped: false };
   const server = Bun.serve<Link>({
     port: 0,
     hostname: "127.0.0.1",
     async fetch(req, srv) {
       const url = new URL(req.url);
+      if (url.pathname === "/ws" && options.refuseWs) return new Response("no websockets here", { status: 404 });
       if (url.pathname === "/ws") {
         const clientId = url.searchParams.get("clientId") ?? "";
         return srv.upgrade(req, { data: { clientId, pending: [] } }) ? undefined : new Response("no", { status: 400 });
@@ -114,6 +115,28 @@ describe("runPrompt over one shared websocket", () => {
         expect(result.status).toBe("success");
         expect(result.promptId).toBe(proxy.state.hidden ?? "");
         expect(result.entry.outputs["9"]?.images).toHaveLength(1);
+      } finally {
+        client.close();
+        await proxy.stop();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "a prompt sent while the shared socket keeps failing to connect does not wait for it: /history follows it",
+    async () => {
+      const emu = await emulatorWithModel(["--node-ms", "10"]);
+      const proxy = startProxy(emu, { dropAtLastEvent: false, refuseWs: true });
+      const client = createComfyClient({ url: proxy.url, timeoutMs: 5_000 });
+      try {
+        // the socket's first attempt has failed: it is now between reconnect attempts
+        expect(await client.events.opened(2_000)).toBe(false);
+        expect(client.events.state).toBe("reconnecting");
+        const run = runPrompt(client, sd15Workflow() as ApiWorkflow);
+        const late = Bun.sleep(PROMPT_MS).then(() => "still waiting" as const);
+        expect(await Promise.race([run, late])).not.toBe("still waiting");
+        expect((await run).status).toBe("success");
       } finally {
         client.close();
         await proxy.stop();

@@ -1,0 +1,28 @@
+import { WorkerError } from "../errors.ts";
+import type { PromptErrorBody } from "./schemas.ts";
+
+const MAX_DESCRIBED_NODE_ERRORS = 5;
+const MAX_DETAIL_CHARS = 300;
+const UNKNOWN_NODE_RE = /Cannot execute because node (.+?) does not exist/;
+
+/** POST /prompt's 400 body as our error: an unknown node type by name, else the first node errors in one line. */
+export function promptRejected(body: PromptErrorBody): WorkerError {
+  const { error, node_errors } = body;
+  const details = { comfy_error: error, node_errors };
+  const missing = error.type === "invalid_prompt" ? UNKNOWN_NODE_RE.exec(error.message)?.[1] : undefined;
+  if (missing) {
+    const message = `The workflow uses node type "${missing}", which this ComfyUI does not have; install the custom node that provides it`;
+    return new WorkerError("E_UNKNOWN_NODE", message, { details: { ...details, node_type: missing } });
+  }
+  const lines = Object.entries(node_errors)
+    .slice(0, MAX_DESCRIBED_NODE_ERRORS)
+    .flatMap(([id, node]) => node.errors.map((r) => `node ${id} (${node.class_type ?? "?"}): ${_reasonText(r)}`));
+  const summary = lines.length > 0 ? lines.join("; ") : _reasonText(error);
+  return new WorkerError("E_WORKFLOW_REJECTED", `ComfyUI rejected the workflow: ${summary}`, { details });
+}
+
+function _reasonText(reason: { message: string; details?: unknown }): string {
+  const details = typeof reason.details === "string" && reason.details !== "" ? `: ${reason.details}` : "";
+  const text = `${reason.message}${details}`;
+  return text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS)}…` : text;
+}
