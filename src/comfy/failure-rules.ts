@@ -27,6 +27,12 @@ export const FAILURE_RULES: readonly FailureRule[] = [
     message:
       /CUDA out of memory|HIP out of memory|MPS backend out of memory|Allocation on device|This error means you ran out of memory on your GPU|CUDA error: out of memory/,
   },
+  // c10/core/impl/alloc_cpu.cpp: system RAM ran out (CPU tensors, models staged in RAM); recorded from ComfyUI 0.28.2
+  {
+    code: "E_OUT_OF_MEMORY",
+    kind: "ram-oom",
+    message: /DefaultCPUAllocator: (?:can't allocate memory|not enough memory)/,
+  },
   {
     code: "E_GPU_UNAVAILABLE",
     kind: "driver-too-old",

@@ -22,6 +22,12 @@ export const FIXTURES = {
     type: "torch.AcceleratorError",
     message: `CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1\nCompile with \`TORCH_USE_CUDA_DSA\` to enable device-side assertions.\n\n${OOM_TIP}`,
   },
+  // observed: EmptyImage 16384×16384 batch 4096 on a CPU ComfyUI 0.28.2 (exception_type as execution.py reports it)
+  ramOomObserved: {
+    type: "RuntimeError",
+    message:
+      "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate 4398046511104 bytes. Error code 12 (Cannot allocate memory)\n",
+  },
   // torch/cuda/__init__.py _check_driver
   driverTooOld: {
     type: "RuntimeError",

@@ -32,6 +32,15 @@ test("out of GPU memory: the sampler's size and batch, what to lower, for every 
   }
 });
 
+test("out of system RAM (torch's CPU allocator, as a real ComfyUI reports it) is an OOM with the RAM fix", () => {
+  const error = fail("ramOomObserved", "5", "EmptyLatentImage");
+  expect(error.code).toBe("E_OUT_OF_MEMORY");
+  expect(error.message).toBe(
+    "out of memory (RAM) at node 5 (EmptyLatentImage, 2048×2048, batch 4): lower the size or batch, or run on a worker with more RAM",
+  );
+  expect(error.details).toMatchObject({ failure: { kind: "ram-oom" }, exception: { type: "RuntimeError" } });
+});
+
 test("no usable GPU: driver too old, no device, CPU-only torch, a GPU the build has no kernels for", () => {
   const cases: [Fixture, string, RegExp][] = [
     ["driverTooOld", "driver-too-old", /driver is older than this image's CUDA needs/],
