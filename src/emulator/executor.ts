@@ -91,8 +91,9 @@ async function _step(ctx: EmulatorContext, run: PromptRun, info: ObjectInfo, id:
   try {
     if (ctx.state.interrupted) throw new Interrupted("Processing interrupted");
     ctx.state.lastNode = id;
-    _toClient(ctx, run, "executing", { node: id, display_node: id, prompt_id: run.promptId });
+    // ComfyUI 0.28.2 sends the node's progress_state (running) before its `executing` (recorded from a real server)
     run.progress(id, "running", 0, 1);
+    _toClient(ctx, run, "executing", { node: id, display_node: id, prompt_id: run.promptId });
     const { values, ui } = await runNode(ctx, run, id, node, nodeInfo);
     ctx.state.cache.set(signature, { values, ...(ui ? { ui } : {}) });
     _publish(ctx, run, id, values, ui);

@@ -9,11 +9,14 @@ export interface SocketData {
 }
 export type Socket = ServerWebSocket<SocketData>;
 
-/** The flags ComfyUI answers the handshake with (also GET /features). */
+/** The flags ComfyUI answers the handshake with (also GET /features), as a real 0.28.2 sends them. */
 export const SERVER_FEATURES = {
   supports_preview_metadata: true,
+  supports_model_type_tags: true,
   max_upload_size: MAX_UPLOAD_BYTES,
   extension: { manager: { supports_v4: true } },
+  node_replacements: true,
+  assets: false,
 };
 
 /** The server side of `/ws`: one socket per clientId, sends routed the way PromptServer.send_sync routes. */

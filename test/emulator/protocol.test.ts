@@ -90,7 +90,15 @@ describe("websocket", () => {
   test("the feature_flags handshake is answered with the server flags", async () => {
     const ws = await connectWs(emu.url, "flags", { featureFlags: { supports_preview_metadata: true } });
     const reply = await ws.next((m) => m.type === "feature_flags");
-    expect(reply.data).toMatchObject({ supports_preview_metadata: true, max_upload_size: 100 * 1024 * 1024 });
+    // recorded from a real ComfyUI 0.28.2 (GET /features and the handshake answer are the same object)
+    expect(reply.data).toEqual({
+      supports_preview_metadata: true,
+      supports_model_type_tags: true,
+      max_upload_size: 104857600,
+      extension: { manager: { supports_v4: true } },
+      node_replacements: true,
+      assets: false,
+    });
     ws.close();
   });
 
@@ -125,6 +133,14 @@ describe("websocket", () => {
       type: "output",
     });
     expect(a.messages.some((m) => m.type === "progress_state" && m.data.prompt_id === id)).toBe(true);
+    // as a real 0.28.2 does: each node's progress_state "running" comes before its `executing`
+    for (const node of executing) {
+      const running = a.messages.findIndex(
+        (m) => m.type === "progress_state" && (m.data.nodes as Json)?.[node as string]?.state === "running",
+      );
+      const started = a.messages.findIndex((m) => m.type === "executing" && m.data.node === node);
+      expect([node, running >= 0 && running < started]).toEqual([node, true]);
+    }
 
     // routing: the other client sees broadcasts (status, progress_state) but none of this prompt's own events
     await Bun.sleep(50);
