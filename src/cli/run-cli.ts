@@ -44,12 +44,17 @@ export async function runCli(rawArgs: string[], io: CliIO = DEFAULT_IO): Promise
   }
   const problem = await _usageProblem(resolved);
   if (problem) return _usage(problem, resolved, io);
+  // the code is returned, not left behind: an in-process caller (the tests) keeps its own exit status
+  const callersExitCode = process.exitCode;
   try {
     process.exitCode = 0;
     await runCommand(root, { rawArgs });
     return Number(process.exitCode ?? 0);
   } catch (error) {
     return _report(error, resolved, io);
+  } finally {
+    // Bun ignores `process.exitCode = undefined`, so "unset" goes back as 0
+    process.exitCode = callersExitCode ?? 0;
   }
 }
 

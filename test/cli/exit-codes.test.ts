@@ -32,6 +32,17 @@ test("a workflow ComfyUI refuses is a failed job (exit 5); a bad --set is a bad 
   expect(badSet.stderr).toContain('no node "99"');
 });
 
+test("an in-process command line returns its exit code and leaves the process's own exit status as it was", async () => {
+  const models = join(dir, "empty-models");
+  await Bun.write(join(models, ".keep"), "");
+  const workflow = join(import.meta.dir, "../../../shared/corpus/workflows/api-sd15-txt2img.json");
+  const before = process.exitCode;
+  const { code } = await runCliCaptured(["check", workflow, "--models-dir", models]);
+  expect(code).toBe(3);
+  // a leaked 3 would make the whole test run exit 3 with every test passed
+  expect(Number(process.exitCode ?? 0)).toBe(Number(before ?? 0));
+});
+
 test("job input errors are in our words, not the validation library's", async () => {
   const error = await runJob({} as JobDeps, { id: "j", input: { images: "x" }, signal: new AbortController().signal })
     .then(() => undefined)
