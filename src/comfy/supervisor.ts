@@ -10,6 +10,7 @@ import { Waker, waitForReady, watchHealth } from "./_probe.ts";
 import { type GroupRun, killGroup, spawnGroup, terminateGroup } from "./_process.ts";
 import { RestartPolicy } from "./_restart-policy.ts";
 import { programName } from "./command.ts";
+import { comfyLineLevel, plainComfyLine, uncolouredComfyLine } from "./log-line.ts";
 
 export { attachComfy } from "./attach.ts";
 
@@ -289,12 +290,15 @@ class Supervisor extends HandleBase implements ComfyHandle {
     this.setState("stopped");
   }
 
-  #onLine(line: string, waker: Waker): void {
+  #onLine(raw: string, waker: Waker): void {
+    const line = uncolouredComfyLine(raw);
     if (line.trim() === "") return;
     this.#ring.push(line);
     this.emitLine(line);
     if (line.includes(GUI_LINE)) waker.wake();
-    if (WARN_LINE_RE.test(line)) this.#output.warn(line);
-    else this.#output.info(line);
+    // a tagged line is relayed at its own level, without the tag; untagged ones (tracebacks, print()) by their text
+    const level = comfyLineLevel(line) ?? (WARN_LINE_RE.test(line) ? "warn" : "info");
+    const message = plainComfyLine(line);
+    if (message) this.#output[level](message);
   }
 }

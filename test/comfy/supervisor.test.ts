@@ -170,6 +170,25 @@ describe("createSupervisor", () => {
     expect(handle.logs(3)).toEqual(lines.slice(-3));
   });
 
+  test("real 0.28.2 output: colour codes removed everywhere, tagged lines relayed at their level without the tag", async () => {
+    // app/logger.py colours its [LEVEL] tag even into a pipe; these lines were recorded from a real ComfyUI 0.28.2
+    const { handle, log } = await fake(["--print-file", join(ROOT, "test/fixtures/comfy-0.28.2-lines.txt")]);
+    await handle.start();
+    expect(handle.logs().some((line) => line.includes("\u001b"))).toBe(false);
+    expect(handle.logs()).toContain("[WARNING] WARNING: blake3 package not installed");
+    const relayed = log.entries.filter((entry) => entry.tag === "comfy");
+    expect(
+      relayed.some((entry) => entry.message.includes("\u001b") || /^\[(INFO|WARNING|ERROR)\]/.test(entry.message)),
+    ).toBe(false);
+    const levelOf = (start: string) => relayed.find((entry) => entry.message.startsWith(start))?.level;
+    expect(levelOf("WARNING: blake3 package not installed")).toBe("warn");
+    expect(levelOf("Failed to import comfy_kitchen")).toBe("error");
+    expect(levelOf("!!! Exception during processing !!!")).toBe("error");
+    expect(levelOf("Total VRAM 24105 MB")).toBe("info");
+    expect(levelOf("ModuleNotFoundError: No module named 'definitely_missing_dep'")).toBe("warn");
+    await handle.stop(1000);
+  });
+
   test("notices a crash at once, restarts with backoff, and is ready again as a new generation", async () => {
     const { handle } = await fake([], { backoffInitialMs: 400, backoffMaxMs: 400 });
     await handle.start();
