@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import { defineCommand } from "citty";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
+import { PreviewRequest } from "../jobs/previews.ts";
 import type { SavedOutput } from "../lib/output-files.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
@@ -13,6 +14,7 @@ import { type RemoteRunResult, runRemote } from "../remote/remote-run.ts";
 import { buildJobInput, runWorkflowOnce } from "../worker/run-once.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
+import { type PreviewView, withPreviews } from "./_preview.ts";
 import { createProgressRenderer, type ProgressRenderer } from "./_progress.ts";
 
 export default defineCommand({
@@ -58,6 +60,20 @@ export default defineCommand({
       description: "with --endpoint: GPU type priced from the built-in table or GPU_PRICES",
       valueHint: "TYPE",
     },
+    preview: {
+      type: "boolean",
+      description: "live previews (also PREVIEWS=on): saved to OUT/<workflow>.preview.jpg, drawn on kitty/iTerm2/sixel",
+    },
+    "preview-fps": {
+      type: "string",
+      description: "with --preview: most previews a second (default 2)",
+      valueHint: "N",
+    },
+    "preview-px": {
+      type: "string",
+      description: "with --preview: longest side of a preview in pixels (default 512)",
+      valueHint: "PX",
+    },
   },
   async run({ args, rawArgs }) {
     const targets = [args["comfy-url"], args.emulate, args.endpoint].filter(Boolean).length;
@@ -76,7 +92,10 @@ export default defineCommand({
       interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")),
     );
     const signal = timeoutS ? AbortSignal.any([interrupt.signal, _timeout(timeoutS)]) : interrupt.signal;
-    const view = createProgressRenderer();
+    const preview = _previewRequest(args, config.PREVIEWS === "on");
+    const view: View = preview
+      ? withPreviews(createProgressRenderer(), { outDir: args.out, workflowPath: args.workflow, env: config.env })
+      : createProgressRenderer();
     const flags = { sets: repeatedFlag(rawArgs, "--set"), images: repeatedFlag(rawArgs, "--image") };
     try {
       if (args.endpoint) {
@@ -88,9 +107,11 @@ export default defineCommand({
           price,
           timeoutS,
           signal,
+          preview,
         });
+        await view.settled?.();
         view.done();
-        _printRemote(result, Boolean(args.json));
+        _printRemote(result, Boolean(args.json), view.path);
         return;
       }
       const { output, saved } = await runWorkflowOnce(config, log, {
@@ -101,7 +122,9 @@ export default defineCommand({
         emulate: args.emulate,
         signal: interrupt.signal,
         onProgress: view.progress,
+        ...(preview && view.preview ? { preview, onPreview: view.preview } : {}),
       });
+      await view.settled?.();
       view.done();
       if (args.json) {
         const { prompt_id, text, timings } = output;
@@ -112,10 +135,11 @@ export default defineCommand({
           text,
           errors: output.errors ?? [],
           timings,
+          ...(view.path ? { preview: view.path } : {}),
         });
         return;
       }
-      _printCommon(saved, output.text, output.errors ?? []);
+      _printCommon(saved, output.text, output.errors ?? [], view.path);
       const t = output.timings;
       process.stdout.write(
         `timings: validate ${t.validate_ms} ms, queue ${t.queue_ms} ms, execution ${t.execution_ms} ms, collect ${t.collect_ms} ms, total ${t.total_ms} ms\n`,
@@ -126,10 +150,31 @@ export default defineCommand({
   },
 });
 
+type View = ProgressRenderer & Partial<Pick<PreviewView, "preview" | "settled" | "path">>;
+
+// --preview, --preview-fps or --preview-px (or PREVIEWS=on) ask for previews; undefined when none do
+function _previewRequest(
+  args: { preview?: boolean; "preview-fps"?: string; "preview-px"?: string },
+  previewsOn: boolean,
+): PreviewRequest | undefined {
+  const fps = args["preview-fps"];
+  const px = args["preview-px"];
+  if (!args.preview && !previewsOn && fps === undefined && px === undefined) return undefined;
+  const parsed = PreviewRequest.safeParse({
+    ...(fps === undefined ? {} : { max_fps: Number(fps) }),
+    ...(px === undefined ? {} : { max_px: Number(px) }),
+  });
+  if (parsed.success) return parsed.data;
+  throw new WorkerError(
+    "E_USAGE",
+    `--preview-fps must be a number from 0.1 to 30 and --preview-px a whole number from 16 to 2048 (got ${fps ?? "-"}, ${px ?? "-"})`,
+  );
+}
+
 async function _remote(
   config: Config,
   log: Logger,
-  view: ProgressRenderer,
+  view: View,
   run: {
     endpoint: string;
     workflow: string;
@@ -139,13 +184,14 @@ async function _remote(
     price: ReturnType<typeof resolveGpuPrice>;
     timeoutS: number | undefined;
     signal: AbortSignal;
+    preview: PreviewRequest | undefined;
   },
 ): Promise<RemoteRunResult> {
   const client = endpointClientFromConfig(config, run.endpoint);
   const input = await buildJobInput({ workflowPath: run.workflow, sets: run.sets, images: run.images });
   return runRemote(client, {
     // the worker decides: inline under its OUTPUT_INLINE_MAX_MB, else its bucket (our own run saves inline)
-    input: { ...input, output: { include_temp: false } },
+    input: { ...input, output: { include_temp: false }, ...(run.preview ? { preview: run.preview } : {}) },
     workflowName: basename(run.workflow),
     outDir: run.out,
     signal: run.signal,
@@ -158,7 +204,7 @@ async function _remote(
   });
 }
 
-function _printRemote(result: RemoteRunResult, json: boolean): void {
+function _printRemote(result: RemoteRunResult, json: boolean, preview: string | undefined): void {
   if (json) {
     const { job_id, endpoint, status, timings, cold_start, billed_s, cost } = result;
     const { text, errors } = result.output;
@@ -174,10 +220,11 @@ function _printRemote(result: RemoteRunResult, json: boolean): void {
       cold_start,
       billed_s,
       cost,
+      ...(preview ? { preview } : {}),
     });
     return;
   }
-  _printCommon(result.saved, result.output.text, result.output.errors);
+  _printCommon(result.saved, result.output.text, result.output.errors, preview);
   const t = result.timings;
   process.stdout.write(
     `timings: in queue ${_s(t.delay_ms)}${_coldStart(result.cold_start)}, execution ${_s(t.execution_ms)}, total ${_s(t.total_ms)}\n`,
@@ -188,13 +235,19 @@ function _printRemote(result: RemoteRunResult, json: boolean): void {
   process.stdout.write(`billed: ${result.billed_s} s${cost}; a cold start and the idle timeout are billed on top\n`);
 }
 
-function _printCommon(saved: SavedOutput[], text: Array<{ node_id: string; text: string }>, errors: string[]): void {
+function _printCommon(
+  saved: SavedOutput[],
+  text: Array<{ node_id: string; text: string }>,
+  errors: string[],
+  preview: string | undefined,
+): void {
   for (const file of saved) {
     const note = file.requested ? ` (${file.requested} exists; saved under the next free name)` : "";
     process.stdout.write(`saved ${file.path}${note}\n`);
   }
   for (const item of text) process.stdout.write(`text from node ${item.node_id}: ${item.text}\n`);
   for (const error of errors) process.stdout.write(`warning: ${error}\n`);
+  if (preview) process.stdout.write(`live preview: ${preview} (the newest preview, not an output)\n`);
 }
 
 function _paths(saved: SavedOutput[]): string[] {

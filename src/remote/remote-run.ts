@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
+import type { JobPreview } from "../jobs/previews.ts";
 import type { JobProgress } from "../jobs/progress.ts";
 import type { JobFile } from "../jobs/schema.ts";
 import type { LookupFn } from "../lib/net.ts";
@@ -20,6 +21,8 @@ export interface RunView {
   progress(progress: JobProgress): void;
   phase(text: string): void;
   note(text: string): void;
+  /** A live preview from a stream chunk (the job asked with `input.preview`). */
+  preview?(preview: JobPreview): void;
 }
 
 export interface RemoteRunOptions {
@@ -103,7 +106,7 @@ async function _follow(
 ): Promise<StatusReply> {
   try {
     for await (const event of followJob(client, id, { signal: options.signal })) {
-      if (event.type === "progress") options.view.progress(event.progress);
+      if (event.type === "progress") _progress(options.view, event.progress);
       else if (event.type === "status") options.view.phase(await _phase(event.status, coldStart));
       else if (event.type === "retry")
         options.log.warn(`${event.error.message}; following job ${id} again in ${Math.ceil(event.delayMs / 1000)} s`);
@@ -120,6 +123,15 @@ async function _follow(
     throw options.signal.reason ?? error;
   }
   throw new WorkerError("E_INTERNAL", `following job ${id} ended without a final status`);
+}
+
+// a preview rides on a copy of the latest progress chunk; one sent before any progress (no class type, no
+// step) is only a preview
+function _progress(view: RunView, chunk: JobProgress): void {
+  const { preview, ...progress } = chunk;
+  if (preview) view.preview?.(preview);
+  if (!preview || progress.class_type !== undefined || progress.max > 0 || progress.finished?.length)
+    view.progress(progress);
 }
 
 async function _phase(status: string, coldStart: Promise<boolean | null>): Promise<string> {

@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { runJob } from "../jobs/pipeline.ts";
+import type { JobPreview, PreviewRequest } from "../jobs/previews.ts";
 import type { JobFile, JobOutput } from "../jobs/schema.ts";
 import { type SavedOutput, saveOutputFiles } from "../lib/output-files.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
@@ -25,6 +26,9 @@ export interface RunOnceOptions {
   emulate?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: JobProgress) => void;
+  /** Live previews: asked for in the job's input, each one handed to `onPreview`. */
+  preview?: PreviewRequest;
+  onPreview?: (preview: JobPreview) => Promise<void> | void;
 }
 
 export interface RunOnceResult {
@@ -55,9 +59,10 @@ export async function runWorkflowOnce(config: Config, log: Logger, options: RunO
     ) as AbortSignal[];
     const output = await runJob(deps, {
       id: crypto.randomUUID(),
-      input,
+      input: options.preview ? { ...input, preview: options.preview } : input,
       signal: AbortSignal.any(signals),
       onProgress: options.onProgress,
+      ...(options.onPreview ? { onPreview: options.onPreview } : {}),
     });
     return { output, saved: await saveOutputs(output, options.outDir) };
   } finally {
