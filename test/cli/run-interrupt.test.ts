@@ -1,4 +1,4 @@
-import { afterAll, afterEach, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,8 +11,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let fake: FakeEndpoint;
 afterEach(() => fake?.stop());
 
+let binary: string;
+// a build (when src/ is newer than the binary) can take a minute on a loaded machine: not in the test's time
+beforeAll(async () => {
+  binary = await ensureBinary();
+}, 300_000);
+
 test("Ctrl-C (SIGINT) on the compiled binary cancels the remote job and exits 130", async () => {
-  const binary = await ensureBinary();
   fake = startFakeEndpoint({ apiKey: "rpa_k" });
   fake.plan = { queueMs: 60_000 };
   const ledger = join(dir, "runs.jsonl");

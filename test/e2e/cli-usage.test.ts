@@ -7,7 +7,7 @@ const EXAMPLE = join(import.meta.dir, "../../examples/sd15-txt2img.json");
 
 beforeAll(async () => {
   await ensureBinary();
-}, 120_000);
+}, 300_000);
 
 test("the binary: a misspelt flag is exit 2 with one line and a did-you-mean; nothing starts", async () => {
   const { code, stdout, stderr } = await runBinary(["run", EXAMPLE, "--emulat"], {
