@@ -23,9 +23,12 @@ async function worker(env: Record<string, string> = {}): Promise<Worker> {
   return started;
 }
 
-/** The job whose prompt ComfyUI is executing (its client id is `cw-<job id>`). */
+/**
+ * The job whose prompt ComfyUI is executing. Every prompt shares the worker's one client id; a queue entry is
+ * [number, prompt_id, prompt, extra_data, outputs], and extra_data names the job.
+ */
 async function runningJob(w: Worker): Promise<string> {
-  for (let i = 0; i < 200; i++) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
     const queue = (await (await fetch(`${w.comfy.url}/queue`)).json()) as { queue_running: unknown[][] };
     const extra = queue.queue_running[0]?.[3] as { comfy_worker_job_id?: string } | undefined;
     if (extra?.comfy_worker_job_id) return extra.comfy_worker_job_id;
