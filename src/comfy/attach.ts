@@ -1,7 +1,9 @@
+import { z } from "zod";
 import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { HandleBase, NEVER, stoppedError } from "./_handle.ts";
 import { Waker, waitForReady, watchHealth } from "./_probe.ts";
+import { uncolouredComfyLine } from "./log-line.ts";
 import type { ComfyHandle } from "./supervisor.ts";
 
 export interface AttachOptions {
@@ -14,6 +16,9 @@ export interface AttachOptions {
 }
 
 const READY_TIMEOUT_MS = 300_000;
+const LOG_READ_TIMEOUT_MS = 5_000;
+// app/logger.py's buffer of its last 300 output writes, as GET /internal/logs/raw answers it
+const RawLogs = z.looseObject({ entries: z.array(z.looseObject({ m: z.string() })) });
 
 /**
  * A handle on a ComfyUI someone else runs (COMFY_URL): no process, no restarts, no logs. Its state follows
@@ -76,10 +81,32 @@ class Attached extends HandleBase implements ComfyHandle {
       this.fail(error);
       throw error;
     }
+    await this.#replayBufferedOutput();
     void this.#follow().catch((error: unknown) => {
       // never expected (probes do not throw); keep it visible rather than an unhandled rejection
       this.log.error(`watching ComfyUI at ${this.url} stopped: ${(error as Error)?.message ?? error}`);
     });
+  }
+
+  /**
+   * We never saw an attached ComfyUI's output, but it keeps its last 300 writes (start-up included, unless many
+   * lines followed): replaying them as lines lets the same readers find the custom node import table and the
+   * packs that failed to import. Best effort: a ComfyUI without the route (older releases) just has none.
+   */
+  async #replayBufferedOutput(): Promise<void> {
+    try {
+      const signal = AbortSignal.any([this.life.signal, AbortSignal.timeout(LOG_READ_TIMEOUT_MS)]);
+      const response = await fetch(`${this.url}/internal/logs/raw`, { signal });
+      const parsed = response.ok ? RawLogs.safeParse(await response.json()) : undefined;
+      if (!parsed?.success) return;
+      const text = parsed.data.entries.map((entry) => entry.m).join("");
+      for (const raw of text.split(/\r?\n/)) {
+        const line = uncolouredComfyLine(raw);
+        if (line.trim() !== "") this.emitLine(line);
+      }
+    } catch (error) {
+      this.log.debug(`could not read ComfyUI's buffered output at ${this.url}: ${(error as Error)?.message ?? error}`);
+    }
   }
 
   // while ready: watch; when it stops answering, report it and wait for it to come back

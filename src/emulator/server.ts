@@ -9,6 +9,7 @@ import { burstLines, type ComfyLog, createComfyLog, notComfyWarning, startupLine
 import type { EmulatorContext, EmulatorDirs, EmulatorState } from "./context.ts";
 import { startExecutor } from "./executor.ts";
 import { logFailedPacks } from "./import-log.ts";
+import { createOutputBuffer, internalRoutes, type OutputBuffer } from "./internal-logs.ts";
 import { type EmulatorIO, type EmulatorOptions, type EmulatorSettings, resolveEmulatorOptions } from "./options.ts";
 import { createHistory, createPromptQueue } from "./queue.ts";
 import { infoRoutes } from "./routes-info.ts";
@@ -39,7 +40,12 @@ export async function runEmulator(options: EmulatorOptions, io: Partial<Emulator
     exit: io.exit ?? ((code) => void process.stderr.write("", () => process.exit(code))),
     ...(io.env ? { env: io.env } : {}),
   };
-  const log = createComfyLog(fullIo.write);
+  // kept as ComfyUI keeps its output, for GET /internal/logs (an attached worker reads its start-up lines there)
+  const output = createOutputBuffer();
+  const log = createComfyLog((text) => {
+    output.push(text);
+    fullIo.write(text);
+  });
   for (const line of [...notComfyWarning(), ...startupLines(totalmem(), settings.comfyuiVersion)]) log.info(line);
   const dirs = await _makeDirs(settings.baseDir);
   logFailedPacks(log, join(dirs.base, "custom_nodes"), settings.failedPacks);
@@ -47,7 +53,7 @@ export async function runEmulator(options: EmulatorOptions, io: Partial<Emulator
   for (const line of burstLines(settings.logBurst, "startup")) log.info(line);
   if (settings.startupDelayMs > 0) await Bun.sleep(settings.startupDelayMs);
   const ctx = _createContext(settings, fullIo, log, dirs, catalog);
-  const server = _listen(ctx, _app(ctx));
+  const server = _listen(ctx, _app(ctx, output));
   settings.port = server.port ?? settings.port;
   const executor = startExecutor(ctx);
   const url = `http://${_urlHost(settings.host)}:${settings.port}`;
@@ -103,12 +109,13 @@ function _createContext(
   return ctx;
 }
 
-function _app(ctx: EmulatorContext): Hono {
+function _app(ctx: EmulatorContext, output: OutputBuffer): Hono {
   const routes = new Hono().route("/", infoRoutes(ctx)).route("/", promptRoutes(ctx));
   // every route also answers under /api, as PromptServer.add_routes registers it twice; the jobs routes are
   // registered with their /api prefix upstream, so they exist there only
   const api = ctx.settings.comfyuiVersion.jobCancel ? new Hono().route("/", jobRoutes(ctx)).route("/", routes) : routes;
-  return new Hono().route("/api", api).route("/", routes);
+  // server.py mounts the internal routes at /internal only
+  return new Hono().route("/internal", internalRoutes(output)).route("/api", api).route("/", routes);
 }
 
 function _listen(ctx: EmulatorContext, app: Hono) {
