@@ -68,7 +68,7 @@ function _validateOutputs(prompt: Prompt, ctx: ValidateContext, outputs: string[
   const validated = new Map<string, NodeResult>();
   const log: string[] = [];
   for (const output of outputs) {
-    const [valid, reasons] = _validateNode(prompt, ctx, output, validated);
+    const [valid, reasons] = _validateOutput(prompt, ctx, output, validated);
     if (valid) {
       good.push(output);
       continue;
@@ -90,6 +90,29 @@ function _validateOutputs(prompt: Prompt, ctx: ValidateContext, outputs: string[
   const details = failed.map((e) => `${e.message}: ${e.details}`).join("\n");
   const error = { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation", details };
   return { ok: false, error: { ...error, extra_info: {} }, nodeErrors, log };
+}
+
+/** ComfyUI's KeyError for a link to a node the prompt lacks: it escapes the linking node's validation. */
+class MissingLinkTarget extends Error {
+  constructor(id: string) {
+    super(`'${id}'`);
+  }
+}
+
+// validate_prompt: an exception out of an output node's own validation is filed under that output
+function _validateOutput(prompt: Prompt, ctx: ValidateContext, id: string, validated: Map<string, NodeResult>) {
+  try {
+    return _validateNode(prompt, ctx, id, validated);
+  } catch (error) {
+    if (!(error instanceof MissingLinkTarget)) throw error;
+    const extra = { exception_type: "KeyError", traceback: [] };
+    const result: NodeResult = [
+      false,
+      [_reason("exception_during_validation", "Exception when validating node", error.message, extra)],
+    ];
+    validated.set(id, result);
+    return result;
+  }
 }
 
 function _validateNode(prompt: Prompt, ctx: ValidateContext, id: string, validated: Map<string, NodeResult>) {
@@ -155,22 +178,8 @@ function _checkLink(
   }
   const source = prompt[link[0]];
   const sourceInfo = source ? ctx.info[source.class_type] : undefined;
-  if (!source || !sourceInfo) {
-    // ComfyUI hits a KeyError here and reports it as an inner validation exception
-    const extra = {
-      input_name: name,
-      input_config: config,
-      exception_message: `'${link[0]}'`,
-      exception_type: "KeyError",
-      traceback: [],
-      linked_node: value,
-    };
-    validated.set(link[0], [
-      false,
-      [_reason("exception_during_inner_validation", "Exception when validating inner node", `'${link[0]}'`, extra)],
-    ]);
-    return false;
-  }
+  // prompt[o_id]['class_type'] raises KeyError out of this node's validation (unknown classes never get here)
+  if (!source || !sourceInfo) throw new MissingLinkTarget(link[0]);
   const received = (sourceInfo.output as unknown[] | undefined)?.[link[1]];
   if (!_typesMatch(received, spec[0])) {
     const details = `${name}, received_type(${String(received)}) mismatch input_type(${String(spec[0])})`;
@@ -178,7 +187,23 @@ function _checkLink(
     errors.push(_reason("return_type_mismatch", "Return type mismatch between linked nodes", details, extra));
     return undefined;
   }
-  return _validateNode(prompt, ctx, link[0], validated)[0];
+  try {
+    return _validateNode(prompt, ctx, link[0], validated)[0];
+  } catch (error) {
+    if (!(error instanceof MissingLinkTarget)) throw error;
+    // as a real 0.28.2 reports it: filed under the linked node, described with this node's input
+    const extra = {
+      exception_message: error.message,
+      exception_type: "KeyError",
+      traceback: [],
+      linked_node: value,
+      input_name: name,
+      input_config: config,
+    };
+    const message = "Exception when validating inner node";
+    validated.set(link[0], [false, [_reason("exception_during_inner_validation", message, error.message, extra)]]);
+    return false;
+  }
 }
 
 function _checkLiteral(name: string, raw: unknown, spec: InputSpec, fileValidated: boolean): ComfyError | undefined {
@@ -189,7 +214,9 @@ function _checkLiteral(name: string, raw: unknown, spec: InputSpec, fileValidate
   if ("error" in cast) {
     const message = `Failed to convert an input value to a ${String(type)} value`;
     const extra = { input_name: name, input_config: config, received_value: value, exception_message: cast.error };
-    return _reason("invalid_input_type", message, `${name}, ${_py(value)}, ${cast.error}`, extra);
+    // f"{x}, {val}, {ex}": str(), so a string shows without quotes
+    const shown = typeof value === "string" ? value : _py(value);
+    return _reason("invalid_input_type", message, `${name}, ${shown}, ${cast.error}`, extra);
   }
   if (fileValidated) return undefined;
   const extra = { input_name: name, input_config: config, received_value: cast.value };

@@ -1,0 +1,35 @@
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { type Json, postPrompt, useEmulator } from "../helpers/emulator.ts";
+
+const emu = useEmulator();
+
+// a prompt with a bad INT, a string where an INT goes, a missing input file, a node linking to a node the prompt
+// lacks and an output linking to one, with a real ComfyUI 0.28.2's answer to it
+const RECORDED = join(import.meta.dir, "../fixtures/comfy-0.28.2-validation.json");
+const REAL_DEPENDENTS: Record<string, string[]> = { "1": ["2"], "3": ["4"], "5": ["6"], "6": ["6"], "7": ["7"] };
+
+// tracebacks name the real server's files and input_config carries tooltips: neither is the emulator's business.
+// dependent_outputs: validate_prompt appends every failed output checked after a node failed, in the order of a
+// Python set of ids (hash-seeded per process), so only the outputs that really depend on a node are compared
+function comparable(nodeErrors: Record<string, Json>) {
+  const entries = Object.entries(nodeErrors).map(([id, entry]) => {
+    const errors = (entry.errors as Json[]).map((error) => {
+      const { traceback: _traceback, input_config: _config, ...extra } = error.extra_info as Json;
+      return { ...error, extra_info: extra };
+    });
+    const dependents = (entry.dependent_outputs as string[]).filter((output) => REAL_DEPENDENTS[id]?.includes(output));
+    return [id, { class_type: entry.class_type, dependent_outputs: dependents.sort(), errors }] as const;
+  });
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+}
+
+test("validation errors are filed and worded as a real 0.28.2 files them (missing link targets, str() of values)", async () => {
+  const recorded = await Bun.file(RECORDED).json();
+  const { status, body } = await postPrompt(emu.url, { prompt: recorded.prompt });
+  expect(status).toBe(recorded.status);
+  expect(comparable(body.node_errors as Record<string, Json>)).toEqual(comparable(recorded.response.node_errors));
+  const lines = (text: string) => text.split("\n").sort();
+  expect(lines(body.error.details)).toEqual(lines(recorded.response.error.details));
+  expect({ ...body.error, details: "" }).toEqual({ ...recorded.response.error, details: "" });
+});
