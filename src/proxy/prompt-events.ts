@@ -97,8 +97,9 @@ export class PromptEvents {
     const previous = this.lastNode;
     if (previous && this.#states[previous]?.state === "running") this.#state(previous, "finished", 1, 1);
     this.lastNode = node;
-    this.#toClient("executing", { node, display_node: node, prompt_id: this.item.promptId });
+    // ComfyUI 0.28.2 sends the node's progress_state (running) before its `executing`
     this.#state(node, "running", 0, 1);
+    this.#toClient("executing", { node, display_node: node, prompt_id: this.item.promptId });
   }
 
   #state(node: string, state: string, value: number, max: number): void {

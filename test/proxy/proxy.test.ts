@@ -45,13 +45,20 @@ function workflow(edit: (wf: typeof WORKFLOW) => void = () => {}): typeof WORKFL
   return wf;
 }
 
-// what the UI reacts to, in order: progress steps collapse to one entry per node (the stream is sampled)
+// what the UI reacts to, in order: progress steps collapse to one entry per node (the stream is sampled); a
+// node's first progress_state "running" is its own entry, since a real 0.28.2 sends it before `executing`
 function shape(c: Client, promptId: string): string[] {
   const out: string[] = [];
+  const running = new Set<string>();
   for (const e of c.eventsOf(promptId)) {
     const d = e.data;
     let entry: string | undefined;
-    if (e.type === "executing") entry = `executing:${d.node}`;
+    if (e.type === "progress_state") {
+      const nodes = Object.entries(d.nodes as Record<string, { state: string }>);
+      const started = nodes.find(([id, node]) => node.state === "running" && !running.has(id))?.[0];
+      if (started) running.add(started);
+      entry = started ? `running:${started}` : undefined;
+    } else if (e.type === "executing") entry = `executing:${d.node}`;
     else if (e.type === "executed") entry = `executed:${d.node}:${Object.keys(d.output as object).join(",")}`;
     else if (e.type === "progress") entry = `progress:${d.node}:${d.max}`;
     else if (e.type.startsWith("execution_")) entry = e.type;
