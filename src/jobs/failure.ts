@@ -33,7 +33,11 @@ export function describeFailure(
   const known = isWorkerError(error)
     ? error
     : new WorkerError("E_INTERNAL", `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
-  const { last_log_lines, ...rest } = known.details as { last_log_lines?: string[] } & Record<string, unknown>;
+  // comfy_exited_at only bounds the log window (log-window.ts); it is not part of the report
+  const { last_log_lines, comfy_exited_at, ...rest } = known.details as { last_log_lines?: string[] } & Record<
+    string,
+    unknown
+  >;
   const carried = Array.isArray(last_log_lines) && !window ? last_log_lines : undefined;
   const details = {
     code: known.code,

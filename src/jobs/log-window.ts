@@ -1,3 +1,4 @@
+import { isWorkerError } from "../errors.ts";
 import type { Redactor } from "../lib/redact.ts";
 import { RingBuffer } from "../lib/ring-buffer.ts";
 import { describeFailure, type JobFailure } from "./failure.ts";
@@ -45,9 +46,9 @@ export class LogWindow {
     return max > 0 ? lines.slice(-max) : [];
   }
 
-  /** The span a job ran in: from its start (or now, if it never started) to now. */
-  span(startedAt: number | undefined): { from: number; to: number; named: LogWindowSpan } {
-    const to = this.#now();
+  /** The span a job ran in: from its start (or now, if it never started) to now, or to `endedAt` if earlier. */
+  span(startedAt: number | undefined, endedAt?: number): { from: number; to: number; named: LogWindowSpan } {
+    const to = Math.min(this.#now(), endedAt ?? Number.POSITIVE_INFINITY);
     const from = startedAt ?? to;
     return { from, to, named: { from: new Date(from).toISOString(), to: new Date(to).toISOString() } };
   }
@@ -61,11 +62,20 @@ export function windowedFailures(
   source: { onLine(listener: (line: string) => void): () => void },
   capacity: number,
   redactor: Redactor,
+  now: () => number = Date.now,
 ): (error: unknown, job: { startedAt?: number }) => JobFailure {
-  const window = new LogWindow(capacity);
+  const window = new LogWindow(capacity, now);
   window.follow(source);
   return (error, job) => {
-    const { from, to, named } = window.span(job.startedAt);
+    // a crash's window ends where its ComfyUI died: by the time the job is failed, a restarted one may have
+    // printed its start-up banner, which belongs to no job and would push the traceback out of the last lines
+    const { from, to, named } = window.span(job.startedAt, comfyExitedAt(error));
     return describeFailure(error, (max) => window.between(from, to, max), redactor, named);
   };
+}
+
+/** When the ComfyUI running a job died (epoch ms), as a crash failure's details carry it; else undefined. */
+function comfyExitedAt(error: unknown): number | undefined {
+  const at = isWorkerError(error) ? error.details.comfy_exited_at : undefined;
+  return typeof at === "number" ? at : undefined;
 }

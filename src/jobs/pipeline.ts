@@ -190,7 +190,8 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
     const how = exit.reason === "hang" ? "stopped responding" : `exited (code ${exit.code ?? exit.signal})`;
     stop.abort(
       new WorkerError("E_JOB_FAILED", `ComfyUI ${how} while running this job; it is being restarted`, {
-        details: { last_log_lines: exit.lastLines },
+        // heard once its output has been read to the end: the lines that can be this job's end here
+        details: { last_log_lines: exit.lastLines, comfy_exited_at: Date.now() },
       }),
     );
   });

@@ -54,6 +54,37 @@ test("windowedFailures follows the handle's output and reports only lines since 
   expect(failure.details.last_log_lines_window).toBeDefined();
 });
 
+test("a crash's window ends where its ComfyUI died, not at the restarted one's start-up banner", () => {
+  let now = 1_000;
+  const listeners: Array<(line: string) => void> = [];
+  const source = {
+    onLine: (listener: (line: string) => void) => {
+      listeners.push(listener);
+      return () => {};
+    },
+  };
+  const fail = windowedFailures(source, 100, new Redactor(), () => now);
+  const print = (line: string) => {
+    for (const listener of listeners) listener(line);
+  };
+  print("got prompt");
+  now = 2_000;
+  print("Traceback (most recent call last):");
+  const crash = new WorkerError("E_JOB_FAILED", "ComfyUI exited (code 1) while running this job", {
+    details: { last_log_lines: ["got prompt", "Traceback (most recent call last):"], comfy_exited_at: 2_500 },
+  });
+  now = 3_000;
+  for (let i = 0; i < 60; i++) print(`Adding extra search path ${i}`);
+  now = 3_500;
+  const { details } = fail(crash, { startedAt: 1_000 });
+  expect(details.last_log_lines).toEqual(["got prompt", "Traceback (most recent call last):"]);
+  expect(details.last_log_lines_window).toEqual({
+    from: new Date(1_000).toISOString(),
+    to: new Date(2_500).toISOString(),
+  });
+  expect(details).not.toHaveProperty("comfy_exited_at");
+});
+
 test("a job that fails before anything is queued carries no earlier job's or start-up lines", async () => {
   const w = track(await startTestWorker());
   const ok = (await (await w.api("/runsync", jsonPost({ input: { workflow: sd15Workflow() } }))).json()) as Json;
