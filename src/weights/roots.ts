@@ -46,8 +46,14 @@ export async function loadModelRoots(options: ModelRootsOptions): Promise<Folder
     applyExtraModelPaths(roots, file, await _read(file), options.env ?? {}, options.log);
   }
   for (const dir of options.modelsDirs ?? []) addModelsDir(roots, resolve(dir));
+  // main.py adds these last: where CheckpointSave, CLIPSave, VAESave, ModelSave and LoRA savers write, so ComfyUI
+  // loads what it saved (seen in a real 0.28.2's /experiment/models)
+  const output = join(resolve(options.baseDir), "output");
+  for (const key of OUTPUT_MODEL_FOLDERS) addModelFolderPath(roots, key, join(output, key));
   return roots;
 }
+
+const OUTPUT_MODEL_FOLDERS = ["checkpoints", "clip", "vae", "diffusion_models", "loras"] as const;
 
 /** The settings that say where models are (SPEC §3 COMFY_DIR, EXTRA_MODEL_PATHS, MODELS_DIR). */
 export type RootSettings = Pick<Config, "COMFY_DIR" | "EXTRA_MODEL_PATHS" | "MODELS_DIR" | "env">;

@@ -16,7 +16,11 @@ test("attached to a ComfyUI (COMFY_URL), a missing weight names the folder Comfy
 test("the emulator answers /experiment/models as ComfyUI does: folder keys and their paths, minus configs", async () => {
   const folders = (await emulator.json("/experiment/models")) as unknown as { name: string; folders: string[] }[];
   const byName = new Map(folders.map((f) => [f.name, f.folders]));
-  expect(byName.get("checkpoints")).toEqual([join(emulator.base, "models", "checkpoints")]);
+  // a real 0.28.2 lists <output>/checkpoints too (main.py adds it for CheckpointSave)
+  expect(byName.get("checkpoints")).toEqual([
+    join(emulator.base, "models", "checkpoints"),
+    join(emulator.base, "output", "checkpoints"),
+  ]);
   expect(byName.has("configs")).toBe(false);
   expect(byName.has("custom_nodes")).toBe(false);
 });

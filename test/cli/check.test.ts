@@ -139,7 +139,7 @@ test("--json: the SPEC report with statuses, candidates, sources and unknown nod
       name: "Detail.safetensors",
       status: "missing",
       source: { url: "https://huggingface.co/x/resolve/main/Detail.safetensors", sha256: SHA },
-      searched: [join(comfy, "models/loras"), join(volume, "loras")],
+      searched: [join(comfy, "models/loras"), join(volume, "loras"), join(comfy, "output/loras")],
       candidates: [
         {
           folder: "loras",

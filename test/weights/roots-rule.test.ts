@@ -107,6 +107,8 @@ test("one rule: COMFY_DIR/models, its own YAML, EXTRA_MODEL_PATHS, then MODELS_D
     "/own/ckpt",
     "/extra/ckpt",
     join(dir, "md", "checkpoints"),
+    // main.py: where CheckpointSave writes, after everything else
+    join(comfy, "output", "checkpoints"),
   ]);
 });
 
@@ -120,4 +122,13 @@ test("with MODELS_DIR set, run --emulate says to put a missing file there", asyn
   });
   expect(run.code).toBe(3);
   expect(run.stderr).toContain(`put it in ${join(models, "checkpoints")}`);
+});
+
+test("a checkpoint ComfyUI saved itself (<comfy>/output/checkpoints, CheckpointSave) counts as present, as it does for ComfyUI", async () => {
+  const comfy = join(dir, "saved-comfy");
+  mkdirSync(join(comfy, "output", "checkpoints"), { recursive: true });
+  writeFileSync(join(comfy, "output", "checkpoints", CKPT), "weights");
+  const check = await runCliCaptured(["check", EXAMPLE, "--json"], { COMFY_DIR: comfy });
+  expect(check.code).toBe(0);
+  expect(JSON.parse(check.stdout).workflows[0].weights[0]).toMatchObject({ status: "present" });
 });

@@ -105,6 +105,7 @@ describe("loadModelRoots", () => {
       join(comfy, "own-loras"),
       "/one",
       join(dir, "volume/loras"),
+      join(comfy, "output/loras"),
     ]);
     expect(roots.get("custom_nodes")?.paths).toEqual([join(comfy, "custom_nodes")]);
   });

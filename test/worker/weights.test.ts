@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sd15Workflow } from "../helpers/emulator.ts";
 import { addWorkerModel, type Json, jsonPost, MODELS_DIR, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
 
@@ -37,12 +37,14 @@ test("a job whose weights are missing fails before anything is queued, with the 
   expect(details.missing_weights).toHaveLength(1);
   expect(details.missing_weights[0]).toMatchObject({ folder: "checkpoints", name, status: "missing" });
   // the emulator's own <base>/models first (COMFY_DIR here is no ComfyUI checkout), the shared
-  // extra_model_paths.yaml root, then COMFY_DIR/models as `check` reads it: what the emulator searches too
+  // extra_model_paths.yaml root, then COMFY_DIR/models as `check` reads it: what the emulator searches too; last
+  // <base>/output/checkpoints, which main.py adds for what CheckpointSave writes
   const searched: string[] = details.missing_weights[0].searched;
-  expect(searched).toHaveLength(3);
+  expect(searched).toHaveLength(4);
   expect(searched[0]).toContain("comfy-worker-emulator-");
   expect(searched[1]).toBe(join(MODELS_DIR, "checkpoints"));
   expect(searched[2]).toBe("/comfyui/models/checkpoints");
+  expect(searched[3]).toBe(join(dirname(dirname(searched[0] as string)), "output", "checkpoints"));
   // nothing reached ComfyUI
   expect(await comfyGet(w, "/history")).toEqual({});
   expect(await comfyGet(w, "/queue")).toEqual({ queue_running: [], queue_pending: [] });
