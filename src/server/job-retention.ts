@@ -7,12 +7,16 @@ export interface RetainedJob {
   output?: unknown;
   /** The output, once moved to disk (`output` is then undefined). */
   outputFile?: SpilledFile;
+  /** The output's JSON text, made once for the answer and reused by the spill (dropped after it). */
+  outputJson?: string;
   /** A failed job's input, once moved to disk for /retry (`request.input` is then empty). */
   inputFile?: SpilledFile;
 }
 
 // RunPod keeps a /runsync result about a minute after returning it (reference §4.1)
 export const RUNSYNC_RESULT_KEEP_MS = 60_000;
+// a returned /runsync answer is still being sent: its file is written after (during the send: +5–8 ms on 7.5 MB)
+export const RUNSYNC_SPILL_DELAY_MS = 200;
 const RETRYABLE = new Set(["FAILED", "TIMED_OUT"]);
 
 /**
@@ -36,13 +40,15 @@ export class JobRetention {
     if (!files) return;
     const output = job.output;
     const [outputFile, inputFile] = await Promise.all([
-      output === undefined ? undefined : files.spill(output),
+      output === undefined ? undefined : files.spillJson(this.#json(job)),
       retryable ? files.spill(input) : undefined,
     ]);
+    // a small output stays in memory as it is; its text is not kept beside it
+    if (job.outputJson !== undefined && job.output === output) job.outputJson = undefined;
     // the job may have expired, been retried or re-finished while the files were written
     const keepOutput = outputFile && current() && job.output === output;
     const keepInput = inputFile && current() && RETRYABLE.has(job.status) && job.request.input === input;
-    if (keepOutput) Object.assign(job, { output: undefined, outputFile });
+    if (keepOutput) Object.assign(job, { output: undefined, outputJson: undefined, outputFile });
     else if (outputFile) files.remove(outputFile);
     if (keepInput) Object.assign(job, { request: { ...job.request, input: {} }, inputFile });
     else if (inputFile) files.remove(inputFile);
@@ -62,11 +68,24 @@ export class JobRetention {
     for (const file of [job.outputFile, job.inputFile]) if (file) this.#files?.remove(file);
     job.outputFile = undefined;
     job.inputFile = undefined;
+    job.outputJson = undefined;
   }
 
-  /** The response body for a job whose output is on disk: `head` (the status object) plus the file. */
-  body(head: string, job: RetainedJob): ReadableStream<Uint8Array> | undefined {
-    return job.outputFile && this.#files ? this.#files.objectWith(head, "output", job.outputFile) : undefined;
+  /**
+   * The JSON body of `view` (the job's status object): an output on disk is streamed from its file; one in
+   * memory is serialized once and that text kept until the spill writes it (answer and file share it).
+   */
+  body(view: { output?: unknown }, job: RetainedJob): string | ReadableStream<Uint8Array> {
+    if (job.outputFile && this.#files) return this.#files.objectWith(JSON.stringify(view), "output", job.outputFile);
+    if (job.output === undefined || view.output !== job.output || !this.#files) return JSON.stringify(view);
+    const { output: _, ...head } = view;
+    const text = JSON.stringify(head);
+    return `${text.slice(0, -1)}${text.length > 2 ? "," : ""}"output":${this.#json(job)}}`;
+  }
+
+  #json(job: RetainedJob): string | undefined {
+    job.outputJson ??= JSON.stringify(job.output);
+    return job.outputJson;
   }
 
   /** Removes the folder (the store drained). */

@@ -1,7 +1,7 @@
 import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { timerMs } from "../lib/time.ts";
-import { JobRetention, RUNSYNC_RESULT_KEEP_MS } from "./job-retention.ts";
+import { JobRetention, RUNSYNC_RESULT_KEEP_MS, RUNSYNC_SPILL_DELAY_MS } from "./job-retention.ts";
 import type { JobRequest } from "./schemas.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -95,9 +95,9 @@ export class JobStore {
     return view;
   }
 
-  /** The body of a status response whose output waits on disk (streamed from the file), else undefined. */
-  viewBody(job: JobRecord, view: JobView = this.view(job)): ReadableStream<Uint8Array> | undefined {
-    return this.#retention.body(JSON.stringify(view), job);
+  /** The status object as a JSON body (a large output serialized once, or streamed from its file). */
+  viewBody(job: JobRecord): string | ReadableStream<Uint8Array> {
+    return this.#retention.body(this.view(job), job);
   }
 
   /**
@@ -109,7 +109,7 @@ export class JobStore {
     job.sync = false;
     if (!finished) return;
     job.expiresAt = Math.min(job.expiresAt, this.#now() + RUNSYNC_RESULT_KEEP_MS);
-    this.#settleSoon(job);
+    this.#settleSoon(job, RUNSYNC_SPILL_DELAY_MS);
   }
 
   /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
@@ -272,15 +272,12 @@ export class JobStore {
     if (!job.sync) this.#settleSoon(job);
   }
 
-  // after the current responses are sent: serializing a large output must not delay them
-  #settleSoon(job: JobRecord): void {
-    setImmediate(() => {
-      this.#retention
-        .settle(job, () => this.#jobs.get(job.id) === job)
-        .catch(() => {
-          // a full disk leaves the result in memory, which still works
-        });
-    });
+  // after the current responses are sent: writing a large output must not delay them
+  #settleSoon(job: JobRecord, delayMs = 0): void {
+    // a full disk leaves the result in memory, which still works
+    const settle = () => this.#retention.settle(job, () => this.#jobs.get(job.id) === job).catch(() => {});
+    if (delayMs > 0) setTimeout(settle, delayMs).unref();
+    else setImmediate(settle);
   }
 
   #forget(job: JobRecord): void {

@@ -22,6 +22,7 @@ export class ResultFiles {
   readonly dir: string;
   readonly minBytes: number;
   #count = 0;
+  #closed = false;
   readonly #onExit = () => this.close();
 
   constructor(options: { parent?: string; minBytes?: number } = {}) {
@@ -34,8 +35,12 @@ export class ResultFiles {
 
   /** Writes `value` as JSON when it is at least `minBytes` long; undefined (kept in memory) otherwise. */
   async spill(value: unknown): Promise<SpilledFile | undefined> {
-    const text = JSON.stringify(value);
-    if (text === undefined || text.length < this.minBytes) return undefined;
+    return this.spillJson(JSON.stringify(value));
+  }
+
+  /** `spill` of a value already serialized (`text` is its JSON): a large output is never serialized twice. */
+  async spillJson(text: string | undefined): Promise<SpilledFile | undefined> {
+    if (text === undefined || text.length < this.minBytes || this.#closed) return undefined;
     const path = join(this.dir, `${++this.#count}.json`);
     const bytes = await Bun.write(path, text);
     return { path, bytes };
@@ -73,6 +78,7 @@ export class ResultFiles {
 
   /** Deletes the whole folder (drain, exit). */
   close(): void {
+    this.#closed = true;
     process.removeListener("exit", this.#onExit);
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -22,11 +22,8 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
     Math.min(300_000, Math.max(RUNSYNC_MIN_WAIT_MS, wait ?? fallback));
 
   // a large finished output waits on disk and is streamed from there, never parsed back into the heap
-  const reply = (job: JobRecord) => {
-    const view = jobs.view(job);
-    const body = jobs.viewBody(job, view);
-    return body ? new Response(body, { headers: { "content-type": "application/json" } }) : Response.json(view);
-  };
+  const reply = (job: JobRecord) =>
+    new Response(jobs.viewBody(job), { headers: { "content-type": "application/json" } });
   const status = (c: { req: { param: (k: "id") => string } }) => reply(found(c.req.param("id")));
   const stream = async (id: string) => {
     const chunks = await jobs.takeStream(found(id).id, STREAM_LONG_POLL_MS);
