@@ -1,5 +1,5 @@
 import { afterEach, expect } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ComfyExit, ComfyHandle } from "../../src/comfy/supervisor.ts";
 import { isWorkerError, type WorkerError } from "../../src/errors.ts";
@@ -38,7 +38,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** True while `pid` runs; a zombie (killed, not yet reaped; here PID 1 reaps lazily) counts as gone. */
+/**
+ * True while `pid` runs; a zombie (killed, not yet reaped; here PID 1 reaps lazily) counts as gone. Every thread
+ * counts: a killed multi-threaded process (Bun, Python) shows its main thread as a zombie while the others are
+ * still exiting, and its sockets stay open until the last one has.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -46,8 +50,24 @@ export function isAlive(pid: number): boolean {
     expect((error as NodeJS.ErrnoException).code).toBe("ESRCH");
     return false;
   }
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8") : "";
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return true; // no /proc here, or gone this instant: the signal's answer stands and the next poll decides
+  }
+  return tasks.some((tid) => _state(`/proc/${pid}/task/${tid}/stat`) !== "Z");
+}
+
+// a thread gone between readdir and read counts as a zombie
+function _state(statFile: string): string {
+  let stat: string;
+  try {
+    stat = readFileSync(statFile, "utf8");
+  } catch {
+    return "Z";
+  }
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
 }
 
 export async function goneWithin(pid: number, ms: number): Promise<boolean> {
