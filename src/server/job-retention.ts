@@ -7,8 +7,8 @@ export interface RetainedJob {
   output?: unknown;
   /** The output, once moved to disk (`output` is then undefined). */
   outputFile?: SpilledFile;
-  /** The output's JSON text, made once for the answer and reused by the spill (dropped after it). */
-  outputJson?: string;
+  /** The finished job's status object as JSON, made once for the answer; `output` is a slice of it for the spill. */
+  serialized?: { view: string; output: string };
   /** A failed job's input, once moved to disk for /retry (`request.input` is then empty). */
   inputFile?: SpilledFile;
 }
@@ -40,15 +40,15 @@ export class JobRetention {
     if (!files) return;
     const output = job.output;
     const [outputFile, inputFile] = await Promise.all([
-      output === undefined ? undefined : files.spillJson(this.#json(job)),
+      output === undefined ? undefined : files.spillJson(job.serialized?.output ?? JSON.stringify(output)),
       retryable ? files.spill(input) : undefined,
     ]);
     // a small output stays in memory as it is; its text is not kept beside it
-    if (job.outputJson !== undefined && job.output === output) job.outputJson = undefined;
+    if (job.output === output) job.serialized = undefined;
     // the job may have expired, been retried or re-finished while the files were written
     const keepOutput = outputFile && current() && job.output === output;
     const keepInput = inputFile && current() && RETRYABLE.has(job.status) && job.request.input === input;
-    if (keepOutput) Object.assign(job, { output: undefined, outputJson: undefined, outputFile });
+    if (keepOutput) Object.assign(job, { output: undefined, outputFile });
     else if (outputFile) files.remove(outputFile);
     if (keepInput) Object.assign(job, { request: { ...job.request, input: {} }, inputFile });
     else if (inputFile) files.remove(inputFile);
@@ -68,7 +68,7 @@ export class JobRetention {
     for (const file of [job.outputFile, job.inputFile]) if (file) this.#files?.remove(file);
     job.outputFile = undefined;
     job.inputFile = undefined;
-    job.outputJson = undefined;
+    job.serialized = undefined;
   }
 
   /**
@@ -78,14 +78,15 @@ export class JobRetention {
   body(view: { output?: unknown }, job: RetainedJob): string | ReadableStream<Uint8Array> {
     if (job.outputFile && this.#files) return this.#files.objectWith(JSON.stringify(view), "output", job.outputFile);
     if (job.output === undefined || view.output !== job.output || !this.#files) return JSON.stringify(view);
-    const { output: _, ...head } = view;
-    const text = JSON.stringify(head);
-    return `${text.slice(0, -1)}${text.length > 2 ? "," : ""}"output":${this.#json(job)}}`;
-  }
-
-  #json(job: RetainedJob): string | undefined {
-    job.outputJson ??= JSON.stringify(job.output);
-    return job.outputJson;
+    if (!job.serialized) {
+      // output goes last, so its text is a slice of the answer's: JSC shares a slice's characters, no copy
+      // (a concatenation of head and output costs 10 ms more on 7.5 MB when the response flattens it)
+      const { output, ...head } = view;
+      const open = JSON.stringify(head).length;
+      const text = JSON.stringify({ ...head, output });
+      job.serialized = { view: text, output: text.slice(open - (open > 2 ? 0 : 1) + '"output":'.length, -1) };
+    }
+    return job.serialized.view;
   }
 
   /** Removes the folder (the store drained). */
