@@ -1,3 +1,4 @@
+import { IdleCollector } from "./idle-collect.ts";
 import type { ResultFiles, SpilledFile } from "./result-files.ts";
 
 /** What retention needs of a job record. */
@@ -26,9 +27,12 @@ const RETRYABLE = new Set(["FAILED", "TIMED_OUT"]);
  */
 export class JobRetention {
   readonly #files: ResultFiles | undefined;
+  readonly #collector: IdleCollector;
 
-  constructor(files: ResultFiles | undefined) {
+  /** `idle`: no job running or queued (a full garbage collection after large outputs moved to disk waits for it). */
+  constructor(files: ResultFiles | undefined, idle: () => boolean = () => true) {
     this.#files = files;
+    this.#collector = new IdleCollector(idle);
   }
 
   /** Right after a job finished (and its webhook/onFinish saw the full result). `current` = still stored. */
@@ -49,6 +53,7 @@ export class JobRetention {
     const keepOutput = outputFile && current() && job.output === output;
     const keepInput = inputFile && current() && RETRYABLE.has(job.status) && job.request.input === input;
     if (keepOutput) Object.assign(job, { output: undefined, outputFile });
+    if (keepOutput) this.#collector.dropped();
     else if (outputFile) files.remove(outputFile);
     if (keepInput) Object.assign(job, { request: { ...job.request, input: {} }, inputFile });
     else if (inputFile) files.remove(inputFile);
@@ -91,6 +96,7 @@ export class JobRetention {
 
   /** Removes the folder (the store drained). */
   close(): void {
+    this.#collector.close();
     this.#files?.close();
   }
 }

@@ -34,7 +34,7 @@ export class JobStore {
   constructor(options: JobStoreOptions) {
     this.#options = options;
     this.#paused = options.paused ?? false;
-    this.#retention = new JobRetention(options.files);
+    this.#retention = new JobRetention(options.files, () => this.#running === 0 && this.#queue.length === 0);
     this.#now = options.now ?? Date.now;
     this.#sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
