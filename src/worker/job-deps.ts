@@ -48,7 +48,6 @@ export function createJobDeps(
     return cached.info;
   };
   primeJobPath();
-  const warmed = warmComfy(comfy, client, objectInfo);
   // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
   let coldStart: ColdStart | undefined;
   const onPresent = (used: readonly { folder: string; name: string }[]) => coldStart?.recordUsage(used);
@@ -56,6 +55,9 @@ export function createJobDeps(
   coldStart = new ColdStart({ config, log, local: weights.local });
   coldStart.follow(comfy);
   const checkWeights = weights.check;
+  // the check's first run (listing, index, locate) is paid while starting, on a workflow that needs no weights
+  const primeWeights = () => checkWeights?.(PRIME_WORKFLOW, AbortSignal.timeout(WARM_SOCKET_WAIT_MS));
+  const warmed = warmComfy(comfy, client, objectInfo, primeWeights);
   const check = checkWeights ? { checkWeights } : {};
   // a supervised ComfyUI (or the emulator) writes where we can read; an attached one is only reached over HTTP
   const localFiles = models?.baseDir ? comfyFileDirs(config, models.baseDir, models.comfyDir) : undefined;
@@ -67,10 +69,17 @@ export function createJobDeps(
  * Whenever ComfyUI turns ready, fetch /object_info and open the event socket, so no job waits for either;
  * the socket is closed once ComfyUI is stopped for good.
  */
-function warmComfy(comfy: ComfyHandle, client: ComfyClient, objectInfo: () => Promise<unknown>): () => Promise<void> {
+function warmComfy(
+  comfy: ComfyHandle,
+  client: ComfyClient,
+  objectInfo: () => Promise<unknown>,
+  primeWeights: () => Promise<void> | undefined,
+): () => Promise<void> {
   let current = Promise.resolve();
   const warm = () => {
-    const info = objectInfo().catch(() => {});
+    const info = objectInfo()
+      .then(primeWeights)
+      .catch(() => {});
     current = Promise.all([info, client.events.opened(WARM_SOCKET_WAIT_MS)]).then(() => {});
   };
   if (comfy.state === "ready") warm();
@@ -81,5 +90,6 @@ function warmComfy(comfy: ComfyHandle, client: ComfyClient, objectInfo: () => Pr
   return () => current;
 }
 
+const PRIME_WORKFLOW = { "1": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } } };
 // jobs wait at most this for the socket at start; a socket not open by then keeps reconnecting on its own
 const WARM_SOCKET_WAIT_MS = 10_000;

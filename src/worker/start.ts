@@ -5,7 +5,7 @@ import { runJob } from "../jobs/pipeline.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
-import { createApp, SERVER_MAX_REQUEST_BODY } from "../server/app.ts";
+import { createApp, primeApp, SERVER_MAX_REQUEST_BODY } from "../server/app.ts";
 import type { WorkerHealth } from "../server/health.ts";
 import { JobStore } from "../server/job-store.ts";
 import { Metrics } from "../server/metrics.ts";
@@ -125,7 +125,7 @@ export async function startWorker(
     await dispose();
   };
   await bringUp({ config, log, comfy, client, health, deps, all: runtime.all, shutdown: stop, signal: options.signal });
-  await deps.warmed?.();
+  await Promise.all([deps.warmed?.(), primeApp(app, config.API_TOKEN)]);
   jobs.resume();
   health.phase = "serving";
   log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once`);
