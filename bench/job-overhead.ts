@@ -4,7 +4,7 @@
 // (small and ~3 MB outputs), serve --mode runpod (take → done against a local RunPod job server) and `run`;
 // the first job after start apart; RSS and CPU per job of the worker process; ComfyUI's idle gap between
 // prompts (execution_success → next execution_start in /history) and throughput with 1 and 2 clients.
-// Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 100]   (builds dist/ when stale)
+// Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 100] [--large 200]   (builds dist/ when stale)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,9 +14,11 @@ import { BareClient } from "./_bare-client.ts";
 import { cpuMs, rssMiB, type Spawned, spawnEmulator, spawnWorker, waitFor } from "./_processes.ts";
 import { compare, executionMs, idleGaps, pct } from "./_stats.ts";
 
-const { values } = parseArgs({ options: { jobs: { type: "string", default: "100" } } });
+const { values } = parseArgs({ options: { jobs: { type: "string", default: "100" }, large: { type: "string" } } });
 const JOBS = Number(values.jobs);
-const LARGE_JOBS = Math.max(6, Math.round(JOBS / 5));
+const LARGE_JOBS = Number(values.large ?? Math.max(6, Math.round(JOBS / 5)));
+// the worker's idle-time garbage collection runs 1 s after the last job; RSS is read again after this
+const REST_MS = 2_000;
 const RUN_JOBS = 6;
 const THROUGHPUT_JOBS = 40;
 // a 2600 px gradient PNG from the emulator is about 3 MB; two per job
@@ -92,17 +94,21 @@ async function series(
 }
 
 async function apiPhase(comfyUrl: string, bare: BareClient, rss: number[]) {
+  // the emulator's own first prompt is not the worker's cost: the bare client pays it before the worker starts
+  const firstBare = await timed(() => bare.run(small()));
   const worker = await spawnWorker(comfyUrl, { CONCURRENCY: "2" });
   try {
     const pid = worker.proc.pid;
     rss.push(await rssMiB(pid));
     const first = await timed(() => runsync(worker, small()));
-    const firstBare = await timed(() => bare.run(small()));
-    console.log(`first job after ready      bare ${firstBare.ms.toFixed(1)} ms  worker ${first.ms.toFixed(1)} ms`);
-    await series(
+    const warm = await series(
       5,
       () => bare.run(small()),
       () => runsync(worker, small()),
+    );
+    console.log(
+      `first job after ready      worker ${first.ms.toFixed(1)} ms, its next 5 p50 ${pct(warm.subject, 50).toFixed(1)} ms ` +
+        `(bare: first ${firstBare.ms.toFixed(1)} ms, next 5 p50 ${pct(warm.bare, 50).toFixed(1)} ms)`,
     );
     const cpu0 = await cpuMs(pid);
     const s = await series(
@@ -124,11 +130,15 @@ async function apiPhase(comfyUrl: string, bare: BareClient, rss: number[]) {
     );
     const cpuLarge = ((await cpuMs(pid)) - cpu1) / LARGE_JOBS;
     rss.push(await rssMiB(pid));
+    await Bun.sleep(REST_MS);
+    rss.push(await rssMiB(pid));
     const bytes = (await bare.run(large())).bytes;
     console.log(compare(`serve /runsync, 2 × ${(bytes / 2 / 1e6).toFixed(1)} MB`, l.subject, l.bare));
     console.log(compare("  outside ComfyUI's run", l.subjectOutside, l.bareOutside));
     console.log(`CPU per job (worker)       small ${cpuSmall.toFixed(1)} ms, large ${cpuLarge.toFixed(1)} ms`);
-    console.log(`worker RSS                 ${rss.map((r) => r.toFixed(0)).join(" → ")} MiB (ready, small, large)`);
+    console.log(
+      `worker RSS                 ${rss.map((r) => r.toFixed(0)).join(" → ")} MiB (ready, after small, after large, ${REST_MS / 1000} s later)`,
+    );
   } finally {
     await worker.stop();
   }
