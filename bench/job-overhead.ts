@@ -13,6 +13,7 @@ import { startFakeRunpod } from "../test/helpers/fake-runpod.ts";
 import { BareClient } from "./_bare-client.ts";
 import { cpuMs, rssMiB, type Spawned, spawnEmulator, spawnWorker, waitFor } from "./_processes.ts";
 import { compare, executionMs, idleGaps, pct } from "./_stats.ts";
+import { benchWorkflow } from "./_workflow.ts";
 
 const { values } = parseArgs({ options: { jobs: { type: "string", default: "100" }, large: { type: "string" } } });
 const JOBS = Number(values.jobs);
@@ -25,22 +26,7 @@ const THROUGHPUT_JOBS = 40;
 const LARGE_SIDE = 2600;
 const SLOW_NODE_MS = 5;
 
-function workflow(seed: number, side: number, batch: number) {
-  return {
-    "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "bench.safetensors" } },
-    "5": { class_type: "EmptyLatentImage", inputs: { width: side, height: side, batch_size: batch } },
-    "6": { class_type: "CLIPTextEncode", inputs: { text: "bench", clip: ["4", 1] } },
-    "3": {
-      class_type: "KSampler",
-      inputs: {
-        ...{ seed, steps: 2, cfg: 7, sampler_name: "euler", scheduler: "normal", denoise: 1 },
-        ...{ model: ["4", 0], positive: ["6", 0], negative: ["6", 0], latent_image: ["5", 0] },
-      },
-    },
-    "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
-    "9": { class_type: "SaveImage", inputs: { filename_prefix: "bench", images: ["8", 0] } },
-  };
-}
+const workflow = benchWorkflow;
 
 let seed = 0;
 const small = () => workflow(++seed, 64, 1);

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { ensureBinary } from "../test/helpers/binary.ts";
 import { freePort } from "../test/helpers/emulator.ts";
 import { waitFor } from "./_processes.ts";
+import { benchWorkflow } from "./_workflow.ts";
 
 const { values } = parseArgs({
   options: { jobs: { type: "string", default: "40" }, "node-ms": { type: "string", default: "40" } },
@@ -19,20 +20,7 @@ const models = mkdtempSync(join(tmpdir(), "cw-bench-gpus-"));
 await Bun.write(join(models, "checkpoints/bench.safetensors"), "dummy weights");
 await Bun.write(join(models, "paths.yaml"), `bench:\n  base_path: ${models}\n  checkpoints: checkpoints\n`);
 
-const workflow = (seed: number) => ({
-  "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "bench.safetensors" } },
-  "5": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } },
-  "6": { class_type: "CLIPTextEncode", inputs: { text: "bench", clip: ["4", 1] } },
-  "3": {
-    class_type: "KSampler",
-    inputs: {
-      ...{ seed, steps: 2, cfg: 7, sampler_name: "euler", scheduler: "normal", denoise: 1 },
-      ...{ model: ["4", 0], positive: ["6", 0], negative: ["6", 0], latent_image: ["5", 0] },
-    },
-  },
-  "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
-  "9": { class_type: "SaveImage", inputs: { filename_prefix: "bench", images: ["8", 0] } },
-});
+const workflow = (seed: number) => benchWorkflow(seed, 64, 1);
 
 async function throughput(env: Record<string, string>): Promise<number> {
   const binary = await ensureBinary();
