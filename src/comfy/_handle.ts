@@ -1,6 +1,6 @@
 import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { ComfyExit, ComfyState } from "./supervisor.ts";
+import type { ComfyExit, ComfyState } from "./handle-types.ts";
 
 /** State, listeners and `waitReady` shared by the supervised and the attached ComfyUI handle. */
 export abstract class HandleBase {
