@@ -2,50 +2,29 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { decode as decodeJpeg } from "jpeg-js";
 import { decodePng } from "../../src/previews/png-decode.ts";
 import { runCliCaptured } from "../helpers/cli.ts";
-import { freePort } from "../helpers/emulator.ts";
+import { type ServeProcess, startServeProcess } from "../helpers/serve-process.ts";
 
 // `run --endpoint --preview` against our own `serve --mode api --emulate` in its own process: previews come
 // back in /stream chunks and end up in the live preview file
 const ROOT = join(import.meta.dir, "../..");
 const EXAMPLE = join(ROOT, "examples/sd15-txt2img.json");
 const dir = mkdtempSync(join(tmpdir(), "cw-run-preview-serve-"));
-let serve: Subprocess;
+let serve: ServeProcess | undefined;
 let endpoint: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  serve = Bun.spawn(
-    [process.execPath, join(ROOT, "src/main.ts"), "serve", "--mode", "api", "--emulate", "--port", String(port)],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: dir,
-        COMFY_PORT: String(await freePort()),
-        EXTRA_MODEL_PATHS: join(ROOT, "examples/extra_model_paths.yaml"),
-        // the emulator's sampler spreads this over its steps, one preview per step when the prompt asks
-        COMFY_ARGS: "--node-ms 500",
-        LOG_LEVEL: "error",
-      },
-      stdout: "ignore",
-      stderr: "ignore",
-    },
-  );
-  endpoint = `http://127.0.0.1:${port}/v2/local`;
-  for (let i = 0; i < 300; i++) {
-    const ready = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
-    if (ready?.status === 200) return;
-    await Bun.sleep(100);
-  }
-  throw new Error("serve did not become ready within 30 s");
+  serve = await startServeProcess(dir, {
+    EXTRA_MODEL_PATHS: join(ROOT, "examples/extra_model_paths.yaml"),
+    // the emulator's sampler spreads this over its steps, one preview per step when the prompt asks
+    COMFY_ARGS: "--node-ms 500",
+  });
+  endpoint = serve.endpoint;
 });
 afterAll(async () => {
-  serve?.kill("SIGTERM");
-  await Promise.race([serve?.exited, Bun.sleep(10_000)]);
+  await serve?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

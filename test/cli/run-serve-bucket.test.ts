@@ -2,18 +2,16 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { encodePng } from "../../src/emulator/png.ts";
 import { runCliCaptured } from "../helpers/cli.ts";
-import { freePort } from "../helpers/emulator.ts";
+import { type ServeProcess, startServeProcess } from "../helpers/serve-process.ts";
 import { startS3 } from "../runpod/_s3.ts";
 
 // run --endpoint → serve --mode api --emulate (own process) with one bucket both ways: an input over RunPod's
 // 10 MB /run limit goes up as a presigned URL the worker fetches, outputs come back as bucket URLs
-const ROOT = join(import.meta.dir, "../..");
 const dir = mkdtempSync(join(tmpdir(), "cw-run-bucket-"));
 let s3: Awaited<ReturnType<typeof startS3>>;
-let serve: Subprocess;
+let serve: ServeProcess | undefined;
 let endpoint: string;
 let bucket: Record<string, string>;
 
@@ -25,36 +23,17 @@ beforeAll(async () => {
     BUCKET_SECRET_ACCESS_KEY: s3.secretAccessKey,
     BUCKET_NAME: "shared",
   };
-  const port = await freePort();
-  serve = Bun.spawn(
-    [process.execPath, join(ROOT, "src/main.ts"), "serve", "--mode", "api", "--emulate", "--port", String(port)],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: dir,
-        COMFY_PORT: String(await freePort()),
-        LOG_LEVEL: "error",
-        ...bucket,
-        // the bucket is on loopback here: the worker may fetch inputs from it and must send every output there
-        DOWNLOAD_ALLOW_HOSTS: "127.0.0.1",
-        PRIVATE_HOSTS_ALLOWED: "127.0.0.1",
-        OUTPUT_INLINE_MAX_MB: "0",
-      },
-      stdout: "ignore",
-      stderr: "ignore",
-    },
-  );
-  endpoint = `http://127.0.0.1:${port}/v2/local`;
-  for (let i = 0; i < 300; i++) {
-    if ((await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200) return;
-    await Bun.sleep(100);
-  }
-  throw new Error("serve did not become ready within 30 s");
+  serve = await startServeProcess(dir, {
+    ...bucket,
+    // the bucket is on loopback here: the worker may fetch inputs from it and must send every output there
+    DOWNLOAD_ALLOW_HOSTS: "127.0.0.1",
+    PRIVATE_HOSTS_ALLOWED: "127.0.0.1",
+    OUTPUT_INLINE_MAX_MB: "0",
+  });
+  endpoint = serve.endpoint;
 });
 afterAll(async () => {
-  serve?.kill("SIGTERM");
-  await Promise.race([serve?.exited, Bun.sleep(10_000)]);
+  await serve?.stop();
   await s3?.close();
   rmSync(dir, { recursive: true, force: true });
 });

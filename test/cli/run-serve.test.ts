@@ -2,48 +2,27 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { encodePng, gradientImage } from "../../src/emulator/png.ts";
 import { runCliCaptured } from "../helpers/cli.ts";
-import { freePort } from "../helpers/emulator.ts";
+import { type ServeProcess, startServeProcess } from "../helpers/serve-process.ts";
 
 // the whole loop without a GPU: `run --endpoint` against our own `serve --mode api --emulate` in its own process
 const ROOT = join(import.meta.dir, "../..");
 const EXAMPLE = join(ROOT, "examples/sd15-txt2img.json");
 const dir = mkdtempSync(join(tmpdir(), "cw-run-serve-"));
 const QUIET = { captureStderr: true };
-let serve: Subprocess;
+let serve: ServeProcess | undefined;
 let endpoint: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  serve = Bun.spawn(
-    [process.execPath, join(ROOT, "src/main.ts"), "serve", "--mode", "api", "--emulate", "--port", String(port)],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: dir,
-        COMFY_PORT: String(await freePort()),
-        EXTRA_MODEL_PATHS: join(ROOT, "examples/extra_model_paths.yaml"),
-        COMFY_ARGS: "--node-ms 60",
-        LOG_LEVEL: "error",
-      },
-      stdout: "ignore",
-      stderr: "ignore",
-    },
-  );
-  endpoint = `http://127.0.0.1:${port}/v2/local`;
-  for (let i = 0; i < 300; i++) {
-    const ready = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
-    if (ready?.status === 200) return;
-    await Bun.sleep(100);
-  }
-  throw new Error("serve did not become ready within 30 s");
+  serve = await startServeProcess(dir, {
+    EXTRA_MODEL_PATHS: join(ROOT, "examples/extra_model_paths.yaml"),
+    COMFY_ARGS: "--node-ms 60",
+  });
+  endpoint = serve.endpoint;
 });
 afterAll(async () => {
-  serve?.kill("SIGTERM");
-  await Promise.race([serve?.exited, Bun.sleep(10_000)]);
+  await serve?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
