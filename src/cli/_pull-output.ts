@@ -2,6 +2,7 @@ import { formatBytes } from "../lib/bytes.ts";
 import type { EnsureResult } from "../preload/ensure.ts";
 import type { PullSummary } from "../preload/pull.ts";
 import type { WeightFileState } from "../weights/weight-state.ts";
+import { barArea } from "./_bar-area.ts";
 
 /** Where progress goes: a terminal gets redrawn bars, anything else JSON-line events. */
 export interface PullProgress {
@@ -11,7 +12,6 @@ export interface PullProgress {
   done(): void;
 }
 
-const REDRAW_INTERVAL_MS = 200;
 const BAR_CELLS = 20;
 const MARK: Record<EnsureResult["outcome"], string> = {
   present: "ok",
@@ -44,18 +44,8 @@ export function createPullProgress(stream: NodeJS.WriteStream, tty: boolean, dry
 
 function _bars(stream: NodeJS.WriteStream, dryRun: boolean): PullProgress {
   const active = new Map<string, WeightFileState>();
-  let drawn = 0;
-  let last = 0;
-  const redraw = (permanent: string[] = [], force = false) => {
-    const now = performance.now();
-    if (!force && permanent.length === 0 && now - last < REDRAW_INTERVAL_MS) return;
-    last = now;
-    // back to the first bar line, clear to the end of the screen, then print everything again
-    const up = drawn > 0 ? `\x1b[${drawn}F\x1b[J` : "";
-    const bars = [...active.values()].map(_bar);
-    stream.write(up + [...permanent, ...bars].map((line) => `${line}\n`).join(""));
-    drawn = bars.length;
-  };
+  const area = barArea(stream);
+  const redraw = (permanent: string[] = [], force = false) => area([...active.values()].map(_bar), permanent, force);
   return {
     onState: (state) => {
       const key = `${state.folder}/${state.name}`;

@@ -1,6 +1,7 @@
 import { formatBytes } from "../lib/bytes.ts";
 import type { PlannedFile } from "../sync/plan.ts";
 import type { SyncFileResult, SyncProgress, TargetReport } from "../sync/sync.ts";
+import { barArea } from "./_bar-area.ts";
 
 /** Where sync's progress goes: bars on a terminal, JSON-line events otherwise (as `pull` does). */
 export interface SyncOutput {
@@ -10,7 +11,6 @@ export interface SyncOutput {
   done(): void;
 }
 
-const REDRAW_INTERVAL_MS = 200;
 const BAR_CELLS = 20;
 const MARK: Record<SyncFileResult["outcome"], string> = {
   uploaded: "sent",
@@ -46,17 +46,8 @@ export function createSyncOutput(stream: NodeJS.WriteStream, tty: boolean): Sync
     };
   }
   const active = new Map<string, SyncProgress>();
-  let drawn = 0;
-  let last = 0;
-  const redraw = (permanent: string[] = [], force = false) => {
-    const now = performance.now();
-    if (!force && permanent.length === 0 && now - last < REDRAW_INTERVAL_MS) return;
-    last = now;
-    const up = drawn > 0 ? `\x1b[${drawn}F\x1b[J` : "";
-    const bars = [...active.values()].map(_bar);
-    stream.write(up + [...permanent, ...bars].map((line) => `${line}\n`).join(""));
-    drawn = bars.length;
-  };
+  const area = barArea(stream);
+  const redraw = (permanent: string[] = [], force = false) => area([...active.values()].map(_bar), permanent, force);
   return {
     onPlan: (volume, plan) => redraw([formatPlanLine(volume, plan)], true),
     onProgress: (p) => {
