@@ -2,31 +2,23 @@ import { join, resolve } from "node:path";
 import { coreObjectInfo } from "../comfy/object-info.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { EnsureResult } from "../preload/ensure.ts";
 import { createWeightFetcher } from "../preload/fetcher.ts";
 import { cliModelRoots, downloadSettings } from "../preload/pull.ts";
 import { defaultStateDir } from "../sync/state.ts";
 import { createModelIndex } from "../weights/model-index.ts";
-import type { WeightFileState } from "../weights/weight-state.ts";
-import { type FixReport, type FixWeight, fixWeights, missingWeights } from "./fix.ts";
+import { type FixReport, type FixWeight, type FixWeightsOptions, fixWeights, missingWeights } from "./fix.ts";
 import { LookupHttp } from "./http.ts";
 import { resolveNodePacks } from "./nodes.ts";
 import { scanWorkflows } from "./scan.ts";
 import { indexManifests } from "./sources/local.ts";
 import { loadModelList, type ModelEntry } from "./sources/manager.ts";
 
-/** A `fix` run. */
-export interface RunFixOptions {
+/** A `fix` run: what to scan with, plus how the weights are fetched (see FixWeightsOptions). */
+export interface RunFixOptions
+  extends Pick<FixWeightsOptions, "dryRun" | "yes" | "confirm" | "onResolved" | "onResult" | "onState" | "signal"> {
   config: Config;
   log: Logger;
   manifests: string[];
-  dryRun: boolean;
-  yes: boolean;
-  confirm?: (toDownload: FixWeight[]) => Promise<boolean>;
-  onResolved?: (weight: FixWeight) => void;
-  onResult?: (result: EnsureResult) => void;
-  onState?: (state: WeightFileState) => void;
-  signal?: AbortSignal;
   retryInitialMs?: number;
 }
 
