@@ -49,7 +49,7 @@ export function encodePng(image: RgbImage, text: Record<string, string> = {}, le
   view.setUint32(4, height);
   header.set([8, COLOR_TYPE_RGB, 0, 0, 0], 8);
   const chunks = [_chunk("IHDR", header)];
-  for (const [key, value] of Object.entries(text)) chunks.push(_textChunk(key, value));
+  for (const [key, value] of Object.entries(text)) chunks.push(textChunk(key, value));
   chunks.push(_chunk("IDAT", deflateSync(raw, { level })), _chunk("IEND", new Uint8Array(0)));
   return concatBytes([PNG_SIGNATURE, ...chunks]);
 }
@@ -61,7 +61,8 @@ export function pngSize(bytes: Uint8Array): { width: number; height: number } | 
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
-function _textChunk(key: string, value: string): Uint8Array {
+/** A tEXt chunk (iTXt when the value is not Latin-1), as PIL writes a PNG's text metadata. */
+export function textChunk(key: string, value: string): Uint8Array {
   const encoder = new TextEncoder();
   // tEXt is Latin-1 only; PIL switches to iTXt for anything else, and so do we
   if (/^[\t\n\x20-\xff]*$/.test(value)) {

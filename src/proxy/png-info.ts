@@ -4,10 +4,8 @@
  * `extra_pnginfo` the way PIL writes it (after the existing text chunks, before the image data), so a saved
  * image drops back into the UI with its workflow, byte for byte as a local run would have written it.
  */
-import { concatBytes, crc32 } from "../emulator/png.ts";
+import { concatBytes, textChunk } from "../emulator/png.ts";
 import { isPng, readPngText } from "../workflow/png.ts";
-
-const LATIN1_RE = /^[\t\n\x20-\xff]*$/;
 
 /** `bytes` with the missing `extra_pnginfo` chunks added; unchanged unless it is a PNG with a `prompt` chunk. */
 export function addPngInfo(bytes: Uint8Array, extraPnginfo: unknown): Uint8Array {
@@ -22,7 +20,7 @@ export function addPngInfo(bytes: Uint8Array, extraPnginfo: unknown): Uint8Array
   if (!("prompt" in text)) return bytes;
   const chunks = Object.entries(extraPnginfo)
     .filter(([key]) => !(key in text))
-    .map(([key, value]) => _textChunk(key, JSON.stringify(value)));
+    .map(([key, value]) => textChunk(key, JSON.stringify(value)));
   const at = _firstIdat(bytes);
   if (chunks.length === 0 || at === undefined) return bytes;
   return concatBytes([bytes.subarray(0, at), ...chunks, bytes.subarray(at)]);
@@ -37,20 +35,4 @@ function _firstIdat(bytes: Uint8Array): number | undefined {
     at += 12 + length;
   }
   return undefined;
-}
-
-// tEXt is Latin-1; PIL writes iTXt for anything else
-function _textChunk(key: string, value: string): Uint8Array {
-  const encoder = new TextEncoder();
-  const data = LATIN1_RE.test(value)
-    ? Uint8Array.from(`${key}\0${value}`, (ch) => ch.charCodeAt(0))
-    : concatBytes([encoder.encode(`${key}\0`), new Uint8Array([0, 0, 0, 0]), encoder.encode(value)]);
-  const type = LATIN1_RE.test(value) ? "tEXt" : "iTXt";
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
 }
