@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { sd15Workflow } from "../helpers/emulator.ts";
+import { startFakeRunpod } from "../helpers/fake-runpod.ts";
 import { eventually, type Json, jsonPost, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
+import { startRunpodTestWorker } from "../runpod/_helpers.ts";
 
 const track = stopAfterEach();
 
@@ -70,5 +72,27 @@ describe("one ComfyUI per GPU (COMFY_GPUS, emulated)", () => {
     expect(after.instances[0].state).toBe("ready");
     const next = (await (await w.api("/runsync?wait=20000", jsonPost(job(3)))).json()) as Json;
     expect(next.status).toBe("COMPLETED");
+  }, 60_000);
+});
+
+describe("one ComfyUI per GPU in RunPod mode", () => {
+  test("the worker holds one job per instance although CONCURRENCY is 1, and every job completes", async () => {
+    const fake = startFakeRunpod({ holdMs: 300 });
+    const worker = await startRunpodTestWorker(fake, { COMFY_GPUS: "0,1", COMFY_ARGS: "--node-ms 300" });
+    try {
+      fake.enqueue(...[1, 2, 3, 4].map((seed) => ({ id: `gpu-${seed}`, input: job(seed).input })));
+      let most = 0;
+      for (let i = 0; i < 600 && fake.accepted("gpu-4").length === 0; i++) {
+        most = Math.max(most, worker.worker.heldJobs().length);
+        await Bun.sleep(25);
+      }
+      for (const seed of [1, 2, 3, 4])
+        await fake.waitFor(() => fake.accepted(`gpu-${seed}`).length === 1, `gpu-${seed} reported`, 20_000);
+      expect(most).toBe(2);
+      expect(fake.accepted("gpu-1")[0]?.json.output.images).toHaveLength(1);
+    } finally {
+      await worker.stop();
+      await fake.close();
+    }
   }, 60_000);
 });
