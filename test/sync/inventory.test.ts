@@ -1,16 +1,16 @@
 import { expect, test } from "bun:test";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
 import { Inventory } from "../../src/volume/inventory.ts";
 import { startWorker } from "../../src/worker/start.ts";
 import { freePort } from "../helpers/emulator.ts";
+import { importTableComfy } from "../helpers/import-table-comfy.ts";
 import { eventually, stopAfterEach } from "../helpers/worker.ts";
 
-const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 const track = stopAfterEach();
 
 async function modelsFolder(): Promise<{ dir: string; yaml: string }> {
@@ -24,21 +24,14 @@ test("the inventory names the custom nodes ComfyUI reported as IMPORT FAILED", a
   const { dir, yaml } = await modelsFolder();
   const port = await freePort();
   // a ComfyUI whose start-up prints nodes.py's import table with one failed pack, then serves (the emulator)
-  const script = join(dir, "comfy.sh");
-  await writeFile(
-    script,
-    [
-      "echo 'Import times for custom nodes:' >&2",
-      "echo '   0.1 seconds: /comfyui/custom_nodes/ComfyUI-Good' >&2",
-      "echo '   0.4 seconds (IMPORT FAILED): /comfyui/custom_nodes/ComfyUI-Broken' >&2",
-      "echo '' >&2",
-      `exec "${process.execPath}" "${MAIN}" emulate --port ${port} --base "${dir}"`,
-    ].join("\n"),
-  );
+  const comfyCmd = await importTableComfy(dir, port, [
+    "   0.1 seconds: /comfyui/custom_nodes/ComfyUI-Good",
+    "   0.4 seconds (IMPORT FAILED): /comfyui/custom_nodes/ComfyUI-Broken",
+  ]);
   const config = loadConfig({
     env: {
       PORT: String(await freePort()),
-      COMFY_CMD: `sh ${script}`,
+      COMFY_CMD: comfyCmd,
       COMFY_PORT: String(port),
       LOG_LEVEL: "error",
       RUNPOD_POD_ID: "pod-x1",

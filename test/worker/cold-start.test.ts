@@ -1,17 +1,17 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
 import { STARTUP_PHASES } from "../../src/startup/timeline.ts";
 import { startWorker } from "../../src/worker/start.ts";
 import { freePort } from "../helpers/emulator.ts";
+import { importTableComfy } from "../helpers/import-table-comfy.ts";
 import { eventually, type Json, jsonPost, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
 
 const track = stopAfterEach();
-const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 const temps: string[] = [];
 
 afterAll(async () => {
@@ -122,19 +122,12 @@ describe("start-up timeline and prefetch in serve", () => {
     temps.push(base);
     const port = await freePort();
     // a ComfyUI whose start-up prints the import table as nodes.py does, then serves (the emulator)
-    const script = join(base, "comfy.sh");
-    await writeFile(
-      script,
-      [
-        "echo 'Import times for custom nodes:' >&2",
-        "echo '   0.0 seconds: /comfyui/custom_nodes/websocket_image_save.py' >&2",
-        "echo '   0.4 seconds (IMPORT FAILED): /comfyui/custom_nodes/ComfyUI-Broken' >&2",
-        "echo '' >&2",
-        `exec "${process.execPath}" "${MAIN}" emulate --port ${port} --base "${base}"`,
-      ].join("\n"),
-    );
+    const comfyCmd = await importTableComfy(base, port, [
+      "   0.0 seconds: /comfyui/custom_nodes/websocket_image_save.py",
+      "   0.4 seconds (IMPORT FAILED): /comfyui/custom_nodes/ComfyUI-Broken",
+    ]);
     const config = loadConfig({
-      env: { PORT: String(await freePort()), COMFY_CMD: `sh ${script}`, COMFY_PORT: String(port), LOG_LEVEL: "error" },
+      env: { PORT: String(await freePort()), COMFY_CMD: comfyCmd, COMFY_PORT: String(port), LOG_LEVEL: "error" },
     });
     const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
     const w = track(await startWorker(config, log));
