@@ -10,11 +10,21 @@ const POLL_MS = 50;
 
 /** A port nothing listens on right now (listen on 0, read the port, close). */
 export async function freePort(): Promise<number> {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = server.port ?? 0;
-  await server.stop(true);
-  return port;
+  // the kernel may hand a just-released port out again at once: two calls in a row (PORT, COMFY_PORT) then
+  // get the same one, and the second server finds it taken. No port is handed out twice in this process.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+    const port = server.port ?? 0;
+    await server.stop(true);
+    if (!GIVEN_PORTS.has(port)) {
+      GIVEN_PORTS.add(port);
+      return port;
+    }
+  }
+  throw new Error("no fresh loopback port after 50 tries");
 }
+
+const GIVEN_PORTS = new Set<number>();
 
 /** An emulator running as a real `comfy-worker emulate` process. */
 export interface SpawnedEmulator {
