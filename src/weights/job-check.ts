@@ -44,8 +44,11 @@ export type WeightsCheck = (workflow: ApiWorkflow, signal: AbortSignal, job?: Jo
 
 export interface WeightsCheckOptions {
   mode: Config["WEIGHTS_MODE"];
-  /** A fresh view of ComfyUI's model folders for the given folder keys (local index or remote listing). */
-  snapshot: (lookups: readonly string[]) => Promise<ModelSnapshot>;
+  /**
+   * A view of ComfyUI's model folders for the given folder keys (local index or remote listing). A remote one may
+   * be a few seconds old unless `fresh`; a file it lacks is looked for again with `fresh` before it is missing.
+   */
+  snapshot: (lookups: readonly string[], options?: { fresh?: boolean }) => Promise<ModelSnapshot>;
   objectInfo: () => Promise<ObjectInfo>;
   health: WeightsState;
   log: Logger;
@@ -64,12 +67,19 @@ export function createWeightsCheck(options: WeightsCheckOptions): WeightsCheck |
     const lookups = _lookups(workflow, objectInfo, job.ui);
     let reports = await _locate(options, workflow, lookups, objectInfo, job.ui);
     let bad = _bad(reports);
+    // a kept listing may predate the file: only a fresh one says it is missing
+    if (bad.length > 0) {
+      reports = await _locate(options, workflow, lookups, objectInfo, job.ui, true);
+      bad = _bad(reports);
+    }
+    _record(options.health, reports);
     signal.throwIfAborted();
     if (bad.length > 0 && download) {
       await download(bad, { ...job, signal });
       // what the download made present is confirmed the way ComfyUI will see it
-      reports = await _locate(options, workflow, lookups, objectInfo, job.ui);
+      reports = await _locate(options, workflow, lookups, objectInfo, job.ui, true);
       bad = _bad(reports);
+      _record(options.health, reports);
     }
     if (bad.length === 0) {
       options.onPresent?.(reports);
@@ -86,16 +96,12 @@ async function _locate(
   lookups: string[],
   objectInfo: ObjectInfo,
   ui: UiWorkflow | undefined,
+  fresh = false,
 ): Promise<WeightReport[]> {
-  const snapshot = await options.snapshot(lookups);
+  const snapshot = await options.snapshot(lookups, { fresh });
   const comboFolder = comboFolderFor(snapshot);
   const required = requiredFiles(workflow, { objectInfo, comboFolder, ...(ui ? { ui } : {}) });
-  const reports = await locateWeights(snapshot, required.weights, {
-    level: "exists",
-    candidates: createCandidateFinder(snapshot),
-  });
-  _record(options.health, reports);
-  return reports;
+  return locateWeights(snapshot, required.weights, { level: "exists", candidates: createCandidateFinder(snapshot) });
 }
 
 function _bad(reports: WeightReport[]): WeightReport[] {

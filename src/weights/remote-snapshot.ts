@@ -8,23 +8,94 @@ import { canonicalFolder } from "./folders.ts";
 import { FOLDER_UNION_SEPARATOR } from "./loaders.ts";
 import type { ModelSnapshot } from "./model-index.ts";
 
+/** Kept listings of an attached ComfyUI's model folders. */
+export interface RemoteSnapshots {
+  /** A snapshot for the given folder keys; `fresh` lists them again now instead of trusting a recent listing. */
+  snapshot(lookups: readonly string[], options?: { fresh?: boolean }): Promise<ModelSnapshot>;
+  /** Lists every folder ComfyUI has (GET /models), so the first job finds each one listed already. */
+  listAll(): Promise<void>;
+}
+
+// a listing this young is used as it is; an older one is still used, but read again in the background
+const REFRESH_AFTER_MS = 2_000;
+// past this a listing is read again before it is used: files removed since are not trusted for long
+const TRUST_FOR_MS = 30_000;
+
+interface Listing {
+  names: Map<string, string>;
+  at: number;
+}
+
 /** Lists each folder key in `lookups` (unions split, legacy names mapped) once; unknown keys list nothing. */
 export async function createRemoteSnapshot(client: ComfyClient, lookups: readonly string[]): Promise<ModelSnapshot> {
-  const keys = [...new Set(lookups.flatMap((lookup) => lookup.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder)))];
-  const lists = new Map<string, Map<string, string>>();
-  // older builds (and fakes) lack /experiment/models: then the folder is named, not its paths; asked alongside the
-  // listings, since it only names folders in messages and every job of an attached worker waits for this
-  const folderPaths = Promise.resolve()
-    .then(() => client.modelFolders())
-    .catch(() => ({}) as Record<string, string[]>);
-  await Promise.all(
-    keys.map(async (key) => {
-      // a 404 means ComfyUI has no such folder key (a custom node pack that is not installed)
-      const names = await client.models(key).catch(() => [] as string[]);
-      lists.set(key, new Map(names.map((name) => [name, `${client.url}/models/${key}/${name}`])));
-    }),
-  );
-  const paths = await folderPaths;
+  return createRemoteSnapshots(client).snapshot(lookups, { fresh: true });
+}
+
+/**
+ * Snapshots from listings kept between jobs: a file found in a listing up to TRUST_FOR_MS old counts as there,
+ * so a job of an attached worker waits for no listing (each job used to pay one request per folder). A file
+ * not found is never concluded from a kept listing: the check asks again with `fresh` (job-check.ts).
+ */
+export function createRemoteSnapshots(client: ComfyClient, now = Date.now): RemoteSnapshots {
+  const listings = new Map<string, Listing>();
+  const reading = new Map<string, Promise<Listing>>();
+  let paths: Promise<Record<string, string[]>> | undefined;
+  let pathsAt = 0;
+
+  const read = (key: string): Promise<Listing> => {
+    const running = reading.get(key);
+    if (running !== undefined) return running;
+    // a 404 means ComfyUI has no such folder key (a custom node pack that is not installed)
+    const listing = client
+      .models(key)
+      .catch(() => [] as string[])
+      .then((names) => {
+        const entry = { names: new Map(names.map((name) => [name, `${client.url}/models/${key}/${name}`])), at: now() };
+        listings.set(key, entry);
+        return entry;
+      })
+      .finally(() => reading.delete(key));
+    reading.set(key, listing);
+    return listing;
+  };
+  const listed = (key: string, fresh: boolean): Listing | Promise<Listing> => {
+    const kept = listings.get(key);
+    const age = kept ? now() - kept.at : Number.POSITIVE_INFINITY;
+    if (!kept || fresh || age > TRUST_FOR_MS) return read(key);
+    if (age > REFRESH_AFTER_MS) void read(key);
+    return kept;
+  };
+  // older builds (and fakes) lack /experiment/models: then the folder is named, not its paths
+  const folderPaths = (fresh: boolean) => {
+    if (!paths || fresh || now() - pathsAt > REFRESH_AFTER_MS) {
+      pathsAt = now();
+      const next = Promise.resolve()
+        .then(() => client.modelFolders())
+        .catch(() => ({}) as Record<string, string[]>);
+      // the previous answer serves until the new one is in, unless there is none yet
+      const kept = paths;
+      paths = next;
+      if (kept && !fresh) return kept;
+    }
+    return paths;
+  };
+
+  return {
+    async snapshot(lookups, options = {}) {
+      const fresh = options.fresh ?? false;
+      const keys = new Set(lookups.flatMap((lookup) => lookup.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder)));
+      const pathsNow = folderPaths(fresh);
+      const entries = await Promise.all([...keys].map(async (key) => [key, await listed(key, fresh)] as const));
+      return _snapshot(new Map(entries.map(([key, listing]) => [key, listing.names])), await pathsNow);
+    },
+    async listAll() {
+      const keys = await client.models().catch(() => [] as string[]);
+      await Promise.all([folderPaths(true), ...keys.map(read)]);
+    },
+  };
+}
+
+function _snapshot(lists: Map<string, Map<string, string>>, paths: Record<string, string[]>): ModelSnapshot {
   const parts = (folder: string) => folder.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder);
   const files = (folder: string) => {
     const out = new Map<string, string>();

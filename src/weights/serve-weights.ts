@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { FolderRoots } from "./folders.ts";
 import { createWeightsCheck, type JobWeightsDownload, type WeightsCheck } from "./job-check.ts";
 import { createModelIndex, type ModelIndex } from "./model-index.ts";
-import { createRemoteSnapshot } from "./remote-snapshot.ts";
+import { createRemoteSnapshots } from "./remote-snapshot.ts";
 import { loadModelRoots } from "./roots.ts";
 import { createWeightsState, type WeightsState } from "./weight-state.ts";
 
@@ -72,19 +72,29 @@ export function createLocalModels(
   };
 }
 
-/** The /health weights state plus the job hook (undefined with WEIGHTS_MODE=skip). */
-export function createServeWeights(options: ServeWeightsOptions): { health: WeightsState; check?: WeightsCheck } {
+/**
+ * The /health weights state plus the job hook (undefined with WEIGHTS_MODE=skip), and `prime`, which readies
+ * what the first job's check reads (an attached ComfyUI's folder listings) while the worker starts.
+ */
+export function createServeWeights(options: ServeWeightsOptions): {
+  health: WeightsState;
+  check?: WeightsCheck;
+  prime?: () => Promise<void>;
+} {
   const health = options.health ?? createWeightsState();
   const local = options.local ?? createLocalModels(options.models, options.config.EXTRA_MODEL_PATHS ?? [], options.env);
+  // the local index revalidates with a stat per folder; an attached ComfyUI's listings are kept between jobs
+  const remote = local ? undefined : createRemoteSnapshots(options.client);
   const check = createWeightsCheck({
     mode: options.config.WEIGHTS_MODE,
-    snapshot: async (lookups) =>
-      local ? (await local()).index.snapshot() : createRemoteSnapshot(options.client, lookups),
+    snapshot: async (lookups, fresh) =>
+      remote ? remote.snapshot(lookups, fresh) : (await (local as () => Promise<LocalModels>)()).index.snapshot(),
     objectInfo: options.objectInfo,
     health,
     log: options.log,
     ...(options.download ? { download: options.download } : {}),
     ...(options.onPresent ? { onPresent: options.onPresent } : {}),
   });
-  return { health, ...(check ? { check } : {}) };
+  const prime = check && remote ? { prime: () => remote.listAll() } : {};
+  return { health, ...(check ? { check } : {}), ...prime };
 }

@@ -17,6 +17,8 @@ import { createWeightsState, type WeightsState } from "../weights/weight-state.t
 export interface WorkerWeights {
   health: WeightsState;
   check?: WeightsCheck;
+  /** Readies what the first job's check reads (an attached ComfyUI's folder listings); absent when nothing to do. */
+  prime?: () => Promise<void>;
   /** PRELOAD_KIT and PRELOAD_WORKFLOW; resolves at once when neither is set. */
   preload(signal?: AbortSignal): Promise<void>;
   /** Aborts running transfers (their `.part` files stay for the next start to resume). */
@@ -90,6 +92,7 @@ export function createWorkerWeights(options: WorkerWeightsOptions): WorkerWeight
   return {
     health,
     ...("check" in serve && serve.check ? { check: serve.check } : {}),
+    ...("prime" in serve && serve.prime ? { prime: serve.prime } : {}),
     preload,
     close: () => downloads.abort(),
     local: comfyLocal,

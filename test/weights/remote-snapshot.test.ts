@@ -5,7 +5,7 @@ import { isWorkerError } from "../../src/errors.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
 import { createWeightsCheck } from "../../src/weights/job-check.ts";
-import { createRemoteSnapshot, remoteFolderLabel } from "../../src/weights/remote-snapshot.ts";
+import { createRemoteSnapshot, createRemoteSnapshots, remoteFolderLabel } from "../../src/weights/remote-snapshot.ts";
 import type { WeightsState } from "../../src/weights/weight-state.ts";
 import type { ApiWorkflow } from "../../src/workflow/api.ts";
 
@@ -77,4 +77,85 @@ test("the folders an attached ComfyUI reports (/experiment/models) are where a m
   } as unknown as ComfyClient;
   const snapshot = await createRemoteSnapshot(reporting, ["checkpoints"]);
   expect(snapshot.searched("checkpoints")).toEqual(["/data/ckpt", "/opt/comfy/models/checkpoints"]);
+});
+
+// a ComfyUI whose checkpoints folder changes between jobs; counts every listing request
+function changingComfy() {
+  const files: Record<string, string[]> = { checkpoints: ["a.safetensors"], loras: [], embeddings: [] };
+  const asked: string[] = [];
+  const comfy = {
+    url: "http://comfy:8188",
+    models: async (folder?: string) => {
+      asked.push(folder ?? "");
+      if (folder === undefined) return Object.keys(files);
+      const names = files[folder];
+      if (!names) throw new Error("404");
+      return [...names];
+    },
+    modelFolders: async () => ({}),
+  } as unknown as ComfyClient;
+  return { files, asked, comfy };
+}
+
+const ckptOnly = (name: string): ApiWorkflow => ({
+  "1": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: name } },
+  "2": { class_type: "SaveImage", inputs: { images: ["1", 0] } },
+});
+
+function checkOver(snapshots: ReturnType<typeof createRemoteSnapshots>) {
+  const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
+  const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
+  const check = createWeightsCheck({
+    mode: "fail",
+    snapshot: (lookups, options) => snapshots.snapshot(lookups, options),
+    objectInfo: async () => coreObjectInfo(),
+    health,
+    log,
+  });
+  if (!check) throw new Error("WEIGHTS_MODE=fail gives a check");
+  return (name: string) => check(ckptOnly(name), new AbortController().signal);
+}
+
+test("kept listings: the start-up listing serves later jobs without a request per job", async () => {
+  const { asked, comfy } = changingComfy();
+  let clock = 1_000_000;
+  const snapshots = createRemoteSnapshots(comfy, () => clock);
+  await snapshots.listAll();
+  expect(asked.sort()).toEqual(["", "checkpoints", "embeddings", "loras"]);
+  asked.length = 0;
+  const check = checkOver(snapshots);
+  for (let i = 0; i < 5; i++) await check("a.safetensors");
+  expect(asked).toEqual([]);
+  // older than the refresh age: still used at once, and read again behind the job
+  clock += 2_500;
+  await check("a.safetensors");
+  await Bun.sleep(0);
+  expect(asked.sort()).toEqual(["checkpoints", "embeddings"]);
+});
+
+test("kept listings: a file added since the listing is found, since a miss is checked with a fresh listing", async () => {
+  const { files, asked, comfy } = changingComfy();
+  const snapshots = createRemoteSnapshots(comfy);
+  await snapshots.listAll();
+  files.checkpoints?.push("new.safetensors");
+  asked.length = 0;
+  await checkOver(snapshots)("new.safetensors");
+  expect(asked.sort()).toEqual(["checkpoints", "embeddings"]);
+  // and a file that really is missing is still an error, after one fresh listing
+  const error = await checkOver(snapshots)("gone.safetensors").catch((e) => e);
+  expect(isWorkerError(error) && error.code).toBe("E_WEIGHTS_MISSING");
+});
+
+test("kept listings: past the trust window a listing is read again before a job relies on it", async () => {
+  const { files, comfy } = changingComfy();
+  let clock = 1_000_000;
+  const snapshots = createRemoteSnapshots(comfy, () => clock);
+  await snapshots.listAll();
+  const before = await snapshots.snapshot(["checkpoints"]);
+  expect(before.find("checkpoints", "a.safetensors")).toBeDefined();
+  // removed from ComfyUI's disk: a listing within the trust window may still show it, an older one may not
+  files.checkpoints = [];
+  clock += 31_000;
+  const after = await snapshots.snapshot(["checkpoints"]);
+  expect(after.find("checkpoints", "a.safetensors")).toBeUndefined();
 });
