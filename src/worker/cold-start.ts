@@ -101,7 +101,8 @@ export class ColdStart {
     const report = this.timeline.report();
     const timings = (result as { timings?: Record<string, unknown> } | undefined)?.timings;
     if (timings && typeof timings === "object") timings.cold_start = report;
-    this.#options.log.info(formatTimeline(report), { startup: report });
+    // the table is logged after the job's answer went out: formatting it is the first job's largest extra cost
+    setImmediate(() => this.#options.log.info(formatTimeline(report), { startup: report }));
   }
 
   /** Runs `job` with the first-job bookkeeping around it (both serve modes use this). */

@@ -3,7 +3,7 @@ import { comfyFileDirs } from "../comfy/file-dirs.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import type { JobDeps } from "../jobs/pipeline.ts";
-import { primeJobPath } from "../jobs/prime.ts";
+import { primeJobPath, primeJobRun } from "../jobs/prime.ts";
 import type { Logger } from "../log.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { ColdStart } from "./cold-start.ts";
@@ -23,6 +23,8 @@ export interface JobDepsOptions {
    * and the full answer takes a real ComfyUI a few hundred ms.
    */
   nodeTypes?: readonly string[] | undefined;
+  /** One job and out (`run`): nothing is readied for later jobs. */
+  oneShot?: boolean;
 }
 
 /**
@@ -36,7 +38,7 @@ export function createJobDeps(
   comfy: ComfyHandle,
   client: ComfyClient,
   models?: ComfyModels,
-  { nodeTypes, ...options }: JobDepsOptions = {},
+  { nodeTypes, oneShot, ...options }: JobDepsOptions = {},
 ): WorkerJobDeps {
   let cached: { generation: number; info: Promise<Awaited<ReturnType<ComfyClient["objectInfo"]>>> } | undefined;
   const objectInfo = () => {
@@ -55,32 +57,39 @@ export function createJobDeps(
   coldStart = new ColdStart({ config, log, local: weights.local });
   coldStart.follow(comfy);
   const checkWeights = weights.check;
-  // the check's first run (listing, index, locate) is paid while starting, on a workflow that needs no weights
-  const primeWeights = () => checkWeights?.(PRIME_WORKFLOW, AbortSignal.timeout(WARM_SOCKET_WAIT_MS));
-  const warmed = warmComfy(comfy, client, objectInfo, primeWeights);
+  // the check's first run (listings, index, locate) is paid while starting, on a workflow that needs no weights
+  const primeWeights = async () => {
+    if (!oneShot) await weights.prime?.();
+    await checkWeights?.(PRIME_WORKFLOW, AbortSignal.timeout(WARM_SOCKET_WAIT_MS));
+  };
   const check = checkWeights ? { checkWeights } : {};
   // a supervised ComfyUI (or the emulator) writes where we can read; an attached one is only reached over HTTP
   const localFiles = models?.baseDir ? comfyFileDirs(config, models.baseDir, models.comfyDir) : undefined;
   const files = localFiles ? { localFiles } : {};
-  return { client, comfy, config, log, objectInfo, warmed, ...files, ...check, weights, coldStart };
+  const deps: WorkerJobDeps = { client, comfy, config, log, objectInfo, ...files, ...check, weights, coldStart };
+  // the warm-up job runs against a stand-in ComfyUI while the real one boots; a one-shot `run` has no later job
+  const primed = oneShot ? Promise.resolve() : primeJobRun(deps).then(() => {});
+  deps.warmed = warmComfy(comfy, client, objectInfo, primeWeights, primed);
+  return deps;
 }
 
 /**
- * Whenever ComfyUI turns ready, fetch /object_info and open the event socket, so no job waits for either;
- * the socket is closed once ComfyUI is stopped for good.
+ * Whenever ComfyUI turns ready, fetch /object_info and open the event socket, so no job waits for either (nor
+ * for the warm-up job); the socket is closed once ComfyUI is stopped for good.
  */
 function warmComfy(
   comfy: ComfyHandle,
   client: ComfyClient,
   objectInfo: () => Promise<unknown>,
-  primeWeights: () => Promise<void> | undefined,
+  primeWeights: () => Promise<void>,
+  primed: Promise<void>,
 ): () => Promise<void> {
   let current = Promise.resolve();
   const warm = () => {
     const info = objectInfo()
       .then(primeWeights)
       .catch(() => {});
-    current = Promise.all([info, client.events.opened(WARM_SOCKET_WAIT_MS)]).then(() => {});
+    current = Promise.all([info, client.events.opened(WARM_SOCKET_WAIT_MS), primed]).then(() => {});
   };
   if (comfy.state === "ready") warm();
   comfy.onState((state) => {

@@ -52,7 +52,7 @@ export async function runWorkflowOnce(config: Config, log: Logger, options: RunO
       comfy,
       client,
       models,
-      { nodeTypes: _nodeTypes(input.workflow) },
+      { nodeTypes: _nodeTypes(input.workflow), oneShot: true },
     );
     const signals = [options.signal, options.timeoutS ? _timeout(options.timeoutS) : undefined].filter(
       Boolean,
