@@ -10,6 +10,7 @@ import { freePort } from "../test/helpers/emulator.ts";
 
 const READY_TIMEOUT_MS = 20_000;
 const CLOCK_TICKS_PER_S = 100;
+const RSS_SAMPLE_MS = 20;
 
 /** A spawned binary with its URL (when it serves HTTP) and a stop that waits for the exit. */
 export interface Spawned {
@@ -59,6 +60,25 @@ export async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb / 1024;
+}
+
+/** Samples a process's RSS every RSS_SAMPLE_MS until stopped; resolves the highest value seen. */
+export function sampleRss(pid: number): { stop(): Promise<number> } {
+  let highest = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      highest = Math.max(highest, await rssMiB(pid));
+      await Bun.sleep(RSS_SAMPLE_MS);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return highest;
+    },
+  };
 }
 
 /** User + system CPU time a process has used so far, in ms. */

@@ -4,22 +4,28 @@
 // (small and ~3 MB outputs), serve --mode runpod (take → done against a local RunPod job server) and `run`;
 // the first job after start apart; RSS and CPU per job of the worker process; ComfyUI's idle gap between
 // prompts (execution_success → next execution_start in /history) and throughput with 1 and 2 clients.
-// Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 100] [--large 200]   (builds dist/ when stale)
+// With --soak N it also runs N small jobs through one worker and prints its RSS at job 1,000 and job N.
+// Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 100] [--large 200] [--soak 10000]   (builds dist/ when stale)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startFakeRunpod } from "../test/helpers/fake-runpod.ts";
 import { BareClient } from "./_bare-client.ts";
-import { cpuMs, rssMiB, type Spawned, spawnEmulator, spawnWorker, waitFor } from "./_processes.ts";
+import { cpuMs, rssMiB, type Spawned, sampleRss, spawnEmulator, spawnWorker, waitFor } from "./_processes.ts";
 import { compare, executionMs, idleGaps, pct } from "./_stats.ts";
 import { benchWorkflow } from "./_workflow.ts";
 
-const { values } = parseArgs({ options: { jobs: { type: "string", default: "100" }, large: { type: "string" } } });
+const { values } = parseArgs({
+  options: { jobs: { type: "string", default: "100" }, large: { type: "string" }, soak: { type: "string" } },
+});
 const JOBS = Number(values.jobs);
+const SOAK_JOBS = Number(values.soak ?? 0);
+const SOAK_FIRST = 1_000;
 const LARGE_JOBS = Number(values.large ?? Math.max(6, Math.round(JOBS / 5)));
 // the worker's idle-time garbage collection runs 1 s after the last job; RSS is read again after this
 const REST_MS = 2_000;
+const SETTLE_MS = 500;
 const RUN_JOBS = 6;
 const THROUGHPUT_JOBS = 40;
 // a 2600 px gradient PNG from the emulator is about 3 MB; two per job
@@ -108,6 +114,7 @@ async function apiPhase(comfyUrl: string, bare: BareClient, rss: number[]) {
     console.log(compare("serve /runsync, small", s.subject, s.bare));
     console.log(compare("  outside ComfyUI's run", s.subjectOutside, s.bareOutside));
     const cpu1 = await cpuMs(pid);
+    const peak = sampleRss(pid);
     const l = await series(
       LARGE_JOBS,
       () => bare.run(large()),
@@ -116,14 +123,41 @@ async function apiPhase(comfyUrl: string, bare: BareClient, rss: number[]) {
     );
     const cpuLarge = ((await cpuMs(pid)) - cpu1) / LARGE_JOBS;
     rss.push(await rssMiB(pid));
-    await Bun.sleep(REST_MS);
+    // a /runsync result moves to disk 200 ms after its answer went out (then its memory can be collected)
+    await Bun.sleep(SETTLE_MS);
     rss.push(await rssMiB(pid));
+    await Bun.sleep(REST_MS - SETTLE_MS);
+    rss.push(await rssMiB(pid));
+    const peakMiB = await peak.stop();
     const bytes = (await bare.run(large())).bytes;
     console.log(compare(`serve /runsync, 2 × ${(bytes / 2 / 1e6).toFixed(1)} MB`, l.subject, l.bare));
     console.log(compare("  outside ComfyUI's run", l.subjectOutside, l.bareOutside));
     console.log(`CPU per job (worker)       small ${cpuSmall.toFixed(1)} ms, large ${cpuLarge.toFixed(1)} ms`);
     console.log(
-      `worker RSS                 ${rss.map((r) => r.toFixed(0)).join(" → ")} MiB (ready, after small, after large, ${REST_MS / 1000} s later)`,
+      `worker RSS                 ${rss.map((r) => r.toFixed(0)).join(" → ")} MiB (ready, after small, after large, ` +
+        `${SETTLE_MS} ms and ${REST_MS / 1000} s later); peak during the large jobs ${peakMiB.toFixed(0)} MiB`,
+    );
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** SOAK_JOBS small jobs one after another through one worker: its RSS at job 1,000 and at the last one. */
+async function soakPhase(comfyUrl: string) {
+  const worker = await spawnWorker(comfyUrl);
+  try {
+    const pid = worker.proc.pid;
+    let atFirst = 0;
+    const cpu0 = await cpuMs(pid);
+    for (let i = 1; i <= SOAK_JOBS; i++) {
+      await runsync(worker, small());
+      if (i === SOAK_FIRST) atFirst = await rssMiB(pid);
+    }
+    const atLast = await rssMiB(pid);
+    const cpu = ((await cpuMs(pid)) - cpu0) / SOAK_JOBS;
+    console.log(
+      `soak: ${SOAK_JOBS} small jobs     worker RSS at job ${SOAK_FIRST} ${atFirst.toFixed(1)} MiB, at job ${SOAK_JOBS} ` +
+        `${atLast.toFixed(1)} MiB (${(((atLast - atFirst) / atFirst) * 100).toFixed(1)}%); CPU per job ${cpu.toFixed(1)} ms`,
     );
   } finally {
     await worker.stop();
@@ -223,6 +257,7 @@ try {
   await apiPhase(fast.url, bareFast, []);
   await runpodPhase(fast.url, bareFast);
   await runPhase(fast.url, bareFast);
+  if (SOAK_JOBS > SOAK_FIRST) await soakPhase(fast.url);
   console.log(`pipelining: emulator with --node-ms ${SLOW_NODE_MS}, worker CONCURRENCY=2, ${THROUGHPUT_JOBS} jobs`);
   const worker = await spawnWorker(slow.url, { CONCURRENCY: "2" });
   try {

@@ -12,6 +12,11 @@ export interface RetainedJob {
   serialized?: { view: string; output: string };
   /** A failed job's input, once moved to disk for /retry (`request.input` is then empty). */
   inputFile?: SpilledFile;
+  /** JSON length of an output kept in memory (counted against the in-memory budget). */
+  keptBytes?: number;
+  /** Progress chunks not yet read from /stream, and the latest one. */
+  stream?: unknown[];
+  progress?: unknown;
 }
 
 // RunPod keeps a /runsync result about a minute after returning it (reference §4.1)
@@ -19,15 +24,21 @@ export const RUNSYNC_RESULT_KEEP_MS = 60_000;
 // a returned /runsync answer is still being sent: its file is written after (during the send: +5–8 ms on 7.5 MB)
 export const RUNSYNC_SPILL_DELAY_MS = 200;
 const RETRYABLE = new Set(["FAILED", "TIMED_OUT"]);
+const SETTLED_REQUEST: RetainedJob["request"] = Object.freeze({ input: Object.freeze({}) });
+// small outputs stay in memory up to this much in all; past it they go to disk too, so the heap does not grow with
+// the job rate (at 100 jobs/s, a minute of /runsync results of 15 KB each would be 90 MB)
+const IN_MEMORY_OUTPUTS_BYTES = 4 * 1_048_576;
 
 /**
  * Keeps finished jobs small: the input is dropped (or, for a job /retry may re-run, moved to disk) and a
- * large output moves to disk until the job expires. Without `files` (RunPod mode, where nobody fetches
- * results from us) inputs are still dropped and outputs stay as they are.
+ * large output moves to disk until the job expires, as do small ones once those kept in memory add up to
+ * IN_MEMORY_OUTPUTS_BYTES. Without `files` (RunPod mode, where nobody fetches results from us) inputs are
+ * still dropped and outputs stay as they are.
  */
 export class JobRetention {
   readonly #files: ResultFiles | undefined;
   readonly #collector: IdleCollector;
+  #keptBytes = 0;
 
   /** `idle`: no job running or queued (a full garbage collection after large outputs moved to disk waits for it). */
   constructor(files: ResultFiles | undefined, idle: () => boolean = () => true) {
@@ -35,16 +46,31 @@ export class JobRetention {
     this.#collector = new IdleCollector(idle);
   }
 
-  /** Right after a job finished (and its webhook/onFinish saw the full result). `current` = still stored. */
-  async settle(job: RetainedJob, current: () => boolean): Promise<void> {
+  /**
+   * Right after a job finished (and its webhook/onFinish saw the full result), or a /runsync call `returned`
+   * it. `current` = still stored.
+   */
+  async settle(job: RetainedJob, current: () => boolean, options: { returned?: boolean } = {}): Promise<void> {
     const input = job.request.input;
     const retryable = RETRYABLE.has(job.status);
-    if (!retryable) job.request = { ...job.request, input: {} };
+    // nothing of the request is read again unless the job may be retried (webhook and s3Config were used)
+    if (!retryable) job.request = SETTLED_REQUEST;
+    // chunks are cumulative (every finished node with its files): a finished job's unread ones collapse into the
+    // last, none for a result /runsync returned, and its live progress is no longer shown; kept for a minute at a
+    // high job rate they add up
+    if (job.stream) job.stream = options.returned ? [] : job.stream.slice(-1);
+    job.progress = undefined;
     const files = this.#files;
-    if (!files) return;
+    if (!files) {
+      this.#collector.dropped();
+      return;
+    }
     const output = job.output;
+    this.#forgetKept(job);
+    const text = output === undefined ? undefined : (job.serialized?.output ?? JSON.stringify(output));
+    const overBudget = text !== undefined && this.#keptBytes + text.length > IN_MEMORY_OUTPUTS_BYTES;
     const [outputFile, inputFile] = await Promise.all([
-      output === undefined ? undefined : files.spillJson(job.serialized?.output ?? JSON.stringify(output)),
+      text === undefined ? undefined : files.spillJson(text, { always: overBudget }),
       retryable ? files.spill(input) : undefined,
     ]);
     // a small output stays in memory as it is; its text is not kept beside it
@@ -53,8 +79,12 @@ export class JobRetention {
     const keepOutput = outputFile && current() && job.output === output;
     const keepInput = inputFile && current() && RETRYABLE.has(job.status) && job.request.input === input;
     if (keepOutput) Object.assign(job, { output: undefined, outputFile });
-    if (keepOutput) this.#collector.dropped();
     else if (outputFile) files.remove(outputFile);
+    this.#collector.dropped();
+    if (!keepOutput && text !== undefined && current() && job.output === output) {
+      job.keptBytes = text.length;
+      this.#keptBytes += text.length;
+    }
     if (keepInput) Object.assign(job, { request: { ...job.request, input: {} }, inputFile });
     else if (inputFile) files.remove(inputFile);
   }
@@ -68,8 +98,9 @@ export class JobRetention {
     this.#files.remove(file);
   }
 
-  /** Removes what a forgotten job left on disk. */
+  /** Removes what a forgotten job left on disk, and counts its output out of memory. */
   release(job: RetainedJob): void {
+    this.#forgetKept(job);
     for (const file of [job.outputFile, job.inputFile]) if (file) this.#files?.remove(file);
     job.outputFile = undefined;
     job.inputFile = undefined;
@@ -92,6 +123,11 @@ export class JobRetention {
       job.serialized = { view: text, output: text.slice(open - (open > 2 ? 0 : 1) + '"output":'.length, -1) };
     }
     return job.serialized.view;
+  }
+
+  #forgetKept(job: RetainedJob): void {
+    this.#keptBytes -= job.keptBytes ?? 0;
+    job.keptBytes = undefined;
   }
 
   /** Removes the folder (the store drained). */

@@ -109,7 +109,7 @@ export class JobStore {
     job.sync = false;
     if (!finished) return;
     job.expiresAt = Math.min(job.expiresAt, this.#now() + RUNSYNC_RESULT_KEEP_MS);
-    this.#settleSoon(job, RUNSYNC_SPILL_DELAY_MS);
+    this.#settleSoon(job, RUNSYNC_SPILL_DELAY_MS, true);
   }
 
   /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
@@ -273,9 +273,10 @@ export class JobStore {
   }
 
   // after the current responses are sent: writing a large output must not delay them
-  #settleSoon(job: JobRecord, delayMs = 0): void {
+  #settleSoon(job: JobRecord, delayMs = 0, returned = false): void {
     // a full disk leaves the result in memory, which still works
-    const settle = () => this.#retention.settle(job, () => this.#jobs.get(job.id) === job).catch(() => {});
+    const settle = () =>
+      this.#retention.settle(job, () => this.#jobs.get(job.id) === job, { returned }).catch(() => {});
     if (delayMs > 0) setTimeout(settle, delayMs).unref();
     else setImmediate(settle);
   }

@@ -38,9 +38,13 @@ export class ResultFiles {
     return this.spillJson(JSON.stringify(value));
   }
 
-  /** `spill` of a value already serialized (`text` is its JSON): a large output is never serialized twice. */
-  async spillJson(text: string | undefined): Promise<SpilledFile | undefined> {
-    if (text === undefined || text.length < this.minBytes || this.#closed) return undefined;
+  /**
+   * `spill` of a value already serialized (`text` is its JSON): a large output is never serialized twice.
+   * `always`: written whatever its size (the in-memory budget for small ones is used up).
+   */
+  async spillJson(text: string | undefined, options: { always?: boolean } = {}): Promise<SpilledFile | undefined> {
+    if (text === undefined || this.#closed) return undefined;
+    if (text.length < this.minBytes && !options.always) return undefined;
     const path = join(this.dir, `${++this.#count}.json`);
     const bytes = await Bun.write(path, text);
     return { path, bytes };

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { IdleCollector } from "../../src/server/idle-collect.ts";
 
 const DELAY_MS = 10;
+const MiB = 1_048_576;
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await Bun.sleep(5);
   return check();
@@ -10,11 +11,11 @@ const until = async (check: () => boolean) => {
 test("collects once after large values were dropped, and only when the worker is idle", async () => {
   let idle = false;
   let collections = 0;
-  const collector = new IdleCollector(
-    () => idle,
-    DELAY_MS,
-    () => collections++,
-  );
+  const collector = new IdleCollector(() => idle, {
+    delayMs: DELAY_MS,
+    collect: () => collections++,
+    rss: () => 80 * MiB,
+  });
   collector.dropped();
   collector.dropped();
   // busy: it keeps waiting instead of collecting
@@ -27,18 +28,55 @@ test("collects once after large values were dropped, and only when the worker is
   collector.close();
 });
 
+test("while busy, a drop over the limit collects at once: at most every 250 ms, and only after RSS grew again", () => {
+  let collections = 0;
+  let rss = 90 * MiB;
+  let afterCollect = 95 * MiB;
+  let now = 1_000;
+  const collector = new IdleCollector(() => false, {
+    delayMs: DELAY_MS,
+    busyRssLimitBytes: 100 * MiB,
+    collect: () => {
+      collections++;
+      rss = afterCollect;
+    },
+    rss: () => rss,
+    now: () => now,
+  });
+  collector.dropped();
+  expect(collections).toBe(0);
+  rss = 130 * MiB;
+  collector.dropped();
+  expect(collections).toBe(1);
+  // too soon after the last one
+  rss = 130 * MiB;
+  now += 100;
+  collector.dropped();
+  expect(collections).toBe(1);
+  now += 150;
+  collector.dropped();
+  expect(collections).toBe(2);
+  // live data keeps RSS over the limit: no collection until it grew 8 MiB past what the last one left
+  afterCollect = 120 * MiB;
+  now += 300;
+  rss = 126 * MiB;
+  collector.dropped();
+  expect(collections).toBe(3);
+  now += 300;
+  rss = 127 * MiB;
+  collector.dropped();
+  expect(collections).toBe(3);
+  rss = 129 * MiB;
+  collector.dropped();
+  expect(collections).toBe(4);
+  collector.close();
+});
+
 test("nothing dropped, nothing collected; close stops a pending collection", async () => {
   let collections = 0;
-  new IdleCollector(
-    () => true,
-    DELAY_MS,
-    () => collections++,
-  );
-  const closed = new IdleCollector(
-    () => true,
-    DELAY_MS,
-    () => collections++,
-  );
+  const options = { delayMs: DELAY_MS, collect: () => collections++, rss: () => 0 };
+  new IdleCollector(() => true, options);
+  const closed = new IdleCollector(() => true, options);
   closed.dropped();
   closed.close();
   await Bun.sleep(DELAY_MS * 5);
