@@ -23,8 +23,10 @@ export class BareClient {
     return client;
   }
 
-  /** Runs one prompt to its downloaded outputs; returns the prompt id and the bytes fetched. */
-  async run(prompt: unknown): Promise<{ promptId: string; bytes: number }> {
+  /** Runs one prompt to its downloaded outputs; returns the prompt id, the bytes fetched and the files. */
+  async run(
+    prompt: unknown,
+  ): Promise<{ promptId: string; bytes: number; files: { filename: string; bytes: Uint8Array }[] }> {
     const promptId = crypto.randomUUID();
     const finished = new Promise<void>((resolve) => this.waiters.set(promptId, resolve));
     const res = await fetch(`${this.url}/prompt`, {
@@ -37,18 +39,20 @@ export class BareClient {
     await finished;
     const history = (await (await fetch(`${this.url}/history/${promptId}`)).json()) as Record<string, Entry>;
     const files = Object.values(history[promptId]?.outputs ?? {}).flatMap((o) => o.images ?? []);
-    const sizes = await Promise.all(files.map((file) => this.view(file)));
-    return { promptId, bytes: sizes.reduce((a, b) => a + b, 0) };
+    const fetched = await Promise.all(
+      files.map(async (file) => ({ filename: file.filename, bytes: await this.view(file) })),
+    );
+    return { promptId, bytes: fetched.reduce((a, f) => a + f.bytes.byteLength, 0), files: fetched };
   }
 
   close(): void {
     this.ws.close();
   }
 
-  private async view(file: { filename: string; subfolder: string; type: string }): Promise<number> {
+  private async view(file: { filename: string; subfolder: string; type: string }): Promise<Uint8Array> {
     const query = new URLSearchParams(file);
     const res = await fetch(`${this.url}/view?${query}`);
-    return (await res.arrayBuffer()).byteLength;
+    return new Uint8Array(await res.arrayBuffer());
   }
 
   private onMessage(data: unknown): void {
