@@ -55,10 +55,10 @@ export class JobRetention {
     const retryable = RETRYABLE.has(job.status);
     // nothing of the request is read again unless the job may be retried (webhook and s3Config were used)
     if (!retryable) job.request = SETTLED_REQUEST;
-    // chunks are cumulative (every finished node with its files): a finished job's unread ones collapse into the
-    // last, none for a result /runsync returned, and its live progress is no longer shown; kept for a minute at a
-    // high job rate they add up
-    if (job.stream) job.stream = options.returned ? [] : job.stream.slice(-1);
+    // a result /runsync returned keeps only its last unread chunk (cumulative: every finished node with its files),
+    // since its caller has the result and a minute of them at a high job rate adds up; a /run job keeps its stream
+    // for a reader that comes late, and no finished job shows live progress
+    if (options.returned && job.stream) job.stream = job.stream.slice(-1);
     job.progress = undefined;
     const files = this.#files;
     if (!files) {

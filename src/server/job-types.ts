@@ -28,6 +28,8 @@ export interface JobRecord {
   outputFile?: SpilledFile;
   /** A failed job's input, moved to disk for /retry. */
   inputFile?: SpilledFile;
+  /** JSON length of an output kept in memory, counted against the in-memory budget (job-retention.ts). */
+  keptBytes?: number;
 }
 
 /** A job as RunPod's `/status` shows it. */

@@ -20,9 +20,9 @@ afterEach(async () => {
 });
 
 // a clock the test moves: retention is checked without waiting
-function setup(execute: JobStoreOptions["execute"], withFiles = true) {
+function setup(execute: JobStoreOptions["execute"], withFiles = true, minBytes = 1024) {
   const clock = { now: 1_700_000_000_000 };
-  const files = withFiles ? new ResultFiles({ parent, minBytes: 1024 }) : undefined;
+  const files = withFiles ? new ResultFiles({ parent, minBytes }) : undefined;
   const store = new JobStore({
     concurrency: 1,
     resultTtlMs: RESULT_TTL_MS,
@@ -141,6 +141,40 @@ test("small outputs stay in memory; the folder is removed when the store drains,
   await Bun.write(join(stale, "1.json"), "{}");
   new ResultFiles({ parent }).close();
   expect(existsSync(stale)).toBe(false);
+});
+
+test("small outputs share a 4 MiB in-memory budget: past it they wait on disk too, and come back intact", async () => {
+  // outputs of about 1 MiB count as small here (minBytes 2 MiB): the fifth no longer fits in memory
+  const output = (n: number) => ({ text: `${n}`.padEnd(1_048_000, "x") });
+  let n = 0;
+  const { store, app } = setup(async () => output(++n), true, 2 * 1_048_576);
+  const jobs = [];
+  for (let i = 0; i < 5; i++) {
+    const job = store.submit({ input: { workflow: {} } });
+    await store.wait(job.id, 2_000);
+    await settled(() => job.output === undefined || job.keptBytes !== undefined);
+    jobs.push(job);
+  }
+  expect(jobs.map((job) => job.outputFile === undefined)).toEqual([true, true, true, true, false]);
+  const last = (await (await app.request(`/status/${jobs[4]?.id}`)).json()) as { output: unknown };
+  expect(last.output).toEqual(output(5));
+});
+
+test("a result /runsync returned keeps only its last progress chunk; a /run job keeps its whole stream", async () => {
+  const chunk = (value: number) => ({ node: "3", value, max: 3, percent: (value / 3) * 100 });
+  const { store, app } = setup(async (_job, execution) => {
+    for (const value of [1, 2, 3]) execution.onProgress(chunk(value));
+    return { ok: true };
+  });
+  const body = JSON.stringify({ input: { workflow: {} } });
+  const headers = { "content-type": "application/json" };
+  const sync = (await (await app.request("/runsync", { method: "POST", body, headers })).json()) as { id: string };
+  const run = (await (await app.request("/run", { method: "POST", body, headers })).json()) as { id: string };
+  await store.wait(run.id, 2_000);
+  await settled(() => store.get(sync.id)?.stream.length === 1);
+  expect(store.get(sync.id)?.stream).toEqual([chunk(3)]);
+  await Bun.sleep(20);
+  expect(store.get(run.id)?.stream).toEqual([chunk(1), chunk(2), chunk(3)]);
 });
 
 afterAll(() => rmSync(parent, { recursive: true, force: true }));
