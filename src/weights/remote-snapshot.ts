@@ -20,6 +20,8 @@ export interface RemoteSnapshots {
 const REFRESH_AFTER_MS = 2_000;
 // past this a listing is read again before it is used: files removed since are not trusted for long
 const TRUST_FOR_MS = 30_000;
+// folder keys that hold no weights: ComfyUI lists every file under custom_nodes (its extension filter is empty)
+const NOT_MODEL_FOLDERS: ReadonlySet<string> = new Set(["custom_nodes"]);
 
 interface Listing {
   names: Map<string, string>;
@@ -89,7 +91,7 @@ export function createRemoteSnapshots(client: ComfyClient, now = Date.now): Remo
       return _snapshot(new Map(entries.map(([key, listing]) => [key, listing.names])), await pathsNow);
     },
     async listAll() {
-      const keys = await client.models().catch(() => [] as string[]);
+      const keys = (await client.models().catch(() => [] as string[])).filter((key) => !NOT_MODEL_FOLDERS.has(key));
       await Promise.all([folderPaths(true), ...keys.map(read)]);
     },
   };

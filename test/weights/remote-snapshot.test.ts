@@ -81,7 +81,12 @@ test("the folders an attached ComfyUI reports (/experiment/models) are where a m
 
 // a ComfyUI whose checkpoints folder changes between jobs; counts every listing request
 function changingComfy() {
-  const files: Record<string, string[]> = { checkpoints: ["a.safetensors"], loras: [], embeddings: [] };
+  const files: Record<string, string[]> = {
+    checkpoints: ["a.safetensors"],
+    loras: [],
+    embeddings: [],
+    custom_nodes: ["pack/__init__.py"],
+  };
   const asked: string[] = [];
   const comfy = {
     url: "http://comfy:8188",
@@ -121,6 +126,7 @@ test("kept listings: the start-up listing serves later jobs without a request pe
   let clock = 1_000_000;
   const snapshots = createRemoteSnapshots(comfy, () => clock);
   await snapshots.listAll();
+  // custom_nodes holds no weights (ComfyUI would walk every file of every pack for it)
   expect(asked.sort()).toEqual(["", "checkpoints", "embeddings", "loras"]);
   asked.length = 0;
   const check = checkOver(snapshots);
