@@ -40,6 +40,14 @@ export function coreObjectInfo(): ObjectInfo {
   return structuredClone(snapshot as unknown as ObjectInfo);
 }
 
+/** A deep copy of some nodes' entries of the bundled snapshot (the others are not copied). */
+export function coreNodeInfo(types: readonly string[]): ObjectInfo {
+  const all = snapshot as unknown as ObjectInfo;
+  const picked: ObjectInfo = {};
+  for (const type of types) if (Object.hasOwn(all, type)) picked[type] = all[type] as NodeInfo;
+  return structuredClone(picked);
+}
+
 /**
  * A copy of `info` with every LOADERS input filled from `list(folder)` ("input"/"output" for the
  * dirs). Input-dir loaders filter by content type in ComfyUI (images for LoadImage, …); that is `list`'s job.

@@ -6,7 +6,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import type { ComfyHandle } from "../comfy/handle-types.ts";
-import type { NodeInfo, ObjectInfo } from "../comfy/object-info.ts";
+import { coreNodeInfo, fillFileCombos, type ObjectInfo } from "../comfy/object-info.ts";
 
 /** The prompt the stand-in runs: an image into an output, and a loader whose file the weights check finds. */
 export const PRIME_PROMPT = {
@@ -14,7 +14,9 @@ export const PRIME_PROMPT = {
   "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
   "2": { class_type: "PreviewImage", inputs: { images: ["1", 0] } },
 };
-export const PRIME_IMAGE = { filename: "comfy-worker-prime.png", subfolder: "", type: "temp" } as const;
+// the stand-in's model folders: the loader's file is there, so the weights check finds it
+const MODELS: Record<string, string[]> = { checkpoints: ["prime.safetensors"], embeddings: [] };
+const PRIME_IMAGE = { filename: "comfy-worker-prime.png", subfolder: "", type: "temp" } as const;
 
 export interface PrimeComfy {
   url: string;
@@ -87,7 +89,10 @@ export function startPrimeComfy(image: Uint8Array): PrimeComfy {
     },
   });
   const url = `http://127.0.0.1:${server.port}`;
-  return { url, handle: _readyHandle(url), objectInfo: PRIME_NODES, stop: () => server.stop(true) };
+  // ComfyUI's own entries for the prompt's nodes (the bundled snapshot), its loader listing the stand-in's file
+  const types = [...new Set(Object.values(PRIME_PROMPT).map((node) => node.class_type))];
+  const objectInfo = fillFileCombos(coreNodeInfo(types), (folder) => MODELS[folder] ?? []);
+  return { url, handle: _readyHandle(url), objectInfo, stop: () => server.stop(true) };
 }
 
 // what a job sees of a ComfyUI that is up and never exits
@@ -111,49 +116,3 @@ function _readyHandle(url: string): ComfyHandle {
     stop: async () => {},
   };
 }
-
-const _node = (name: string, info: Partial<NodeInfo>): NodeInfo => ({
-  input: {},
-  input_order: {},
-  output: ["IMAGE"],
-  output_is_list: [false],
-  output_name: ["IMAGE"],
-  name,
-  display_name: name,
-  description: "",
-  python_module: "nodes",
-  category: "image",
-  output_node: false,
-  ...info,
-});
-
-const MODELS: Record<string, string[]> = { checkpoints: ["prime.safetensors"], embeddings: [] };
-
-// ComfyUI's own entries for the prompt's nodes, as far as a job reads them
-const PRIME_NODES: ObjectInfo = {
-  CheckpointLoaderSimple: _node("CheckpointLoaderSimple", {
-    input: { required: { ckpt_name: [MODELS.checkpoints, {}] } },
-    input_order: { required: ["ckpt_name"] },
-    output: ["MODEL", "CLIP", "VAE"],
-    output_is_list: [false, false, false],
-    output_name: ["MODEL", "CLIP", "VAE"],
-    category: "model/loaders",
-  }),
-  EmptyImage: _node("EmptyImage", {
-    input: {
-      required: {
-        width: ["INT", { default: 512, min: 1, max: 16384, step: 1 }],
-        height: ["INT", { default: 512, min: 1, max: 16384, step: 1 }],
-        batch_size: ["INT", { default: 1, min: 1, max: 4096 }],
-        color: ["INT", { default: 0, min: 0, max: 16777215, step: 1, display: "color" }],
-      },
-    },
-    input_order: { required: ["width", "height", "batch_size", "color"] },
-  }),
-  PreviewImage: _node("PreviewImage", {
-    input: { required: { images: ["IMAGE"] }, hidden: { prompt: "PROMPT", extra_pnginfo: "EXTRA_PNGINFO" } },
-    input_order: { required: ["images"], hidden: ["prompt", "extra_pnginfo"] },
-    output_name: ["images"],
-    output_node: true,
-  }),
-};

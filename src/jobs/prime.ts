@@ -1,29 +1,13 @@
 import { tmpdir } from "node:os";
 import { createComfyClient } from "../comfy/client.ts";
-import { HistoryResponse, KnownWsMessage } from "../comfy/schemas.ts";
 import { createWeightsCheck } from "../weights/job-check.ts";
 import { createRemoteSnapshots } from "../weights/remote-snapshot.ts";
 import { createWeightsState } from "../weights/weight-state.ts";
-import { parseApiWorkflow } from "../workflow/api.ts";
 import { type JobDeps, runJob } from "./pipeline.ts";
 import { PRIME_PROMPT, startPrimeComfy } from "./prime-comfy.ts";
-import { JobInput } from "./schema.ts";
-
-/**
- * Runs the per-job parsers once on a tiny made-up job, while ComfyUI is still starting: a schema's first use
- * compiles it (about 15 ms for these), which the first real job would otherwise pay. No I/O.
- */
-export function primeJobPath(): void {
-  const workflow = { "1": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } } };
-  JobInput.safeParse({ workflow });
-  parseApiWorkflow(structuredClone(workflow), "input.workflow");
-  KnownWsMessage.safeParse({ type: "executing", data: { node: "1", display_node: "1", prompt_id: "prime" } });
-  const status = { status_str: "success", completed: true, messages: [["execution_start", { timestamp: 0 }]] };
-  HistoryResponse.safeParse({ prime: { outputs: { "1": { images: [] } }, status } });
-}
 
 /** The warm-up job's id (it never reaches the user's ComfyUI; see prime-comfy.ts). */
-export const PRIME_JOB_ID = "comfy-worker-warm-up";
+const PRIME_JOB_ID = "comfy-worker-warm-up";
 // the stand-in answers at once; this only bounds a machine too loaded to finish it
 const PRIME_RUN_MS = 5_000;
 // a 1×1 PNG: what the stand-in's /view serves
@@ -33,10 +17,10 @@ const PNG = Buffer.from(
 );
 
 /**
- * One job through the whole job path (submit, socket events, history, output read, base64) against a stand-in
- * ComfyUI on loopback, while the real one starts: each step's first run costs a fraction of a ms (first calls,
- * the first request of a kind), several ms in all, which the first real job would otherwise pay. Never fails the
- * start; resolves true when the job completed.
+ * One job through the whole job path (input and workflow schemas, submit, socket events, history, weights
+ * check, output read, base64) against a stand-in ComfyUI on loopback, while the real one starts: each step's
+ * first run costs from a fraction of a ms to ~15 ms for a schema's first use, which the first real job would
+ * otherwise pay. Never fails the start; resolves true when the job completed.
  */
 export async function primeJobRun(deps: Pick<JobDeps, "config" | "log" | "localFiles">): Promise<boolean> {
   const comfy = startPrimeComfy(PNG);
@@ -56,9 +40,8 @@ export async function primeJobRun(deps: Pick<JobDeps, "config" | "log" | "localF
       health: createWeightsState(),
       log: deps.log,
     });
-    const primeDeps = { client, comfy: comfy.handle, config: deps.config, log: deps.log, checkWeights, ...local };
     await runJob(
-      { ...primeDeps, objectInfo },
+      { client, comfy: comfy.handle, config: deps.config, log: deps.log, objectInfo, checkWeights, ...local },
       {
         id: PRIME_JOB_ID,
         input: { workflow: PRIME_PROMPT, output: { include_temp: true } },

@@ -3,7 +3,7 @@ import { comfyFileDirs } from "../comfy/file-dirs.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
 import type { JobDeps } from "../jobs/pipeline.ts";
-import { primeJobPath, primeJobRun } from "../jobs/prime.ts";
+import { primeJobRun } from "../jobs/prime.ts";
 import type { Logger } from "../log.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { ColdStart } from "./cold-start.ts";
@@ -49,7 +49,6 @@ export function createJobDeps(
     }
     return cached.info;
   };
-  primeJobPath();
   // ComfyUI, our child, expands $VARS in extra_model_paths.yaml from the environment it inherits from us
   let coldStart: ColdStart | undefined;
   const onPresent = (used: readonly { folder: string; name: string }[]) => coldStart?.recordUsage(used);
