@@ -46,7 +46,7 @@ export class IdleCollector {
   }
 
   /** A job's result settled (large values may have been dropped): collect now when memory is high, else once idle. */
-  dropped(): void {
+  settled(): void {
     const rss = this.#rss();
     const due = rss > this.#busyLimit && rss > this.#afterLast + BUSY_GROWTH_BYTES;
     if (due && this.#now() - this.#lastBusyAt >= BUSY_MIN_GAP_MS) {

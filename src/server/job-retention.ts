@@ -62,7 +62,7 @@ export class JobRetention {
     job.progress = undefined;
     const files = this.#files;
     if (!files) {
-      this.#collector.dropped();
+      this.#collector.settled();
       return;
     }
     const output = job.output;
@@ -80,7 +80,7 @@ export class JobRetention {
     const keepInput = inputFile && current() && RETRYABLE.has(job.status) && job.request.input === input;
     if (keepOutput) Object.assign(job, { output: undefined, outputFile });
     else if (outputFile) files.remove(outputFile);
-    this.#collector.dropped();
+    this.#collector.settled();
     if (!keepOutput && text !== undefined && current() && job.output === output) {
       job.keptBytes = text.length;
       this.#keptBytes += text.length;

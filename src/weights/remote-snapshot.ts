@@ -28,13 +28,9 @@ interface Listing {
   at: number;
 }
 
-/** Lists each folder key in `lookups` (unions split, legacy names mapped) once; unknown keys list nothing. */
-export async function createRemoteSnapshot(client: ComfyClient, lookups: readonly string[]): Promise<ModelSnapshot> {
-  return createRemoteSnapshots(client).snapshot(lookups, { fresh: true });
-}
-
 /**
- * Snapshots from listings kept between jobs: a file found in a listing up to TRUST_FOR_MS old counts as there,
+ * Snapshots from listings kept between jobs, each folder key of `lookups` (unions split, legacy names mapped)
+ * listed once, unknown keys listing nothing: a file found in a listing up to TRUST_FOR_MS old counts as there,
  * so a job of an attached worker waits for no listing (each job used to pay one request per folder). A file
  * not found is never concluded from a kept listing: the check asks again with `fresh` (job-check.ts).
  */

@@ -84,17 +84,18 @@ export function createServeWeights(options: ServeWeightsOptions): {
   const health = options.health ?? createWeightsState();
   const local = options.local ?? createLocalModels(options.models, options.config.EXTRA_MODEL_PATHS ?? [], options.env);
   // the local index revalidates with a stat per folder; an attached ComfyUI's listings are kept between jobs
-  const remote = local ? undefined : createRemoteSnapshots(options.client);
+  const snapshots = local
+    ? { snapshot: async () => (await local()).index.snapshot() }
+    : createRemoteSnapshots(options.client);
   const check = createWeightsCheck({
     mode: options.config.WEIGHTS_MODE,
-    snapshot: async (lookups, fresh) =>
-      remote ? remote.snapshot(lookups, fresh) : (await (local as () => Promise<LocalModels>)()).index.snapshot(),
+    snapshot: snapshots.snapshot,
     objectInfo: options.objectInfo,
     health,
     log: options.log,
     ...(options.download ? { download: options.download } : {}),
     ...(options.onPresent ? { onPresent: options.onPresent } : {}),
   });
-  const prime = check && remote ? { prime: () => remote.listAll() } : {};
+  const prime = check && "listAll" in snapshots ? { prime: () => snapshots.listAll() } : {};
   return { health, ...(check ? { check } : {}), ...prime };
 }

@@ -16,8 +16,8 @@ test("collects once after large values were dropped, and only when the worker is
     collect: () => collections++,
     rss: () => 80 * MiB,
   });
-  collector.dropped();
-  collector.dropped();
+  collector.settled();
+  collector.settled();
   // busy: it keeps waiting instead of collecting
   await Bun.sleep(DELAY_MS * 5);
   expect(collections).toBe(0);
@@ -43,31 +43,31 @@ test("while busy, a drop over the limit collects at once: at most every 250 ms, 
     rss: () => rss,
     now: () => now,
   });
-  collector.dropped();
+  collector.settled();
   expect(collections).toBe(0);
   rss = 130 * MiB;
-  collector.dropped();
+  collector.settled();
   expect(collections).toBe(1);
   // too soon after the last one
   rss = 130 * MiB;
   now += 100;
-  collector.dropped();
+  collector.settled();
   expect(collections).toBe(1);
   now += 150;
-  collector.dropped();
+  collector.settled();
   expect(collections).toBe(2);
   // live data keeps RSS over the limit: no collection until it grew 8 MiB past what the last one left
   afterCollect = 120 * MiB;
   now += 300;
   rss = 126 * MiB;
-  collector.dropped();
+  collector.settled();
   expect(collections).toBe(3);
   now += 300;
   rss = 127 * MiB;
-  collector.dropped();
+  collector.settled();
   expect(collections).toBe(3);
   rss = 129 * MiB;
-  collector.dropped();
+  collector.settled();
   expect(collections).toBe(4);
   collector.close();
 });
@@ -77,7 +77,7 @@ test("nothing dropped, nothing collected; close stops a pending collection", asy
   const options = { delayMs: DELAY_MS, collect: () => collections++, rss: () => 0 };
   new IdleCollector(() => true, options);
   const closed = new IdleCollector(() => true, options);
-  closed.dropped();
+  closed.settled();
   closed.close();
   await Bun.sleep(DELAY_MS * 5);
   expect(collections).toBe(0);

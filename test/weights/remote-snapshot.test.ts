@@ -5,7 +5,7 @@ import { isWorkerError } from "../../src/errors.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
 import { createWeightsCheck } from "../../src/weights/job-check.ts";
-import { createRemoteSnapshot, createRemoteSnapshots, remoteFolderLabel } from "../../src/weights/remote-snapshot.ts";
+import { createRemoteSnapshots, remoteFolderLabel } from "../../src/weights/remote-snapshot.ts";
 import type { WeightsState } from "../../src/weights/weight-state.ts";
 import type { ApiWorkflow } from "../../src/workflow/api.ts";
 
@@ -34,7 +34,9 @@ const workflow = (ckpt: string): ApiWorkflow => ({
 });
 
 test("a listing-only snapshot answers the check of an attached ComfyUI", async () => {
-  const snapshot = await createRemoteSnapshot(client, ["checkpoints", "loras|unet", "embeddings"]);
+  const snapshot = await createRemoteSnapshots(client).snapshot(["checkpoints", "loras|unet", "embeddings"], {
+    fresh: true,
+  });
   expect(asked.sort()).toEqual(["checkpoints", "diffusion_models", "embeddings", "loras"]);
   expect(snapshot.find("checkpoints", "sd15/dreamshaper_8.safetensors")).toBe(
     "http://comfy:8188/models/checkpoints/sd15/dreamshaper_8.safetensors",
@@ -46,7 +48,7 @@ test("a listing-only snapshot answers the check of an attached ComfyUI", async (
   const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
   const check = createWeightsCheck({
     mode: "fail",
-    snapshot: (lookups) => createRemoteSnapshot(client, lookups),
+    snapshot: (lookups) => createRemoteSnapshots(client).snapshot(lookups, { fresh: true }),
     objectInfo: async () => coreObjectInfo(),
     health,
     log: createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr }),
@@ -63,7 +65,10 @@ test("a listing-only snapshot answers the check of an attached ComfyUI", async (
 
 test("WEIGHTS_MODE=skip gives no hook", () => {
   const health: WeightsState = { state: "unchecked", pending: 0, missing: [] };
-  const options = { snapshot: async () => createRemoteSnapshot(client, []), objectInfo: async () => coreObjectInfo() };
+  const options = {
+    snapshot: async () => createRemoteSnapshots(client).snapshot([], { fresh: true }),
+    objectInfo: async () => coreObjectInfo(),
+  };
   const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
   expect(createWeightsCheck({ ...options, mode: "skip", health, log })).toBeUndefined();
   expect(createWeightsCheck({ ...options, mode: "download", health, log })).toBeFunction();
@@ -75,7 +80,7 @@ test("the folders an attached ComfyUI reports (/experiment/models) are where a m
     models: client.models,
     modelFolders: async () => ({ checkpoints: ["/data/ckpt", "/opt/comfy/models/checkpoints"] }),
   } as unknown as ComfyClient;
-  const snapshot = await createRemoteSnapshot(reporting, ["checkpoints"]);
+  const snapshot = await createRemoteSnapshots(reporting).snapshot(["checkpoints"], { fresh: true });
   expect(snapshot.searched("checkpoints")).toEqual(["/data/ckpt", "/opt/comfy/models/checkpoints"]);
 });
 
