@@ -86,16 +86,22 @@ describe("run --emulate --preview", () => {
   });
 });
 
+// a preview view on a fake terminal whose environment is `env`, saving under dir/<name>
+function terminalView(name: string, env: Record<string, string>, workflowPath = "flow.json") {
+  const tty = fakeTty();
+  const out = join(dir, name);
+  const view = withPreviews(createProgressRenderer(tty.stream, true), {
+    outDir: out,
+    workflowPath,
+    stream: tty.stream,
+    env,
+  });
+  return { tty, out, view };
+}
+
 describe("the preview view on a terminal", () => {
   test("kitty: the image is drawn above the live line, in place while nothing else is printed", async () => {
-    const tty = fakeTty();
-    const out = join(dir, "kitty");
-    const view = withPreviews(createProgressRenderer(tty.stream, true), {
-      outDir: out,
-      workflowPath: "/w/flow.json",
-      stream: tty.stream,
-      env: { TERM: "xterm-kitty" },
-    });
+    const { tty, out, view } = terminalView("kitty", { TERM: "xterm-kitty" }, "/w/flow.json");
     view.progress(step);
     view.preview(jpegPreview(10));
     await nextDraw();
@@ -127,13 +133,7 @@ describe("the preview view on a terminal", () => {
   });
 
   test("iTerm2 gets the preview file itself", async () => {
-    const tty = fakeTty();
-    const view = withPreviews(createProgressRenderer(tty.stream, true), {
-      outDir: join(dir, "iterm"),
-      workflowPath: "flow.json",
-      stream: tty.stream,
-      env: { TERM_PROGRAM: "iTerm.app" },
-    });
+    const { tty, view } = terminalView("iterm", { TERM_PROGRAM: "iTerm.app" });
     const preview = jpegPreview(40);
     view.preview(preview);
     await nextDraw();
@@ -144,14 +144,7 @@ describe("the preview view on a terminal", () => {
   });
 
   test("a terminal without images gets the path, once, and again when it changes", async () => {
-    const tty = fakeTty();
-    const out = join(dir, "plain-tty");
-    const view = withPreviews(createProgressRenderer(tty.stream, true), {
-      outDir: out,
-      workflowPath: "flow.json",
-      stream: tty.stream,
-      env: { TERM: "xterm-256color" },
-    });
+    const { tty, out, view } = terminalView("plain-tty", { TERM: "xterm-256color" });
     view.progress(step);
     for (const preview of [jpegPreview(1), jpegPreview(2), pngPreview(), pngPreview()]) {
       view.preview(preview);
