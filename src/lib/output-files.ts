@@ -1,4 +1,4 @@
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, open, readdir, rm } from "node:fs/promises";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
 import { WorkerError } from "../errors.ts";
 
@@ -92,16 +92,26 @@ function _target(outDir: string, item: OutputItem): string {
  */
 export async function reserveFreePath(wanted: string): Promise<string> {
   await mkdir(dirname(wanted), { recursive: true });
-  for (let n = 0; n < MAX_FREE_NAME_TRIES; n++) {
-    const path = n === 0 ? wanted : nextName(wanted, n);
-    try {
-      await (await open(path, "wx")).close();
-      return path;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
+  if (await _create(wanted)) return wanted;
+  // taken: read the folder once instead of trying name after name, since a folder that collected N runs of
+  // the same workflow (`run --emulate` restarts ComfyUI's counter every time) would cost N opens per file
+  const taken = new Set(await readdir(dirname(wanted)));
+  for (let n = 1; n < MAX_FREE_NAME_TRIES; n++) {
+    const path = nextName(wanted, n);
+    if (!taken.has(basename(path)) && (await _create(path))) return path;
   }
   throw new WorkerError("E_INPUT", `no free name beside ${wanted} after ${MAX_FREE_NAME_TRIES} tries`);
+}
+
+// exclusive create (`wx`): false when the name is taken, even by another process since the folder was read
+async function _create(path: string): Promise<boolean> {
+  try {
+    await (await open(path, "wx")).close();
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
 }
 
 /** The `n`-th alternative to a taken name: ComfyUI's counter + n, else `name-<n+1>.ext`. */

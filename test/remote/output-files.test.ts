@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nextName, saveOutputFiles } from "../../src/lib/output-files.ts";
@@ -32,6 +32,19 @@ test("never overwrites: a taken name moves to the next free one, and says which 
   ]);
   expect(readFileSync(join(out, "sub", "ComfyUI_00001_.png"), "utf8")).toBe("one");
   expect(readFileSync(join(out, "sub", "ComfyUI_00003_.png"), "utf8")).toBe("three");
+});
+
+test("in a folder many runs filled, a taken name moves past all of them and never over a file", async () => {
+  const out = join(dir, "many");
+  mkdirSync(out);
+  for (let n = 1; n <= 300; n++) writeFileSync(join(out, `ComfyUI_${String(n).padStart(5, "0")}_.png`), "old");
+  // a file another process holds under the name after the run, and one that is not ComfyUI's counter
+  writeFileSync(join(out, "ComfyUI_00302_.png"), "held");
+  const saved = await saveOutputFiles([item("ComfyUI_00001_.png", "new"), item("ComfyUI_00301_.png", "next")], out);
+  expect(saved.saved.map((s) => s.path)).toEqual([join(out, "ComfyUI_00301_.png"), join(out, "ComfyUI_00303_.png")]);
+  expect(readFileSync(join(out, "ComfyUI_00301_.png"), "utf8")).toBe("new");
+  expect(readFileSync(join(out, "ComfyUI_00302_.png"), "utf8")).toBe("held");
+  expect(readFileSync(join(out, "ComfyUI_00001_.png"), "utf8")).toBe("old");
 });
 
 test("a name escaping --out and a URL without a fetcher fail alone; the other files are saved", async () => {
