@@ -7,10 +7,8 @@ import type { SavedOutput } from "../lib/output-files.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
-import { endpointClientFromConfig } from "../remote/endpoint.ts";
-import { ledgerPath } from "../remote/ledger.ts";
-import { resolveGpuPrice } from "../remote/pricing.ts";
-import { type RemoteRunResult, runRemote } from "../remote/remote-run.ts";
+import type { GpuPrice } from "../remote/pricing.ts";
+import type { RemoteRunResult } from "../remote/remote-run.ts";
 import { buildJobInput, runWorkflowOnce } from "../worker/run-once.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
@@ -99,6 +97,7 @@ export default defineCommand({
     const flags = { sets: repeatedFlag(rawArgs, "--set"), images: repeatedFlag(rawArgs, "--image") };
     try {
       if (args.endpoint) {
+        const { resolveGpuPrice } = await import("../remote/pricing.ts");
         const price = resolveGpuPrice({ gpuPrice: args["gpu-price"], gpu: args.gpu }, config.GPU_PRICES);
         const result = await _remote(config, log, view, {
           ...args,
@@ -181,12 +180,18 @@ async function _remote(
     out: string;
     sets: string[];
     images: string[];
-    price: ReturnType<typeof resolveGpuPrice>;
+    price: GpuPrice | undefined;
     timeoutS: number | undefined;
     signal: AbortSignal;
     preview: PreviewRequest | undefined;
   },
 ): Promise<RemoteRunResult> {
+  // loaded only for --endpoint: a local run never pays for evaluating the remote client's modules
+  const [{ endpointClientFromConfig }, { ledgerPath }, { runRemote }] = await Promise.all([
+    import("../remote/endpoint.ts"),
+    import("../remote/ledger.ts"),
+    import("../remote/remote-run.ts"),
+  ]);
   const client = endpointClientFromConfig(config, run.endpoint);
   const input = await buildJobInput({ workflowPath: run.workflow, sets: run.sets, images: run.images });
   return runRemote(client, {

@@ -57,8 +57,10 @@ export function createJobDeps(
   coldStart.follow(comfy);
   const checkWeights = weights.check;
   // the check's first run (listings, index, locate) is paid while starting, on a workflow that needs no weights
+  // (a one-shot `run` checks its real workflow next, so priming would only delay it)
   const primeWeights = async () => {
-    if (!oneShot) await weights.prime?.();
+    if (oneShot) return;
+    await weights.prime?.();
     await checkWeights?.(PRIME_WORKFLOW, AbortSignal.timeout(WARM_SOCKET_WAIT_MS));
   };
   const check = checkWeights ? { checkWeights } : {};
