@@ -1,29 +1,62 @@
-// The soak of bench/job-overhead.ts (--soak N): N small jobs one after another through one worker, its RSS at
-// job 1,000 and after the last one (and 2 s later, once it has been idle), and CPU per job.
-import { cpuMs, rssMiB, type Spawned, spawnWorker } from "./_processes.ts";
+// The soak of bench/job-overhead.ts (--soak N): N small jobs one after another through one worker. RSS is read
+// every SAMPLE_EVERY jobs; a garbage-collected heap saws up and down between collections, so one reading says
+// more about where in that cycle it fell than about the memory kept. The report gives both edges of the last
+// WINDOW jobs before job 1,000 and before job N (low = what survives a collection, high = the peak), 2 s after
+// the last job, and CPU per job. RssAnon is the process's own memory; the rest is the binary's shared pages.
+import { readFile } from "node:fs/promises";
+import { cpuMs, type Spawned, spawnWorker } from "./_processes.ts";
 
 const SOAK_FIRST = 1_000;
+const WINDOW = 500;
+const SAMPLE_EVERY = 25;
 const REST_MS = 2_000;
 
+interface Memory {
+  rss: number;
+  anon: number;
+}
+
+async function memory(pid: number): Promise<Memory> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const mib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: mib("VmRSS"), anon: mib("RssAnon") };
+}
+
+function edges(samples: Memory[]): { low: Memory; high: Memory } {
+  const by = (pick: (a: number, b: number) => number, key: keyof Memory) =>
+    samples.map((s) => s[key]).reduce((a, b) => pick(a, b));
+  return {
+    low: { rss: by(Math.min, "rss"), anon: by(Math.min, "anon") },
+    high: { rss: by(Math.max, "rss"), anon: by(Math.max, "anon") },
+  };
+}
+
+const mib = (m: Memory) => `${m.rss.toFixed(1)} MiB (own ${m.anon.toFixed(1)})`;
+const change = (from: number, to: number) => `${(((to - from) / from) * 100).toFixed(1)}%`;
+
 export async function soakPhase(comfyUrl: string, jobs: number, runOne: (worker: Spawned) => Promise<unknown>) {
+  if (jobs < SOAK_FIRST + WINDOW) throw new Error(`--soak must be at least ${SOAK_FIRST + WINDOW} jobs`);
   const worker = await spawnWorker(comfyUrl);
   try {
     const pid = worker.proc.pid;
-    let atFirst = 0;
+    const early: Memory[] = [];
+    const late: Memory[] = [];
     const cpu0 = await cpuMs(pid);
-    if (jobs <= SOAK_FIRST) throw new Error(`--soak must be more than ${SOAK_FIRST} jobs`);
     for (let i = 1; i <= jobs; i++) {
       await runOne(worker);
-      if (i === SOAK_FIRST) atFirst = await rssMiB(pid);
+      if (i % SAMPLE_EVERY !== 0) continue;
+      if (i > SOAK_FIRST - WINDOW && i <= SOAK_FIRST) early.push(await memory(pid));
+      if (i > jobs - WINDOW) late.push(await memory(pid));
     }
-    const atLast = await rssMiB(pid);
     const cpu = ((await cpuMs(pid)) - cpu0) / jobs;
     await Bun.sleep(REST_MS);
-    const rested = await rssMiB(pid);
-    const change = (((atLast - atFirst) / atFirst) * 100).toFixed(1);
+    const rested = await memory(pid);
+    const a = edges(early);
+    const b = edges(late);
     console.log(
-      `soak: ${jobs} small jobs     worker RSS at job ${SOAK_FIRST} ${atFirst.toFixed(1)} MiB, at job ${jobs} ` +
-        `${atLast.toFixed(1)} MiB (${change}%), ${REST_MS / 1000} s later ${rested.toFixed(1)} MiB; CPU per job ${cpu.toFixed(1)} ms`,
+      `soak: ${jobs} small jobs     RSS over jobs ${SOAK_FIRST - WINDOW}–${SOAK_FIRST}: low ${mib(a.low)}, high ${mib(a.high)}; ` +
+        `over jobs ${jobs - WINDOW}–${jobs}: low ${mib(b.low)} (${change(a.low.rss, b.low.rss)}), high ${mib(b.high)} ` +
+        `(${change(a.high.rss, b.high.rss)}); ${REST_MS / 1000} s after the last job ${mib(rested)}; CPU per job ${cpu.toFixed(1)} ms`,
     );
   } finally {
     await worker.stop();

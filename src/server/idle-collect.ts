@@ -7,7 +7,7 @@ const BUSY_RSS_LIMIT_BYTES = 92 * 1_048_576;
 const BUSY_MIN_GAP_MS = 250;
 // and only once RSS grew this much since the last one: live data above the limit (a minute of kept results at a
 // high job rate) must not make every job pay a collection that frees nothing
-const BUSY_GROWTH_BYTES = 8 * 1_048_576;
+const BUSY_GROWTH_BYTES = 4 * 1_048_576;
 
 export interface IdleCollectorOptions {
   delayMs?: number;

@@ -31,8 +31,8 @@ const IN_MEMORY_OUTPUTS_BYTES = 4 * 1_048_576;
 
 /**
  * Keeps finished jobs small: the input is dropped (or, for a job /retry may re-run, moved to disk) and a
- * large output moves to disk until the job expires, as do small ones once those kept in memory add up to
- * IN_MEMORY_OUTPUTS_BYTES. Without `files` (RunPod mode, where nobody fetches results from us) inputs are
+ * large output moves to disk until the job expires, as does a small one /runsync already returned, or one that
+ * would take those kept in memory past IN_MEMORY_OUTPUTS_BYTES. Without `files` (RunPod mode, where nobody fetches results from us) inputs are
  * still dropped and outputs stay as they are.
  */
 export class JobRetention {
@@ -68,9 +68,10 @@ export class JobRetention {
     const output = job.output;
     this.#forgetKept(job);
     const text = output === undefined ? undefined : (job.serialized?.output ?? JSON.stringify(output));
-    const overBudget = text !== undefined && this.#keptBytes + text.length > IN_MEMORY_OUTPUTS_BYTES;
+    // a result /runsync returned is rarely read again, so it waits on disk and leaves the budget to /run results
+    const toDisk = text !== undefined && (options.returned || this.#keptBytes + text.length > IN_MEMORY_OUTPUTS_BYTES);
     const [outputFile, inputFile] = await Promise.all([
-      text === undefined ? undefined : files.spillJson(text, { always: overBudget }),
+      text === undefined ? undefined : files.spillJson(text, { always: toDisk }),
       retryable ? files.spill(input) : undefined,
     ]);
     // a small output stays in memory as it is; its text is not kept beside it

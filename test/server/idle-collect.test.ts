@@ -56,17 +56,17 @@ test("while busy, a drop over the limit collects at once: at most every 250 ms, 
   now += 150;
   collector.settled();
   expect(collections).toBe(2);
-  // live data keeps RSS over the limit: no collection until it grew 8 MiB past what the last one left
+  // live data keeps RSS over the limit: no collection until it grew 4 MiB past what the last one left
   afterCollect = 120 * MiB;
   now += 300;
   rss = 126 * MiB;
   collector.settled();
   expect(collections).toBe(3);
   now += 300;
-  rss = 127 * MiB;
+  rss = 123 * MiB;
   collector.settled();
   expect(collections).toBe(3);
-  rss = 129 * MiB;
+  rss = 125 * MiB;
   collector.settled();
   expect(collections).toBe(4);
   collector.close();

@@ -160,6 +160,22 @@ test("small outputs share a 4 MiB in-memory budget: past it they wait on disk to
   expect(last.output).toEqual(output(5));
 });
 
+test("a small result /runsync returned waits on disk, out of the budget; a small /run result stays in memory", async () => {
+  const { store, app } = setup(async () => ({ text: "small" }));
+  const body = JSON.stringify({ input: { workflow: {} } });
+  const headers = { "content-type": "application/json" };
+  const sync = (await (await app.request("/runsync", { method: "POST", body, headers })).json()) as { id: string };
+  const run = (await (await app.request("/run", { method: "POST", body, headers })).json()) as { id: string };
+  await store.wait(run.id, 2_000);
+  await settled(() => store.get(sync.id)?.outputFile !== undefined);
+  expect(store.get(sync.id)?.keptBytes).toBeUndefined();
+  await Bun.sleep(20);
+  expect(store.get(run.id)?.outputFile).toBeUndefined();
+  expect(store.get(run.id)?.keptBytes).toBeGreaterThan(0);
+  const again = (await (await app.request(`/status/${sync.id}`)).json()) as { output: unknown };
+  expect(again.output).toEqual({ text: "small" });
+});
+
 test("a result /runsync returned keeps only its last progress chunk; a /run job keeps its whole stream", async () => {
   const chunk = (value: number) => ({ node: "3", value, max: 3, percent: (value / 3) * 100 });
   const { store, app } = setup(async (_job, execution) => {
