@@ -127,7 +127,9 @@ export class JobStore {
       await this.#waiters.wait(id, ms, () => job.stream.length > 0 || TERMINAL_STATUSES.has(job.status));
     }
     // delivered chunks are never sent again, so they need not be kept
-    return job.stream.splice(0);
+    const kept = job.streamText === undefined ? [] : (JSON.parse(job.streamText) as JobProgress[]);
+    job.streamText = undefined;
+    return [...kept, ...job.stream.splice(0)];
   }
 
   /**
@@ -165,6 +167,7 @@ export class JobStore {
       finishedAt: undefined,
       progress: undefined,
       stream: [],
+      streamText: undefined,
     });
     job.expiresAt = this.#now() + (job.request.policy?.ttl ?? DEFAULT_TTL_MS);
     this.counts.retried++;

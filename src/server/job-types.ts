@@ -19,6 +19,8 @@ export interface JobRecord {
   progress?: JobProgress;
   /** Progress chunks not yet taken by /stream. */
   stream: JobProgress[];
+  /** Once the job settled: its chunks not yet taken, as JSON text (job-retention.ts). */
+  streamText?: string;
   controller?: AbortController;
   /** Absolute time (ms) after which the job is forgotten (policy.ttl, or RESULT_TTL_S after finishing). */
   expiresAt: number;

@@ -187,10 +187,16 @@ test("a result /runsync returned keeps only its last progress chunk; a /run job 
   const sync = (await (await app.request("/runsync", { method: "POST", body, headers })).json()) as { id: string };
   const run = (await (await app.request("/run", { method: "POST", body, headers })).json()) as { id: string };
   await store.wait(run.id, 2_000);
-  await settled(() => store.get(sync.id)?.stream.length === 1);
-  expect(store.get(sync.id)?.stream).toEqual([chunk(3)]);
-  await Bun.sleep(20);
-  expect(store.get(run.id)?.stream).toEqual([chunk(1), chunk(2), chunk(3)]);
+  // settled chunks wait as one string, not as objects
+  await settled(() => store.get(sync.id)?.streamText !== undefined);
+  await settled(() => store.get(run.id)?.streamText !== undefined);
+  expect(store.get(sync.id)?.stream).toEqual([]);
+  const stream = async (id: string) =>
+    ((await (await app.request(`/stream/${id}`, { method: "POST" })).json()) as { stream: unknown[] }).stream;
+  expect(await stream(sync.id)).toEqual([{ output: chunk(3) }]);
+  expect(await stream(run.id)).toEqual([chunk(1), chunk(2), chunk(3)].map((output) => ({ output })));
+  // each chunk is handed out once
+  expect(await stream(run.id)).toEqual([]);
 });
 
 afterAll(() => rmSync(parent, { recursive: true, force: true }));
