@@ -160,3 +160,11 @@ export function loaderFolder(classType: string, input: string): string | undefin
   const inputs = Object.hasOwn(LOADERS, classType) ? LOADERS[classType] : undefined;
   return inputs && Object.hasOwn(inputs, input) ? inputs[input] : undefined;
 }
+
+/** The folders the known loaders among `classTypes` list from (unions as they are), each once. */
+export function loaderFolders(classTypes: readonly string[]): string[] {
+  const folders = classTypes.flatMap((type) =>
+    Object.hasOwn(LOADERS, type) ? Object.values(LOADERS[type] ?? {}) : [],
+  );
+  return [...new Set(folders)];
+}

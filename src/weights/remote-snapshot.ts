@@ -12,8 +12,11 @@ import type { ModelSnapshot } from "./model-index.ts";
 export interface RemoteSnapshots {
   /** A snapshot for the given folder keys; `fresh` lists them again now instead of trusting a recent listing. */
   snapshot(lookups: readonly string[], options?: { fresh?: boolean }): Promise<ModelSnapshot>;
-  /** Lists every folder ComfyUI has (GET /models), so the first job finds each one listed already. */
-  listAll(): Promise<void>;
+  /**
+   * Lists `folders` (every folder ComfyUI has, from GET /models, when absent), so the first job finds each one
+   * listed already.
+   */
+  list(folders?: readonly string[]): Promise<void>;
 }
 
 // a listing this young is used as it is; an older one is still used, but read again in the background
@@ -86,8 +89,10 @@ export function createRemoteSnapshots(client: ComfyClient, now = Date.now): Remo
       const entries = await Promise.all([...keys].map(async (key) => [key, await listed(key, fresh)] as const));
       return _snapshot(new Map(entries.map(([key, listing]) => [key, listing.names])), await pathsNow);
     },
-    async listAll() {
-      const keys = (await client.models().catch(() => [] as string[])).filter((key) => !NOT_MODEL_FOLDERS.has(key));
+    async list(folders) {
+      const keys = folders
+        ? [...new Set(folders.flatMap((folder) => folder.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder)))]
+        : (await client.models().catch(() => [] as string[])).filter((key) => !NOT_MODEL_FOLDERS.has(key));
       await Promise.all([folderPaths(true), ...keys.map(read)]);
     },
   };

@@ -74,12 +74,12 @@ export function createLocalModels(
 
 /**
  * The /health weights state plus the job hook (undefined with WEIGHTS_MODE=skip), and `prime`, which readies
- * what the first job's check reads (an attached ComfyUI's folder listings) while the worker starts.
+ * what the first job's check reads (an attached ComfyUI's folder listings: `folders`, or all) while it starts.
  */
 export function createServeWeights(options: ServeWeightsOptions): {
   health: WeightsState;
   check?: WeightsCheck;
-  prime?: () => Promise<void>;
+  prime?: (folders?: readonly string[]) => Promise<void>;
 } {
   const health = options.health ?? createWeightsState();
   const local = options.local ?? createLocalModels(options.models, options.config.EXTRA_MODEL_PATHS ?? [], options.env);
@@ -96,6 +96,6 @@ export function createServeWeights(options: ServeWeightsOptions): {
     ...(options.download ? { download: options.download } : {}),
     ...(options.onPresent ? { onPresent: options.onPresent } : {}),
   });
-  const prime = check && "listAll" in snapshots ? { prime: () => snapshots.listAll() } : {};
+  const prime = check && "list" in snapshots ? { prime: (folders?: readonly string[]) => snapshots.list(folders) } : {};
   return { health, ...(check ? { check } : {}), ...prime };
 }

@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import type { JobDeps } from "../jobs/pipeline.ts";
 import { primeJobRun } from "../jobs/prime.ts";
 import type { Logger } from "../log.ts";
+import { loaderFolders } from "../weights/loaders.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { ColdStart } from "./cold-start.ts";
 import { createWorkerWeights, type WorkerWeights } from "./weights.ts";
@@ -56,12 +57,14 @@ export function createJobDeps(
   coldStart = new ColdStart({ config, log, local: weights.local });
   coldStart.follow(comfy);
   const checkWeights = weights.check;
-  // the check's first run (listings, index, locate) is paid while starting, on a workflow that needs no weights
-  // (a one-shot `run` checks its real workflow next, so priming would only delay it)
+  // an attached ComfyUI's folder listings are read while starting, beside /object_info: every folder for serve,
+  // the folders of the workflow's known loaders and embeddings (which the check lists for every job) for a `run`
+  const runFolders = () => [...loaderFolders(nodeTypes ?? []), "embeddings"];
+  const listFolders = async () => weights.prime?.(oneShot ? runFolders() : undefined);
+  // the check's first run (index, locate) is paid while starting, on a workflow that needs no weights (a one-shot
+  // `run` checks its real workflow next, so this would only delay it)
   const primeWeights = async () => {
-    if (oneShot) return;
-    await weights.prime?.();
-    await checkWeights?.(PRIME_WORKFLOW, AbortSignal.timeout(WARM_SOCKET_WAIT_MS));
+    if (!oneShot) await checkWeights?.(PRIME_WORKFLOW, AbortSignal.timeout(WARM_SOCKET_WAIT_MS));
   };
   const check = checkWeights ? { checkWeights } : {};
   // a supervised ComfyUI (or the emulator) writes where we can read; an attached one is only reached over HTTP
@@ -70,25 +73,28 @@ export function createJobDeps(
   const deps: WorkerJobDeps = { client, comfy, config, log, objectInfo, ...files, ...check, weights, coldStart };
   // the warm-up job runs against a stand-in ComfyUI while the real one boots; a one-shot `run` has no later job
   const primed = oneShot ? Promise.resolve() : primeJobRun(deps).then(() => {});
-  deps.warmed = warmComfy(comfy, client, objectInfo, primeWeights, primed);
+  deps.warmed = warmComfy(comfy, client, { objectInfo, listFolders, primeWeights }, primed);
   return deps;
 }
 
 /**
- * Whenever ComfyUI turns ready, fetch /object_info and open the event socket, so no job waits for either (nor
- * for the warm-up job); the socket is closed once ComfyUI is stopped for good.
+ * Whenever ComfyUI turns ready, fetch /object_info, read the folder listings beside it and open the event socket,
+ * so no job waits for any of them (nor for the warm-up job); the socket is closed once ComfyUI is stopped for good.
  */
 function warmComfy(
   comfy: ComfyHandle,
   client: ComfyClient,
-  objectInfo: () => Promise<unknown>,
-  primeWeights: () => Promise<void>,
+  steps: {
+    objectInfo: () => Promise<unknown>;
+    listFolders: () => Promise<void>;
+    primeWeights: () => Promise<void>;
+  },
   primed: Promise<void>,
 ): () => Promise<void> {
   let current = Promise.resolve();
   const warm = () => {
-    const info = objectInfo()
-      .then(primeWeights)
+    const info = Promise.all([steps.objectInfo(), steps.listFolders()])
+      .then(steps.primeWeights)
       .catch(() => {});
     current = Promise.all([info, client.events.opened(WARM_SOCKET_WAIT_MS), primed]).then(() => {});
   };

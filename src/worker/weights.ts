@@ -17,8 +17,11 @@ import { createWeightsState, type WeightsState } from "../weights/weight-state.t
 export interface WorkerWeights {
   health: WeightsState;
   check?: WeightsCheck;
-  /** Readies what the first job's check reads (an attached ComfyUI's folder listings); absent when nothing to do. */
-  prime?: () => Promise<void>;
+  /**
+   * Readies what the first job's check reads (an attached ComfyUI's folder listings: `folders`, or all); absent
+   * when nothing to do.
+   */
+  prime?: (folders?: readonly string[]) => Promise<void>;
   /** PRELOAD_KIT and PRELOAD_WORKFLOW; resolves at once when neither is set. */
   preload(signal?: AbortSignal): Promise<void>;
   /** Aborts running transfers (their `.part` files stay for the next start to resume). */

@@ -5,6 +5,7 @@ import { isWorkerError } from "../../src/errors.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
 import { createWeightsCheck } from "../../src/weights/job-check.ts";
+import { loaderFolders } from "../../src/weights/loaders.ts";
 import { createRemoteSnapshots, remoteFolderLabel } from "../../src/weights/remote-snapshot.ts";
 import type { WeightsState } from "../../src/weights/weight-state.ts";
 import type { ApiWorkflow } from "../../src/workflow/api.ts";
@@ -130,7 +131,7 @@ test("kept listings: the start-up listing serves later jobs without a request pe
   const { asked, comfy } = changingComfy();
   let clock = 1_000_000;
   const snapshots = createRemoteSnapshots(comfy, () => clock);
-  await snapshots.listAll();
+  await snapshots.list();
   // custom_nodes holds no weights (ComfyUI would walk every file of every pack for it)
   expect(asked.sort()).toEqual(["", "checkpoints", "embeddings", "loras"]);
   asked.length = 0;
@@ -144,10 +145,26 @@ test("kept listings: the start-up listing serves later jobs without a request pe
   expect(asked.sort()).toEqual(["checkpoints", "embeddings"]);
 });
 
+test("a one-shot run lists only the folders it names at start, and its check then asks for nothing", async () => {
+  const { asked, comfy } = changingComfy();
+  const snapshots = createRemoteSnapshots(comfy);
+  await snapshots.list([
+    ...loaderFolders(["CheckpointLoaderSimple", "KSampler", "CheckpointLoaderSimple"]),
+    "embeddings",
+  ]);
+  expect(asked.sort()).toEqual(["checkpoints", "embeddings"]);
+  asked.length = 0;
+  await checkOver(snapshots)("a.safetensors");
+  expect(asked).toEqual([]);
+  // a folder it did not name is listed when a job needs it
+  await snapshots.snapshot(["loras"]);
+  expect(asked).toEqual(["loras"]);
+});
+
 test("kept listings: a file added since the listing is found, since a miss is checked with a fresh listing", async () => {
   const { files, asked, comfy } = changingComfy();
   const snapshots = createRemoteSnapshots(comfy);
-  await snapshots.listAll();
+  await snapshots.list();
   files.checkpoints?.push("new.safetensors");
   asked.length = 0;
   await checkOver(snapshots)("new.safetensors");
@@ -161,7 +178,7 @@ test("kept listings: past the trust window a listing is read again before a job 
   const { files, comfy } = changingComfy();
   let clock = 1_000_000;
   const snapshots = createRemoteSnapshots(comfy, () => clock);
-  await snapshots.listAll();
+  await snapshots.list();
   const before = await snapshots.snapshot(["checkpoints"]);
   expect(before.find("checkpoints", "a.safetensors")).toBeDefined();
   // removed from ComfyUI's disk: a listing within the trust window may still show it, an older one may not
