@@ -71,6 +71,8 @@ class Attached extends HandleBase implements ComfyHandle {
 
   async #start(): Promise<void> {
     const timeoutMs = this.#options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    // asked at once, so it comes back while /system_stats is answered; read again if ComfyUI was not up yet
+    const early = this.#readBufferedOutput();
     const outcome = await this.#untilAnswering(timeoutMs, undefined);
     if (outcome === "aborted") throw stoppedError();
     if (outcome !== "ready") {
@@ -81,7 +83,7 @@ class Attached extends HandleBase implements ComfyHandle {
       this.fail(error);
       throw error;
     }
-    await this.#replayBufferedOutput();
+    this.#replay((await early) ?? (await this.#readBufferedOutput()));
     void this.#follow().catch((error: unknown) => {
       // never expected (probes do not throw); keep it visible rather than an unhandled rejection
       this.log.error(`watching ComfyUI at ${this.url} stopped: ${(error as Error)?.message ?? error}`);
@@ -93,19 +95,22 @@ class Attached extends HandleBase implements ComfyHandle {
    * lines followed): replaying them as lines lets the same readers find the custom node import table and the
    * packs that failed to import. Best effort: a ComfyUI without the route (older releases) just has none.
    */
-  async #replayBufferedOutput(): Promise<void> {
+  async #readBufferedOutput(): Promise<string | undefined> {
     try {
       const signal = AbortSignal.any([this.life.signal, AbortSignal.timeout(LOG_READ_TIMEOUT_MS)]);
       const response = await fetch(`${this.url}/internal/logs/raw`, { signal });
       const parsed = response.ok ? RawLogs.safeParse(await response.json()) : undefined;
-      if (!parsed?.success) return;
-      const text = parsed.data.entries.map((entry) => entry.m).join("");
-      for (const raw of text.split(/\r?\n/)) {
-        const line = uncolouredComfyLine(raw);
-        if (line.trim() !== "") this.emitLine(line);
-      }
+      return parsed?.success ? parsed.data.entries.map((entry) => entry.m).join("") : undefined;
     } catch (error) {
       this.log.debug(`could not read ComfyUI's buffered output at ${this.url}: ${(error as Error)?.message ?? error}`);
+      return undefined;
+    }
+  }
+
+  #replay(text: string | undefined): void {
+    for (const raw of text?.split(/\r?\n/) ?? []) {
+      const line = uncolouredComfyLine(raw);
+      if (line.trim() !== "") this.emitLine(line);
     }
   }
 

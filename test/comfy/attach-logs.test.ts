@@ -79,3 +79,31 @@ test("a ComfyUI without the route (older releases, a proxy in front) attaches al
   const { lines, failed } = await attachAndRead(`http://127.0.0.1:${port}`);
   expect([lines, failed]).toEqual([[], []]);
 });
+
+test("the buffered output is asked for beside /system_stats, and again once ComfyUI answers if it was not up", async () => {
+  const raw = await Bun.file(REAL_RAW_LOGS).json();
+  const port = await freePort();
+  const seen: string[] = [];
+  // up 30 ms after the first request: the early requests are refused, as by a ComfyUI still loading its nodes
+  let firstAt: number | undefined;
+  const server = Bun.serve({
+    port,
+    hostname: "127.0.0.1",
+    fetch: async (req) => {
+      const path = new URL(req.url).pathname;
+      firstAt ??= Date.now();
+      const up = Date.now() - firstAt >= 30;
+      seen.push(`${path}${up ? "" : " (starting)"}`);
+      if (!up) return new Response(null, { status: 503 });
+      if (path === "/system_stats") return Response.json({ devices: [] });
+      return path === "/internal/logs/raw" ? Response.json(raw) : new Response(null, { status: 404 });
+    },
+  });
+  cleanup.servers.push(server);
+  const { failed } = await attachAndRead(`http://127.0.0.1:${port}`);
+  expect(failed.map((pack) => pack.name)).toEqual(["Broken-Pack"]);
+  expect(seen.filter((request) => request.startsWith("/internal/logs/raw"))).toEqual([
+    "/internal/logs/raw (starting)",
+    "/internal/logs/raw",
+  ]);
+});
