@@ -9,7 +9,11 @@ import { CancelReply, HealthReply, StatusReply, StreamReply, type SubmitBody, Su
 /** RunPod's public endpoint API for one endpoint (reference §4): submit, status, stream, cancel, health. */
 export interface EndpointClient {
   readonly target: EndpointTarget;
-  /** `POST /run`. Retried only on 429/503 (nothing was queued); other failures are thrown, never resubmitted. */
+  /**
+   * `POST /run`. Retried only on 429/503 (nothing was queued); other failures are thrown, never resubmitted.
+   * `signal` stops the retries, but a request already sent runs to its answer (or its own timeout): it may have
+   * queued the job, and the caller needs the id to cancel it.
+   */
   submit(body: SubmitBody, signal?: AbortSignal): Promise<SubmitReply>;
   /** `GET /status/{id}`: status, delayTime/executionTime, output (progress while IN_PROGRESS), error. */
   status(jobId: string, signal?: AbortSignal): Promise<StatusReply>;
@@ -95,7 +99,7 @@ export function createEndpointClient(options: EndpointClientOptions): EndpointCl
     target,
     submit: (body, signal) =>
       _submitWithRetry(
-        () => call(SubmitReply, "run", "/run", { method: "POST", body, signal }),
+        () => call(SubmitReply, "run", "/run", { method: "POST", body }),
         options.submitAttempts ?? SUBMIT_ATTEMPTS,
         signal,
       ),
@@ -131,6 +135,7 @@ export function endpointClientFromConfig(
 // a 429 or 503 means the job was not queued, so sending it again cannot run it twice; anything else might have been
 async function _submitWithRetry<T>(attempt: () => Promise<T>, attempts: number, signal?: AbortSignal): Promise<T> {
   for (let n = 0; ; n++) {
+    signal?.throwIfAborted();
     try {
       return await attempt();
     } catch (error) {

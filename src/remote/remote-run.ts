@@ -14,7 +14,7 @@ import { prepareRequest } from "./inputs.ts";
 import { appendRun } from "./ledger.ts";
 import { outputFetcher, outputItems, parseRemoteOutput, type RemoteOutput, remoteErrorText } from "./outputs.ts";
 import { billedSeconds, type GpuPrice } from "./pricing.ts";
-import type { HealthReply, StatusReply } from "./schemas.ts";
+import type { HealthReply, StatusReply, SubmitBody } from "./schemas.ts";
 
 /** Where a remote run shows what happens (the CLI's progress renderer fits). */
 export interface RunView {
@@ -70,7 +70,7 @@ export async function runRemote(client: EndpointClient, options: RemoteRunOption
     );
   if (options.timeoutMs) prepared.body.policy = { executionTimeout: Math.max(5_000, options.timeoutMs) };
   const submittedAt = Date.now();
-  const { id } = await client.submit(prepared.body, options.signal);
+  const id = await _submit(client, prepared.body, options);
   options.view.note(`submitted job ${id} to ${client.target.url}`);
   // RunPod's delayTime lumps queue wait and cold start together; whether a worker was ready tells them apart
   const coldStart = client.health(options.signal).then(_noWorkerReady, () => null);
@@ -144,6 +144,21 @@ function _noWorkerReady(health: HealthReply): boolean | null {
   const workers = health.workers;
   if (!workers) return null;
   return (workers.idle ?? 0) + (workers.running ?? 0) + (workers.ready ?? 0) === 0;
+}
+
+// Ctrl-C or --timeout while /run is on its way: the request is not cut off, since it may already have queued the
+// job; once its id is known the job is cancelled, so nothing keeps running (and billing) unseen
+async function _submit(client: EndpointClient, body: SubmitBody, options: RemoteRunOptions): Promise<string> {
+  const waiting = () => options.view.note("interrupted while submitting: waiting for the job's id to cancel it");
+  options.signal.addEventListener("abort", waiting, { once: true });
+  try {
+    const { id } = await client.submit(body, options.signal);
+    if (!options.signal.aborted) return id;
+    await _cancel(client, id, options);
+    throw options.signal.reason;
+  } finally {
+    options.signal.removeEventListener("abort", waiting);
+  }
 }
 
 // Ctrl-C or --timeout: the remote job must not keep running (and billing) after we stop following it

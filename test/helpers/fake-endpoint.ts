@@ -55,6 +55,8 @@ export interface FakeEndpoint {
   expire(jobId: string): void;
   /** Delay every /stream answer by this many ms. */
   streamDelayMs: number;
+  /** Delay every /run answer by this many ms; the job is queued before the wait, as RunPod's would be. */
+  submitDelayMs: number;
   /** What /health reports about workers (idle 0 and running 0: a job will wait for a cold start). */
   workers: { idle: number; running: number };
   stop(): void;
@@ -74,6 +76,7 @@ export function startFakeEndpoint(options: { id?: string; apiKey?: string } = {}
     cancels: [],
     plan: { final: { status: "COMPLETED", output: { ok: true } } },
     streamDelayMs: 0,
+    submitDelayMs: 0,
     workers: { idle: 1, running: 0 },
     failNext: (op, status, count = 1, headers = {}) => {
       for (let i = 0; i < count; i++) failures.push({ op, status, headers });
@@ -117,7 +120,11 @@ export function startFakeEndpoint(options: { id?: string; apiKey?: string } = {}
 }
 
 async function _route(fake: FakeEndpoint, op: string, jobId: string | undefined, req: Request): Promise<Response> {
-  if (op === "run" && req.method === "POST") return Response.json(_submit(fake, await req.json()));
+  if (op === "run" && req.method === "POST") {
+    const reply = _submit(fake, await req.json());
+    if (fake.submitDelayMs) await Bun.sleep(fake.submitDelayMs);
+    return Response.json(reply);
+  }
   if (op === "health") return Response.json({ jobs: { inQueue: 0, inProgress: 0 }, workers: fake.workers });
   const job = jobId ? fake.jobs.get(jobId) : undefined;
   if (!job || job.expired) return Response.json({ error: "job not found" }, { status: 404 });

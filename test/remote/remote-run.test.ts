@@ -98,3 +98,46 @@ test("aborting cancels the remote job and records it as CANCELLED", async () => 
   expect(fake.cancels).toEqual([...fake.jobs.keys()]);
   expect(JSON.parse(readFileSync(join(dir, "abort.jsonl"), "utf8"))).toMatchObject({ status: "CANCELLED" });
 });
+
+test("aborting while /run is on its way waits for the job's id and cancels the job it queued", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = { queueMs: 30_000 };
+  fake.submitDelayMs = 300;
+  const controller = new AbortController();
+  const notes: string[] = [];
+  const run = runRemote(
+    createEndpointClient({ endpoint: fake.url }),
+    options(join(dir, "abort-submit"), {
+      signal: controller.signal,
+      ledger: join(dir, "abort-submit.jsonl"),
+      view: { ...view, note: (text: string) => notes.push(text) },
+    }),
+  );
+  // queued on the endpoint, its answer not back yet
+  for (let i = 0; i < 200 && fake.jobs.size === 0; i++) await Bun.sleep(5);
+  controller.abort(new Error("stop"));
+  await expect(run).rejects.toThrow("stop");
+  const [id] = [...fake.jobs.keys()];
+  expect(fake.cancels).toEqual([id as string]);
+  expect(fake.jobs.get(id as string)?.status).toBe("CANCELLED");
+  expect(notes[0]).toContain("waiting for the job's id to cancel it");
+  expect(JSON.parse(readFileSync(join(dir, "abort-submit.jsonl"), "utf8"))).toMatchObject({
+    job_id: id,
+    status: "CANCELLED",
+  });
+});
+
+test("aborting while /run is retried after a 429 stops the retries: nothing was queued", async () => {
+  fake = startFakeEndpoint();
+  fake.failNext("run", 429, 1, { "retry-after": "5" });
+  const controller = new AbortController();
+  const run = runRemote(
+    createEndpointClient({ endpoint: fake.url }),
+    options(join(dir, "abort-retry"), { signal: controller.signal, ledger: join(dir, "abort-retry.jsonl") }),
+  );
+  for (let i = 0; i < 200 && fake.requests.length === 0; i++) await Bun.sleep(5);
+  controller.abort(new Error("stop"));
+  await expect(run).rejects.toThrow("stop");
+  expect(fake.requests.filter((r) => r.startsWith("POST")).length).toBe(1);
+  expect(fake.jobs.size).toBe(0);
+});
