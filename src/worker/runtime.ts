@@ -131,7 +131,8 @@ async function _instance(
   const env = { CUDA_VISIBLE_DEVICES: String(gpu.index) };
   const { comfy, dispose, models } = await createComfy(own, tagged, { ...options, env });
   const client = createComfyClient({ url: comfy.url, log: tagged });
-  const deps = createJobDeps(own, log, comfy, client, models, options);
+  // the first instance's warm-up runs have readied the process's code for all of them
+  const deps = createJobDeps(own, log, comfy, client, models, slot === 0 ? options : { ...options, warmUps: 1 });
   return { gpu, comfy, client, deps, dispose };
 }
 
