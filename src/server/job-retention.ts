@@ -33,9 +33,9 @@ const IN_MEMORY_OUTPUTS_BYTES = 4 * 1_048_576;
 
 /**
  * Keeps finished jobs small: the input is dropped (or, for a job /retry may re-run, moved to disk) and a
- * large output moves to disk until the job expires, as does a small one /runsync already returned, or one that
- * would take those kept in memory past IN_MEMORY_OUTPUTS_BYTES. Without `files` (RunPod mode, where nobody fetches results from us) inputs are
- * still dropped and outputs stay as they are.
+ * large output moves to disk until the job expires, as does a small one /runsync already returned, or one
+ * that would take those kept in memory past IN_MEMORY_OUTPUTS_BYTES. Without `files` (RunPod mode, where
+ * nobody fetches results from us) inputs are still dropped and outputs stay as they are.
  */
 export class JobRetention {
   readonly #files: ResultFiles | undefined;
