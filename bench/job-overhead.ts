@@ -4,7 +4,8 @@
 // (small and ~3 MB outputs), serve --mode runpod (take → done against a local RunPod job server) and `run`;
 // the first job after start apart; RSS and CPU per job of the worker process; ComfyUI's idle gap between
 // prompts (execution_success → next execution_start in /history) and throughput with 1 and 2 clients.
-// With --soak N it also runs N small jobs through one worker and prints its RSS at job 1,000 and job N.
+// With --soak N it also runs N small jobs through one worker and prints the low and high edge of its RSS over the
+// 500 jobs before job 1,000 and before job N (_soak.ts).
 // Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 100] [--large 200] [--soak 10000]   (builds dist/ when stale)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
