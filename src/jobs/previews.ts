@@ -6,7 +6,6 @@
  * to RunPod): frames are dropped behind it, and the job never waits.
  */
 import { z } from "zod";
-import { fitPreview } from "../previews/fit.ts";
 import type { PreviewFrame } from "../previews/frames.ts";
 import { PreviewThrottle } from "../previews/throttle.ts";
 
@@ -51,6 +50,8 @@ export function jobPreviews(
   if (!deliver || (!request && !previewsOn)) return undefined;
   const { max_fps, max_px } = request ?? PreviewRequest.parse({});
   const throttle = new PreviewThrottle<PreviewFrame>(max_fps, async (frame) => {
+    // the image codecs load with the first preview: most jobs ask for none, and `run` starts without them
+    const { fitPreview } = await import("../previews/fit.ts");
     const fitted = fitPreview(frame, max_px, MAX_PREVIEW_BYTES);
     if (!fitted) return;
     const node = frame.nodeId ?? currentNode();
