@@ -1,8 +1,9 @@
 import { IdleCollector } from "./idle-collect.ts";
+import { packStream, type StreamedJob } from "./job-stream.ts";
 import type { ResultFiles, SpilledFile } from "./result-files.ts";
 
 /** What retention needs of a job record. */
-export interface RetainedJob {
+export interface RetainedJob extends StreamedJob {
   status: string;
   request: { input: Record<string, unknown> };
   output?: unknown;
@@ -14,11 +15,6 @@ export interface RetainedJob {
   inputFile?: SpilledFile;
   /** JSON length of an output kept in memory (counted against the in-memory budget). */
   keptBytes?: number;
-  /** Progress chunks not yet read from /stream, and the latest one. */
-  stream?: unknown[];
-  /** A settled job's unread chunks, as JSON text (what /stream hands out next). */
-  streamText?: string;
-  progress?: unknown;
 }
 
 // RunPod keeps a /runsync result about a minute after returning it (reference §4.1)
@@ -59,13 +55,8 @@ export class JobRetention {
     if (!retryable) job.request = SETTLED_REQUEST;
     // a result /runsync returned keeps only its last unread chunk (cumulative: every finished node with its files),
     // since its caller has the result and a minute of them at a high job rate adds up; a /run job keeps its stream
-    // for a reader that comes late, and no finished job shows live progress. The chunks are kept as one string:
-    // their objects, made one by one during the job among its garbage, would each keep a heap block alive
-    // (10,000 /runsync jobs: 9 MiB more resident while a minute of results was kept)
-    if (job.stream?.length) {
-      job.streamText = JSON.stringify(options.returned ? job.stream.slice(-1) : job.stream);
-      job.stream = [];
-    }
+    // for a reader that comes late, and no finished job shows live progress
+    packStream(job, options.returned ?? false);
     job.progress = undefined;
     const files = this.#files;
     if (!files) {

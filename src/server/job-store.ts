@@ -2,6 +2,7 @@ import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { timerMs } from "../lib/time.ts";
 import { JobRetention, RUNSYNC_RESULT_KEEP_MS, RUNSYNC_SPILL_DELAY_MS } from "./job-retention.ts";
+import { pushPreview, pushProgress, takeStream } from "./job-stream.ts";
 import type { JobRequest } from "./schemas.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -126,10 +127,7 @@ export class JobStore {
     if (job.stream.length === 0 && !TERMINAL_STATUSES.has(job.status)) {
       await this.#waiters.wait(id, ms, () => job.stream.length > 0 || TERMINAL_STATUSES.has(job.status));
     }
-    // delivered chunks are never sent again, so they need not be kept
-    const kept = job.streamText === undefined ? [] : (JSON.parse(job.streamText) as JobProgress[]);
-    job.streamText = undefined;
-    return [...kept, ...job.stream.splice(0)];
+    return takeStream(job);
   }
 
   /**
@@ -238,15 +236,11 @@ export class JobStore {
       const output = await this.#options.execute(job, {
         signal: controller.signal,
         onProgress: (progress) => {
-          job.progress = progress;
-          job.stream.push(progress);
+          pushProgress(job, progress);
           this.#waiters.notify(job.id);
         },
         onPreview: (preview) => {
-          // at most one preview waits for a slow reader: a newer one replaces it, so the stream never grows
-          const waiting = job.stream.findIndex((chunk) => chunk.preview !== undefined);
-          if (waiting >= 0) job.stream.splice(waiting, 1);
-          job.stream.push({ ...(job.progress ?? { node: preview.node ?? "", value: 0, max: 0, percent: 0 }), preview });
+          pushPreview(job, preview);
           this.#waiters.notify(job.id);
         },
       });

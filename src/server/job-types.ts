@@ -1,13 +1,15 @@
 import type { JobFailure } from "../jobs/failure.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import type { JobPreview } from "../jobs/previews.ts";
+import type { StreamedJob } from "./job-stream.ts";
 import type { ResultFiles, SpilledFile } from "./result-files.ts";
 import type { JobRequest } from "./schemas.ts";
 
 export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
 
-export interface JobRecord {
+/** A job of the store; its progress stream (`stream`, `streamText`, `progress`) is handled in job-stream.ts. */
+export interface JobRecord extends StreamedJob {
   id: string;
   status: JobStatus;
   request: JobRequest;
@@ -16,11 +18,6 @@ export interface JobRecord {
   finishedAt?: number;
   output?: unknown;
   error?: string;
-  progress?: JobProgress;
-  /** Progress chunks not yet taken by /stream. */
-  stream: JobProgress[];
-  /** Once the job settled: its chunks not yet taken, as JSON text (job-retention.ts). */
-  streamText?: string;
   controller?: AbortController;
   /** Absolute time (ms) after which the job is forgotten (policy.ttl, or RESULT_TTL_S after finishing). */
   expiresAt: number;
