@@ -84,25 +84,33 @@ export function createRemoteSnapshots(client: ComfyClient, now = Date.now): Remo
   return {
     async snapshot(lookups, options = {}) {
       const fresh = options.fresh ?? false;
-      const keys = new Set(lookups.flatMap((lookup) => lookup.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder)));
+      const keys = _folderKeys(lookups);
       const pathsNow = folderPaths(fresh);
-      const entries = await Promise.all([...keys].map(async (key) => [key, await listed(key, fresh)] as const));
+      const entries = await Promise.all(keys.map(async (key) => [key, await listed(key, fresh)] as const));
       return _snapshot(new Map(entries.map(([key, listing]) => [key, listing.names])), await pathsNow);
     },
     async list(folders) {
       const keys = folders
-        ? [...new Set(folders.flatMap((folder) => folder.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder)))]
+        ? _folderKeys(folders)
         : (await client.models().catch(() => [] as string[])).filter((key) => !NOT_MODEL_FOLDERS.has(key));
       await Promise.all([folderPaths(true), ...keys.map(read)]);
     },
   };
 }
 
+// the folder keys ComfyUI lists for lookups: unions split, legacy names mapped
+function _parts(folder: string): string[] {
+  return folder.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder);
+}
+
+function _folderKeys(lookups: readonly string[]): string[] {
+  return [...new Set(lookups.flatMap(_parts))];
+}
+
 function _snapshot(lists: Map<string, Map<string, string>>, paths: Record<string, string[]>): ModelSnapshot {
-  const parts = (folder: string) => folder.split(FOLDER_UNION_SEPARATOR).map(canonicalFolder);
   const files = (folder: string) => {
     const out = new Map<string, string>();
-    for (const part of parts(folder))
+    for (const part of _parts(folder))
       for (const [name, url] of lists.get(part) ?? []) if (!out.has(name)) out.set(name, url);
     return out;
   };
@@ -111,7 +119,7 @@ function _snapshot(lists: Map<string, Map<string, string>>, paths: Record<string
     find: (folder, name) => files(folder).get(name),
     files,
     searched: (folder) =>
-      parts(folder).flatMap((part) => (paths[part]?.length ? paths[part] : [remoteFolderLabel(part)])),
+      _parts(folder).flatMap((part) => (paths[part]?.length ? paths[part] : [remoteFolderLabel(part)])),
     folders: () => [...lists.keys()],
   };
 }
