@@ -137,9 +137,13 @@ export function missingWeightsError(bad: WeightReport[]): WorkerError {
 }
 
 function _lookups(workflow: ApiWorkflow, objectInfo: ObjectInfo, ui: UiWorkflow | undefined): string[] {
-  // the folders a remote listing must fetch: every loader folder plus embeddings
   const required = requiredFiles(workflow, { objectInfo, ...(ui ? { ui } : {}) });
-  return [...new Set([...required.weights.map((weight) => weight.lookup), "embeddings"])];
+  return checkedFolders(required.weights.map((weight) => weight.lookup));
+}
+
+/** The folders a check of weights in `loaderFolders` looks in (what a remote listing must fetch): embeddings too. */
+export function checkedFolders(loaderFolders: readonly string[]): string[] {
+  return [...new Set([...loaderFolders, "embeddings"])];
 }
 
 function _record(health: WeightsState, reports: WeightReport[]): void {

@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import type { JobDeps } from "../jobs/pipeline.ts";
 import { primeJobRun } from "../jobs/prime.ts";
 import type { Logger } from "../log.ts";
+import { checkedFolders } from "../weights/job-check.ts";
 import { loaderFolders } from "../weights/loaders.ts";
 import type { ComfyModels } from "../weights/serve-weights.ts";
 import { ColdStart } from "./cold-start.ts";
@@ -63,8 +64,8 @@ export function createJobDeps(
   coldStart.follow(comfy);
   const checkWeights = weights.check;
   // an attached ComfyUI's folder listings are read while starting, beside /object_info: every folder for serve,
-  // the folders of the workflow's known loaders and embeddings (which the check lists for every job) for a `run`
-  const runFolders = () => [...loaderFolders(nodeTypes ?? []), "embeddings"];
+  // the folders the check of a `run` looks in, from the workflow's known loaders
+  const runFolders = () => checkedFolders(loaderFolders(nodeTypes ?? []));
   const listFolders = async () => weights.prime?.(oneShot ? runFolders() : undefined);
   // the check's first run (index, locate) is paid while starting, on a workflow that needs no weights (a one-shot
   // `run` checks its real workflow next, so this would only delay it)

@@ -4,7 +4,7 @@ import { coreObjectInfo } from "../../src/comfy/object-info.ts";
 import { isWorkerError } from "../../src/errors.ts";
 import { Redactor } from "../../src/lib/redact.ts";
 import { createLogger } from "../../src/log.ts";
-import { createWeightsCheck } from "../../src/weights/job-check.ts";
+import { checkedFolders, createWeightsCheck } from "../../src/weights/job-check.ts";
 import { loaderFolders } from "../../src/weights/loaders.ts";
 import { createRemoteSnapshots, remoteFolderLabel } from "../../src/weights/remote-snapshot.ts";
 import type { WeightsState } from "../../src/weights/weight-state.ts";
@@ -148,10 +148,7 @@ test("kept listings: the start-up listing serves later jobs without a request pe
 test("a one-shot run lists only the folders it names at start, and its check then asks for nothing", async () => {
   const { asked, comfy } = changingComfy();
   const snapshots = createRemoteSnapshots(comfy);
-  await snapshots.list([
-    ...loaderFolders(["CheckpointLoaderSimple", "KSampler", "CheckpointLoaderSimple"]),
-    "embeddings",
-  ]);
+  await snapshots.list(checkedFolders(loaderFolders(["CheckpointLoaderSimple", "KSampler", "CheckpointLoaderSimple"])));
   expect(asked.sort()).toEqual(["checkpoints", "embeddings"]);
   asked.length = 0;
   await checkOver(snapshots)("a.safetensors");
