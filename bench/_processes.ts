@@ -57,9 +57,14 @@ export async function spawnWorker(comfyUrl: string, env: Record<string, string> 
 
 /** Resident set size of a process, in MiB. */
 export async function rssMiB(pid: number): Promise<number> {
+  return (await memoryMiB(pid)).rss;
+}
+
+/** A process's resident memory in MiB: all of it, and its own (RssAnon; the rest is mapped files, the binary's pages). */
+export async function memoryMiB(pid: number): Promise<{ rss: number; anon: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
+  const mib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: mib("VmRSS"), anon: mib("RssAnon") };
 }
 
 /** Samples a process's RSS every RSS_SAMPLE_MS until stopped; resolves the highest value seen. */

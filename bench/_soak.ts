@@ -3,24 +3,14 @@
 // more about where in that cycle it fell than about the memory kept. The report gives both edges of the last
 // WINDOW jobs before job 1,000 and before job N (low = what survives a collection, high = the peak), 2 s after
 // the last job, and CPU per job. RssAnon is the process's own memory; the rest is the binary's shared pages.
-import { readFile } from "node:fs/promises";
-import { cpuMs, type Spawned, spawnWorker } from "./_processes.ts";
+import { cpuMs, memoryMiB, type Spawned, spawnWorker } from "./_processes.ts";
 
 const SOAK_FIRST = 1_000;
 const WINDOW = 500;
 const SAMPLE_EVERY = 25;
 const REST_MS = 2_000;
 
-interface Memory {
-  rss: number;
-  anon: number;
-}
-
-async function memory(pid: number): Promise<Memory> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const mib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  return { rss: mib("VmRSS"), anon: mib("RssAnon") };
-}
+type Memory = Awaited<ReturnType<typeof memoryMiB>>;
 
 function edges(samples: Memory[]): { low: Memory; high: Memory } {
   const by = (pick: (a: number, b: number) => number, key: keyof Memory) =>
@@ -45,12 +35,12 @@ export async function soakPhase(comfyUrl: string, jobs: number, runOne: (worker:
     for (let i = 1; i <= jobs; i++) {
       await runOne(worker);
       if (i % SAMPLE_EVERY !== 0) continue;
-      if (i > SOAK_FIRST - WINDOW && i <= SOAK_FIRST) early.push(await memory(pid));
-      if (i > jobs - WINDOW) late.push(await memory(pid));
+      if (i > SOAK_FIRST - WINDOW && i <= SOAK_FIRST) early.push(await memoryMiB(pid));
+      if (i > jobs - WINDOW) late.push(await memoryMiB(pid));
     }
     const cpu = ((await cpuMs(pid)) - cpu0) / jobs;
     await Bun.sleep(REST_MS);
-    const rested = await memory(pid);
+    const rested = await memoryMiB(pid);
     const a = edges(early);
     const b = edges(late);
     console.log(
