@@ -5,9 +5,12 @@
  * `bun scripts/object-info-snapshot.ts <url>`; API nodes and custom nodes are left out. File-picker combos
  * (LOADERS) are stored empty; fillFileCombos fills them from the live folders.
  */
+
+import { readFileSync } from "node:fs";
 import { LOADERS, NO_FILE_VALUES, VAE_SPECIAL } from "../weights/loaders.ts";
-// kept as text and parsed on first use: parsing 600 KB of JSON at import cost every command (run, serve) ~3 ms
-import snapshotText from "./object-info.json" with { type: "text" };
+// embedded as a file and read on first use: as a string in the bundle its 600 KB (1.2 MB as UTF-16) were on the
+// heap of every command, and parsing it at import cost ~3 ms; most commands (serve, run) ask the live ComfyUI
+import snapshotPath from "./object-info.json" with { type: "file" };
 import meta from "./object-info.meta.json" with { type: "json" };
 
 /** The ComfyUI release the bundled snapshot was read from (what `check`/`convert` know without a live server). */
@@ -52,9 +55,9 @@ export function coreNodeInfo(types: readonly string[]): ObjectInfo {
   return structuredClone(picked);
 }
 
-// bun-types types a JSON import as its value even with `type: "text"`, which Bun loads as the file's text
+// bun-types types a JSON import as its value even with `type: "file"`, which Bun loads as the file's path
 function _text(): string {
-  return snapshotText as unknown as string;
+  return readFileSync(snapshotPath as unknown as string, "utf8");
 }
 
 /**
