@@ -147,13 +147,12 @@ export function parseExtraModelPaths(file: string, text: string): ExtraPathsFile
   if (doc === null || doc === undefined) return {};
   const parsed = ExtraPathsFile.safeParse(doc);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? issue.path.join(".") : "(top level)";
-  throw new WorkerError(
-    "E_CONFIG",
-    `${file}: ${where}: ${_expected(issue?.path ?? [])}, ${issue?.message ?? "invalid"}`,
-    { details: { file, key: where } },
-  );
+  const path = parsed.error.issues[0]?.path ?? [];
+  const where = path.length ? path.join(".") : "(top level)";
+  const found = path.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key], doc);
+  throw new WorkerError("E_CONFIG", `${file}: ${where}: ${_expected(path)}, found ${_kind(found)}`, {
+    details: { file, key: where },
+  });
 }
 
 // roots that came from an `is_default` section, per roots map: downloads go there first (SPEC §7)
@@ -200,6 +199,13 @@ async function _read(file: string): Promise<string> {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new WorkerError("E_CONFIG", `cannot read extra model paths file ${file} (${code})`, { cause: error });
   }
+}
+
+// what a YAML value is, in the words of the file's author
+function _kind(value: unknown): string {
+  if (value === null || value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "a mapping" : `${typeof value} ${JSON.stringify(value)}`;
 }
 
 function _expected(path: readonly PropertyKey[]): string {

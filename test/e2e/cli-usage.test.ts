@@ -1,9 +1,14 @@
-import { beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary, runBinary } from "../helpers/binary.ts";
 import { freePort } from "../helpers/emulator.ts";
 
 const EXAMPLE = join(import.meta.dir, "../../examples/sd15-txt2img.json");
+
+const dir = mkdtempSync(join(tmpdir(), "cw-cli-usage-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   await ensureBinary();
@@ -34,4 +39,26 @@ test("the binary: serve with a missing EXTRA_MODEL_PATHS file is a configuration
   });
   expect(code).toBe(2);
   expect(stderr).toContain(`EXTRA_MODEL_PATHS names a file that does not exist: ${missing}`);
+});
+
+// The binary turns off zod's support for reference cycles in parsed input (src/main.ts). YAML aliases can make
+// cycles; these must still end as a clear error naming the place, never a hang or a stack overflow.
+test("the binary: YAML whose aliases loop back is a clear error (kit manifest, extra_model_paths.yaml)", async () => {
+  const manifest = join(dir, "loop.yaml");
+  await Bun.write(
+    manifest,
+    "name: loop\ndescription: d\nfiles: &f\n  - folder: checkpoints\n    name: a.safetensors\n" +
+      "    url: https://example.com/a.safetensors\n    files: *f\n",
+  );
+  const pulled = await runBinary(["pull", "--manifest", manifest, "--dry-run", "--models-dir", join(dir, "m")]);
+  expect(pulled.code).toBe(2);
+  expect(pulled.stderr).toContain(`${manifest}:7: files[0].files: unknown key files`);
+
+  const paths = join(dir, "extra_model_paths.yaml");
+  await Bun.write(paths, "s: &s\n  base_path: /m\n  loras: *s\n");
+  const checked = await runBinary(["check", EXAMPLE, "--models-dir", join(dir, "m")], {
+    env: { EXTRA_MODEL_PATHS: paths },
+  });
+  expect(checked.code).toBe(2);
+  expect(checked.stderr).toContain(`${paths}: s.loras: expected a path or one path per line, found a mapping`);
 });

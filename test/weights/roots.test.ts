@@ -78,7 +78,13 @@ describe("extra_model_paths.yaml", () => {
   });
 
   test("malformed files fail with the file and the key", () => {
-    expect(configError(() => apply("s:\n  loras: 5\n"))).toContain("/etc/cw/extra.yaml: s.loras: expected a path");
+    expect(configError(() => apply("s:\n  loras: 5\n"))).toContain(
+      "/etc/cw/extra.yaml: s.loras: expected a path or one path per line, found number 5",
+    );
+    // an alias back to its own section is a cycle: named like any other wrong value, in our words
+    const cycle = configError(() => apply("s: &s\n  base_path: /m\n  loras: *s\n"));
+    expect(cycle).toContain("s.loras: expected a path or one path per line, found a mapping");
+    expect(cycle).not.toContain("Invalid input");
     expect(configError(() => apply("s:\n  loras:\n"))).toContain("s.loras");
     expect(configError(() => apply("s:\n  is_default: maybe\n"))).toContain("s.is_default: expected true or false");
     expect(configError(() => apply("s:\n  base_path: [a]\n"))).toContain("s.base_path");
