@@ -1,4 +1,4 @@
-import { type ConsolaInstance, createConsola, type LogObject } from "consola";
+import { type ConsolaInstance, type ConsolaOptions, createConsola, type LogObject } from "consola/core";
 import type { Redactor } from "./lib/redact.ts";
 
 export type LogLevelName = "error" | "warn" | "info" | "debug" | "trace";
@@ -39,17 +39,26 @@ export function resolveLogFormat(setting: "auto" | LogFormat, env: { isTTY: bool
 /** Builds the process logger over consola: pretty on a TTY, RunPod-shaped JSON lines otherwise. */
 export function createLogger(options: LoggerOptions): Logger {
   const stream = options.stream ?? process.stdout;
-  const consola = createConsola(<Parameters<typeof createConsola>[0] & { fancy: boolean }>{
+  const common = {
     level: CONSOLA_LEVELS[options.level],
     // identical lines (ComfyUI progress, retries) must all be kept
     throttle: 0,
-    // consola's fancy reporter colours whenever its own detection says so (CI forces it); plain honours NO_COLOR
-    fancy: options.format === "pretty" && options.color !== false,
     stdout: stream as NodeJS.WriteStream,
     stderr: stream as NodeJS.WriteStream,
-    ...(options.format === "json" ? { reporters: [{ log: (obj: LogObject) => _writeJson(stream, obj) }] } : {}),
-  });
+  };
+  const consola =
+    options.format === "json"
+      ? createConsola({ ...common, reporters: [{ log: (obj: LogObject) => _writeJson(stream, obj) }] })
+      : // consola's fancy reporter colours whenever its own detection says so (CI forces it); plain honours NO_COLOR
+        _prettyConsola({ ...common, fancy: options.color !== false });
   return _bind(consola, options.redactor, {});
+}
+
+// consola's full entry (its reporters, terminal string widths) costs about 8 ms at import, mostly building an
+// Intl.Segmenter; JSON lines need only its core, so the full entry is loaded when pretty lines are asked for
+function _prettyConsola(options: Partial<ConsolaOptions> & { fancy: boolean }): ConsolaInstance {
+  const { createConsola: createFull } = require("consola") as typeof import("consola");
+  return createFull(options);
 }
 
 function _bind(consola: ConsolaInstance, redactor: Redactor, bindings: { tag?: string; requestId?: string }): Logger {

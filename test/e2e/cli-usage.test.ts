@@ -62,3 +62,14 @@ test("the binary: YAML whose aliases loop back is a clear error (kit manifest, e
   expect(checked.code).toBe(2);
   expect(checked.stderr).toContain(`${paths}: s.loras: expected a path or one path per line, found a mapping`);
 });
+
+// src/log.ts loads consola's full entry (its reporters) only for pretty lines; the binary must carry it
+test("the binary: log lines in each format (pretty plain, pretty coloured, JSON)", async () => {
+  const lines = async (env: Record<string, string>) =>
+    (await runBinary(["check", EXAMPLE], { env: { LOG_LEVEL: "info", COMFY_DIR: "/nonexistent", ...env } })).stderr;
+  expect(await lines({ LOG_FORMAT: "pretty", NO_COLOR: "1" })).toStartWith("[info] node types: ");
+  expect(await lines({ LOG_FORMAT: "pretty", FORCE_COLOR: "1" })).toStartWith("\x1b[36mℹ\x1b[39m node types: ");
+  const json = JSON.parse((await lines({ LOG_FORMAT: "json" })).split("\n")[0] ?? "");
+  expect(json).toMatchObject({ level: "INFO", requestId: null });
+  expect(json.message).toStartWith("node types: ");
+});
