@@ -1,14 +1,16 @@
 import { readdir } from "node:fs/promises";
 import { extname, join, relative } from "node:path";
-import { coreObjectInfo, fillFileCombos, type ObjectInfo } from "../comfy/object-info.ts";
+import { coreObjectInfo, fileComboFolders, fillFileCombos, type ObjectInfo } from "../comfy/object-info.ts";
 import { type FolderRoots, listFolder } from "../weights/folders.ts";
-import { LOADERS, VAE_SPECIAL } from "../weights/loaders.ts";
+import { LOADERS } from "../weights/loaders.ts";
 import { loadModelRoots } from "../weights/roots.ts";
 import type { TypeDirs } from "./outputs.ts";
 
 /** The emulator's view of its folders: /models listings and /object_info with file combos filled. */
 export interface Catalog {
   objectInfo(): Promise<ObjectInfo>;
+  /** The entries of these node types only (unknown ones left out), listing only their own folders. */
+  nodesInfo(types: Iterable<string>): Promise<ObjectInfo>;
   /** GET /models: every folder key. */
   folderKeys(): string[];
   /** GET /models/{folder}: undefined when the key is unknown (legacy `unet`/`clip` included). */
@@ -35,19 +37,25 @@ export async function createCatalog(
 ): Promise<Catalog> {
   const roots = await loadModelRoots({ baseDir, extraConfigs: extraYamls, env, log });
   const base = coreObjectInfo();
-  const folders = [...new Set(Object.values(LOADERS).flatMap((inputs) => Object.values(inputs)))];
-  folders.push(VAE_SPECIAL.approxFolder, "vae");
   // only the loader nodes get file combos: cloning just those (not the 600 KB snapshot) keeps a prompt cheap, as
   // ComfyUI's own validation is; callers only read the result, so the other nodes are shared
-  const loaders = Object.fromEntries(
-    Object.keys(LOADERS).flatMap((t) => (Object.hasOwn(base, t) ? [[t, base[t]]] : [])),
-  );
+  const nodesInfo = async (types: Iterable<string>) => {
+    const picked: ObjectInfo = {};
+    const loaders: ObjectInfo = {};
+    for (const type of types) {
+      if (!Object.hasOwn(base, type)) continue;
+      picked[type] = base[type] as ObjectInfo[string];
+      if (Object.hasOwn(LOADERS, type)) loaders[type] = picked[type];
+    }
+    // like INPUT_TYPES in ComfyUI, a node lists only its own folders: a prompt or /object_info/{type} never reads
+    // the twenty-odd folders of loaders it does not use
+    const lists = new Map<string, string[]>();
+    await Promise.all(fileComboFolders(loaders).map(async (f) => lists.set(f, await _list(roots, dirs, f))));
+    return { ...picked, ...fillFileCombos(loaders, (folder) => lists.get(folder) ?? []) };
+  };
   return {
-    async objectInfo() {
-      const lists = new Map<string, string[]>();
-      await Promise.all(folders.map(async (f) => lists.set(f, await _list(roots, dirs, f))));
-      return { ...base, ...fillFileCombos(loaders as ObjectInfo, (folder) => lists.get(folder) ?? []) };
-    },
+    objectInfo: () => nodesInfo(Object.keys(base)),
+    nodesInfo,
     folderKeys: () => [...roots.keys()],
     folderPaths: () =>
       [...roots]

@@ -24,9 +24,7 @@ export function infoRoutes(ctx: EmulatorContext): Hono {
   app.get("/system_stats", (c) => c.json(_systemStats(ctx)));
   app.get("/object_info", async (c) => c.json(await ctx.catalog.objectInfo()));
   app.get("/object_info/:node_class", async (c) => {
-    const name = c.req.param("node_class");
-    const info = await ctx.catalog.objectInfo();
-    return c.json(Object.hasOwn(info, name) ? { [name]: info[name] } : {});
+    return c.json(await ctx.catalog.nodesInfo([c.req.param("node_class")]));
   });
   app.get("/models", (c) => c.json(ctx.catalog.folderKeys()));
   app.get("/models/:folder", async (c) => {

@@ -57,6 +57,18 @@ describe("read-only routes", () => {
     expect(Object.keys(one)).toEqual(["CheckpointLoaderSimple"]);
   });
 
+  test("/object_info/{type} lists only that node's folders, and says what the full /object_info says", async () => {
+    await addModel(emu.base, "vae_approx", "taesd_encoder.pth");
+    await addModel(emu.base, "vae_approx", "taesd_decoder.pth");
+    await addModel(emu.base, "loras", "detail.safetensors");
+    const full = await json("/object_info");
+    for (const type of ["CheckpointLoaderSimple", "VAELoader", "LoraLoader", "LoadImage", "KSampler"]) {
+      expect(await json(`/object_info/${type}`)).toEqual({ [type]: full[type] });
+    }
+    expect(full.VAELoader.input.required.vae_name[0]).toContain("taesd");
+    expect(full.LoraLoader.input.required.lora_name[0]).toEqual(["detail.safetensors"]);
+  });
+
   test("/models lists folder keys and files; unknown keys and the legacy unet/clip are 404", async () => {
     const keys = (await json("/models")) as unknown as string[];
     expect(keys).toContain("checkpoints");
