@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { WorkerError } from "./errors.ts";
 import { describeProblem } from "./lib/issues.ts";
 import { Redactor } from "./lib/redact.ts";
 import { badPrivateHostEntries } from "./lib/url-guard.ts";
+import { yaml } from "./lib/yaml.ts";
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -283,7 +283,7 @@ function _readYaml(file: string, problems: string[]): Record<string, unknown> {
     return {};
   }
   try {
-    const doc: unknown = parseYaml(text);
+    const doc: unknown = yaml().parse(text);
     if (doc === null || doc === undefined) return {};
     if (typeof doc === "object" && !Array.isArray(doc)) return doc as Record<string, unknown>;
     problems.push(

@@ -5,7 +5,7 @@
  * manifests (`pull --manifest FILE`) go through the same schema via `loadManifest`.
  */
 import { readFile } from "node:fs/promises";
-import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import type { Document, LineCounter } from "yaml";
 import { z } from "zod";
 import flux1Dev from "../../manifests/flux1-dev.yaml" with { type: "text" };
 import flux1DevFp8 from "../../manifests/flux1-dev-fp8.yaml" with { type: "text" };
@@ -15,6 +15,7 @@ import sd35Medium from "../../manifests/sd35-medium.yaml" with { type: "text" };
 import sdxl from "../../manifests/sdxl.yaml" with { type: "text" };
 import wan22Ti2v5b from "../../manifests/wan22-ti2v-5b.yaml" with { type: "text" };
 import { WorkerError } from "../errors.ts";
+import { yaml } from "../lib/yaml.ts";
 import { DEFAULT_FOLDERS } from "../weights/folders.ts";
 import { FOLDER_ALIASES } from "../weights/loaders.ts";
 
@@ -111,6 +112,7 @@ export function manifestJsonSchema(): Record<string, unknown> {
 
 /** Parses manifest YAML; throws E_INPUT naming `source`, the line and the key of every problem found. */
 export function parseManifest(text: string, source: string): Manifest {
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
@@ -210,6 +212,7 @@ function _keyOffset(doc: Document, path: (string | number)[]): number | undefine
   const last = path.at(-1);
   if (typeof last !== "string") return undefined;
   const parent = _node(doc, path.slice(0, -1));
+  const { isMap, isScalar } = yaml();
   if (!isMap(parent)) return undefined;
   const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
   return _range(pair?.key);

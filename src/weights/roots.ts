@@ -5,10 +5,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
+import { yaml } from "../lib/yaml.ts";
 import { canonicalFolder, DEFAULT_FOLDERS, defaultRoots, type FolderRoots } from "./folders.ts";
 
 /** One section of extra_model_paths.yaml: `base_path`, `is_default`, then folder key → path(s). */
@@ -107,7 +107,7 @@ export function modelsDirYaml(dirs: readonly { dir: string; isDefault?: boolean 
     for (const [key, spec] of Object.entries(DEFAULT_FOLDERS)) if (!spec.underBase) section[key] = spec.dirs.join("\n");
     doc[`comfy_worker_${i + 1}`] = section;
   });
-  return stringifyYaml(doc);
+  return yaml().stringify(doc);
 }
 
 /** Applies one extra_model_paths.yaml (its text) to `roots` in place, exactly as load_extra_path_config. */
@@ -139,7 +139,7 @@ export function applyExtraModelPaths(
 export function parseExtraModelPaths(file: string, text: string): ExtraPathsFile {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch (error) {
     const reason = (error as Error).message.split("\n")[0];
     throw new WorkerError("E_CONFIG", `${file}: invalid YAML (${reason})`, { cause: error });
