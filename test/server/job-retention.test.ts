@@ -46,6 +46,19 @@ function setup(execute: JobStoreOptions["execute"], withFiles = true, minBytes =
 const bigOutput = () => ({
   images: [{ filename: "a.png", type: "base64", data: Buffer.alloc(3 * 1_048_576, 7).toString("base64") }],
 });
+// the same job sent to /runsync (answered when done) and to /run; resolves once the /run one finished too
+async function syncAndRun({ store, app }: Pick<ReturnType<typeof setup>, "store" | "app">) {
+  const init = {
+    method: "POST",
+    body: JSON.stringify({ input: { workflow: {} } }),
+    headers: { "content-type": "application/json" },
+  };
+  const sync = (await (await app.request("/runsync", init)).json()) as { id: string };
+  const run = (await (await app.request("/run", init)).json()) as { id: string };
+  await store.wait(run.id, 2_000);
+  return { sync: sync.id, run: run.id };
+}
+
 const settled = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await Bun.sleep(5);
   expect(check()).toBe(true);
@@ -53,17 +66,13 @@ const settled = async (check: () => boolean) => {
 
 test("a /runsync result is dropped about a minute after it was returned; a /run result lives RESULT_TTL_S", async () => {
   const { store, clock, app } = setup(async () => ({ ok: true }), false);
-  const body = JSON.stringify({ input: { workflow: {} } });
-  const headers = { "content-type": "application/json" };
-  const sync = (await (await app.request("/runsync", { method: "POST", body, headers })).json()) as { id: string };
-  const run = (await (await app.request("/run", { method: "POST", body, headers })).json()) as { id: string };
-  await store.wait(run.id, 2_000);
+  const { sync, run } = await syncAndRun({ store, app });
   clock.now += 59_000;
-  expect(store.get(sync.id)?.status).toBe("COMPLETED");
+  expect(store.get(sync)?.status).toBe("COMPLETED");
   clock.now += 2_000;
-  expect(store.get(sync.id)).toBeUndefined();
-  expect((await app.request(`/status/${sync.id}`)).status).toBe(404);
-  expect(store.get(run.id)?.status).toBe("COMPLETED");
+  expect(store.get(sync)).toBeUndefined();
+  expect((await app.request(`/status/${sync}`)).status).toBe(404);
+  expect(store.get(run)?.status).toBe("COMPLETED");
   clock.now += RESULT_TTL_MS;
   expect(store.sweep()).toBe(0);
 });
@@ -162,17 +171,13 @@ test("small outputs share a 4 MiB in-memory budget: past it they wait on disk to
 
 test("a small result /runsync returned waits on disk, out of the budget; a small /run result stays in memory", async () => {
   const { store, app } = setup(async () => ({ text: "small" }));
-  const body = JSON.stringify({ input: { workflow: {} } });
-  const headers = { "content-type": "application/json" };
-  const sync = (await (await app.request("/runsync", { method: "POST", body, headers })).json()) as { id: string };
-  const run = (await (await app.request("/run", { method: "POST", body, headers })).json()) as { id: string };
-  await store.wait(run.id, 2_000);
-  await settled(() => store.get(sync.id)?.outputFile !== undefined);
-  expect(store.get(sync.id)?.keptBytes).toBeUndefined();
+  const { sync, run } = await syncAndRun({ store, app });
+  await settled(() => store.get(sync)?.outputFile !== undefined);
+  expect(store.get(sync)?.keptBytes).toBeUndefined();
   await Bun.sleep(20);
-  expect(store.get(run.id)?.outputFile).toBeUndefined();
-  expect(store.get(run.id)?.keptBytes).toBeGreaterThan(0);
-  const again = (await (await app.request(`/status/${sync.id}`)).json()) as { output: unknown };
+  expect(store.get(run)?.outputFile).toBeUndefined();
+  expect(store.get(run)?.keptBytes).toBeGreaterThan(0);
+  const again = (await (await app.request(`/status/${sync}`)).json()) as { output: unknown };
   expect(again.output).toEqual({ text: "small" });
 });
 
@@ -182,21 +187,17 @@ test("a result /runsync returned keeps only its last progress chunk; a /run job 
     for (const value of [1, 2, 3]) execution.onProgress(chunk(value));
     return { ok: true };
   });
-  const body = JSON.stringify({ input: { workflow: {} } });
-  const headers = { "content-type": "application/json" };
-  const sync = (await (await app.request("/runsync", { method: "POST", body, headers })).json()) as { id: string };
-  const run = (await (await app.request("/run", { method: "POST", body, headers })).json()) as { id: string };
-  await store.wait(run.id, 2_000);
+  const { sync, run } = await syncAndRun({ store, app });
   // settled chunks wait as one string, not as objects
-  await settled(() => store.get(sync.id)?.streamText !== undefined);
-  await settled(() => store.get(run.id)?.streamText !== undefined);
-  expect(store.get(sync.id)?.stream).toEqual([]);
+  await settled(() => store.get(sync)?.streamText !== undefined);
+  await settled(() => store.get(run)?.streamText !== undefined);
+  expect(store.get(sync)?.stream).toEqual([]);
   const stream = async (id: string) =>
     ((await (await app.request(`/stream/${id}`, { method: "POST" })).json()) as { stream: unknown[] }).stream;
-  expect(await stream(sync.id)).toEqual([{ output: chunk(3) }]);
-  expect(await stream(run.id)).toEqual([chunk(1), chunk(2), chunk(3)].map((output) => ({ output })));
+  expect(await stream(sync)).toEqual([{ output: chunk(3) }]);
+  expect(await stream(run)).toEqual([chunk(1), chunk(2), chunk(3)].map((output) => ({ output })));
   // each chunk is handed out once
-  expect(await stream(run.id)).toEqual([]);
+  expect(await stream(run)).toEqual([]);
 });
 
 afterAll(() => rmSync(parent, { recursive: true, force: true }));
