@@ -1,8 +1,9 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
+import { apiNodeTypes } from "../workflow/api.ts";
 import { executedLine, formatFrames } from "./comfy-log.ts";
 import type { EmulatorContext } from "./context.ts";
 import { annotatedPath } from "./files.ts";
-import { executionOrder, nodeSignatures, promptNodeTypes } from "./graph.ts";
+import { executionOrder, nodeSignatures } from "./graph.ts";
 import { startKnobs } from "./knobs.ts";
 import { Interrupted, NodeFailure, type NodeRun, resolveInputs, runNode } from "./node-runner.ts";
 import type { UiOutput } from "./outputs.ts";
@@ -54,7 +55,7 @@ export async function executePrompt(ctx: EmulatorContext, item: QueueItem): Prom
   ctx.state.clientId = run.clientId;
   ctx.state.interrupted = false;
   _message(ctx, run, "execution_start", { prompt_id: item.promptId }, false);
-  const info = await ctx.catalog.nodesInfo(promptNodeTypes(item.prompt));
+  const info = await ctx.catalog.nodesInfo(apiNodeTypes(item.prompt));
   const order = executionOrder(item.prompt, item.outputs);
   const signatures = nodeSignatures(item.prompt, (id) => _salt(ctx, item, id));
   const cached = Object.keys(item.prompt).filter((id) => ctx.state.cache.has(signatures.get(id) ?? ""));

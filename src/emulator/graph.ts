@@ -6,14 +6,6 @@ export interface PromptNode {
 }
 export type Prompt = Record<string, PromptNode>;
 
-/** The node types a prompt names, read defensively: POST /prompt hands over a body nobody has checked yet. */
-export function promptNodeTypes(prompt: object): string[] {
-  return Object.values(prompt).flatMap((node) => {
-    const type = (node as { class_type?: unknown } | null)?.class_type;
-    return typeof type === "string" ? [type] : [];
-  });
-}
-
 /** A link `[source_node_id, output_index]`; ComfyUI treats every list input as a link. */
 export type Link = [string, number];
 

@@ -3,10 +3,11 @@ import { existsSync } from "node:fs";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
+import { apiNodeTypes } from "../workflow/api.ts";
 import { burstLines } from "./comfy-log.ts";
 import type { EmulatorContext } from "./context.ts";
 import { annotatedPath, containedPath } from "./files.ts";
-import { type Prompt, promptNodeTypes } from "./graph.ts";
+import type { Prompt } from "./graph.ts";
 import { isCanonicalUuid } from "./profile.ts";
 import { queueTuple } from "./queue.ts";
 import { type ComfyError, validatePrompt } from "./validate.ts";
@@ -92,7 +93,7 @@ async function _postPrompt(ctx: EmulatorContext, c: Context) {
   if (badId) return c.json({ error: badId, node_errors: {} }, 400);
   const number = request.number ?? _nextNumber(ctx, Boolean(request.front));
   const validation = validatePrompt(request.prompt as Prompt, {
-    info: await ctx.catalog.nodesInfo(promptNodeTypes(request.prompt as object)),
+    info: await ctx.catalog.nodesInfo(apiNodeTypes(request.prompt as object)),
     fileExists: (name) => _exists(ctx, name),
     ...(request.partial_execution_targets ? { partialTargets: request.partial_execution_targets } : {}),
   });

@@ -10,7 +10,7 @@ import type { JobFile, JobOutput } from "../jobs/schema.ts";
 import { type SavedOutput, saveOutputFiles } from "../lib/output-files.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
-import { isUiWorkflow } from "../workflow/api.ts";
+import { apiNodeTypes, isUiWorkflow } from "../workflow/api.ts";
 import { loadWorkflowFile } from "../workflow/load.ts";
 import { createComfy } from "./comfy.ts";
 import { createJobDeps } from "./job-deps.ts";
@@ -74,10 +74,7 @@ export async function runWorkflowOnce(config: Config, log: Logger, options: RunO
 // an API workflow names every node type the job will look up; a UI one is converted with the full /object_info
 function _nodeTypes(workflow: unknown): string[] | undefined {
   if (isUiWorkflow(workflow) || typeof workflow !== "object" || workflow === null) return undefined;
-  return Object.values(workflow).flatMap((node) => {
-    const type = (node as { class_type?: unknown } | null)?.class_type;
-    return typeof type === "string" ? [type] : [];
-  });
+  return apiNodeTypes(workflow);
 }
 
 function _timeout(seconds: number): AbortSignal {

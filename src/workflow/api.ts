@@ -18,6 +18,14 @@ export function isUiWorkflow(value: unknown): boolean {
   return typeof value === "object" && value !== null && Array.isArray((value as { nodes?: unknown }).nodes);
 }
 
+/** The node types an API workflow names, read defensively: it may not have been validated yet. */
+export function apiNodeTypes(workflow: object): string[] {
+  return Object.values(workflow).flatMap((node) => {
+    const type = (node as { class_type?: unknown } | null)?.class_type;
+    return typeof type === "string" ? [type] : [];
+  });
+}
+
 /** True for an input value that is a link to another node's output. */
 export function isLink(value: unknown): value is [string, number] {
   return (
