@@ -1,5 +1,7 @@
 import { IdleCollector } from "./idle-collect.ts";
 import { packStream, type StreamedJob } from "./job-stream.ts";
+import type { JobRecord } from "./job-types.ts";
+import { type ParkedRecord, ParkedResults } from "./parked-results.ts";
 import type { ResultFiles, SpilledFile } from "./result-files.ts";
 
 /** What retention needs of a job record. */
@@ -21,8 +23,8 @@ export interface RetainedJob extends StreamedJob {
 export const RUNSYNC_RESULT_KEEP_MS = 60_000;
 // a returned /runsync answer is still being sent: its file is written after (during the send: +5–8 ms on 7.5 MB)
 export const RUNSYNC_SPILL_DELAY_MS = 200;
-const RETRYABLE = new Set(["FAILED", "TIMED_OUT"]);
-const SETTLED_REQUEST: RetainedJob["request"] = Object.freeze({ input: Object.freeze({}) });
+export const RETRYABLE: ReadonlySet<string> = new Set(["FAILED", "TIMED_OUT"]);
+export const SETTLED_REQUEST: RetainedJob["request"] = Object.freeze({ input: Object.freeze({}) });
 // small outputs stay in memory up to this much in all; past it they go to disk too, so the heap does not grow with
 // the job rate (at 100 jobs/s, a minute of /runsync results of 15 KB each would be 90 MB)
 const IN_MEMORY_OUTPUTS_BYTES = 4 * 1_048_576;
@@ -36,12 +38,63 @@ const IN_MEMORY_OUTPUTS_BYTES = 4 * 1_048_576;
 export class JobRetention {
   readonly #files: ResultFiles | undefined;
   readonly #collector: IdleCollector;
+  readonly #parked: ParkedResults | undefined;
   #keptBytes = 0;
 
   /** `idle`: no job running or queued (a full garbage collection after large outputs moved to disk waits for it). */
   constructor(files: ResultFiles | undefined, idle: () => boolean = () => true) {
     this.#files = files;
     this.#collector = new IdleCollector(idle);
+    this.#parked = files && new ParkedResults(files);
+  }
+
+  /** Jobs parked on disk: no record of theirs is in the heap. */
+  get parked(): number {
+    return this.#parked?.size ?? 0;
+  }
+
+  /** A result /runsync returned can be parked: one /retry may re-run keeps its record (and its input). */
+  parks(job: RetainedJob): boolean {
+    return this.#parked !== undefined && !RETRYABLE.has(job.status);
+  }
+
+  /**
+   * Writes a returned result (its record, and its output's JSON) to one file; once written, `drop()` removes
+   * the store's record and the job is parked until it expires. False when the disk refused it: the caller
+   * settles it as usual.
+   */
+  async park(job: JobRecord & RetainedJob, ops: { current: () => boolean; drop: () => void }): Promise<boolean> {
+    const parked = this.#parked;
+    if (!ops.current()) return true;
+    if (!parked) return false;
+    packStream(job, true);
+    const { id, status, createdAt, startedAt, finishedAt, expiresAt, error, streamText } = job;
+    const meta: ParkedRecord = { id, status, createdAt, startedAt, finishedAt, expiresAt, error, streamText };
+    const text = job.serialized?.output ?? (job.output === undefined ? undefined : JSON.stringify(job.output));
+    const n = await parked.write(meta, text).catch(() => undefined);
+    if (n === undefined) return false;
+    // a terminal job that cannot be retried changes no more; it may only have expired meanwhile
+    if (!ops.current()) {
+      parked.discard(n);
+      return true;
+    }
+    ops.drop();
+    this.release(job);
+    parked.add(id, n, expiresAt);
+    this.#collector.settled();
+    return true;
+  }
+
+  /** A parked job read again, as a record the caller stores again; undefined when not parked or expired. */
+  unpark(id: string, now: number): JobRecord | undefined {
+    const parked = this.#parked?.take(id, now);
+    if (!parked) return undefined;
+    return { ...parked.record, request: SETTLED_REQUEST, stream: [], outputFile: parked.outputFile };
+  }
+
+  /** Forgets the parked jobs whose time is up. */
+  sweep(now: number): void {
+    this.#parked?.sweep(now);
   }
 
   /**

@@ -8,7 +8,15 @@ import { Waiters } from "./waiters.ts";
 
 export type { JobExecution, JobRecord, JobStatus, JobStoreOptions, JobView } from "./job-types.ts";
 
-import { type JobRecord, type JobStatus, type JobStoreOptions, type JobView, TERMINAL_STATUSES } from "./job-types.ts";
+import {
+  type JobRecord,
+  type JobStatus,
+  type JobStoreOptions,
+  type JobView,
+  jobView,
+  RETRY_RESET,
+  TERMINAL_STATUSES,
+} from "./job-types.ts";
 
 export { TERMINAL_STATUSES } from "./job-types.ts";
 
@@ -74,9 +82,9 @@ export class JobStore {
     return job;
   }
 
-  /** The job, unless unknown or expired. */
+  /** The job, unless unknown or expired (one parked on disk is stored again: it is being read). */
   get(id: string): JobRecord | undefined {
-    const job = this.#jobs.get(id);
+    const job = this.#jobs.get(id) ?? this.#unpark(id);
     if (job && job.expiresAt <= this.#now()) {
       this.#forget(job);
       return undefined;
@@ -86,14 +94,7 @@ export class JobStore {
 
   /** RunPod's status object for a job. */
   view(job: JobRecord): JobView {
-    const view: JobView = { id: job.id, status: job.status };
-    if (job.startedAt) view.delayTime = job.startedAt - job.createdAt;
-    if (job.startedAt && job.finishedAt) view.executionTime = job.finishedAt - job.startedAt;
-    if (job.output !== undefined) view.output = job.output;
-    else if (job.status === "IN_PROGRESS" && job.progress) view.output = job.progress;
-    if (job.error !== undefined) view.error = job.error;
-    if (this.#options.workerId) view.workerId = this.#options.workerId;
-    return view;
+    return jobView(job, this.#options.workerId);
   }
 
   /** The status object as a JSON body (a large output serialized once, or streamed from its file). */
@@ -110,7 +111,20 @@ export class JobStore {
     job.sync = false;
     if (!finished) return;
     job.expiresAt = Math.min(job.expiresAt, this.#now() + RUNSYNC_RESULT_KEEP_MS);
-    this.#settleSoon(job, RUNSYNC_SPILL_DELAY_MS, true);
+    if (this.#retention.parks(job)) setTimeout(() => void this.#park(job), RUNSYNC_SPILL_DELAY_MS).unref();
+    else this.#settleSoon(job, RUNSYNC_SPILL_DELAY_MS, true);
+  }
+
+  // its record leaves the heap for a file (parked-results.ts); a read brings it back
+  async #park(job: JobRecord): Promise<void> {
+    const ops = { current: () => this.#jobs.get(job.id) === job, drop: () => this.#jobs.delete(job.id) };
+    if (!(await this.#retention.park(job, ops))) this.#settleSoon(job, 0, true);
+  }
+
+  #unpark(id: string): JobRecord | undefined {
+    const job = this.#retention.unpark(id, this.#now());
+    if (job) this.#jobs.set(id, job);
+    return job;
   }
 
   /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
@@ -157,16 +171,7 @@ export class JobStore {
     await this.#retention.restoreInput(job);
     if (job.status !== "FAILED" && job.status !== "TIMED_OUT") return job;
     this.#retention.release(job);
-    Object.assign(job, {
-      status: "IN_QUEUE",
-      output: undefined,
-      error: undefined,
-      startedAt: undefined,
-      finishedAt: undefined,
-      progress: undefined,
-      stream: [],
-      streamText: undefined,
-    });
+    Object.assign(job, RETRY_RESET, { stream: [] });
     job.expiresAt = this.#now() + (job.request.policy?.ttl ?? DEFAULT_TTL_MS);
     this.counts.retried++;
     this.#queue.push(id);
@@ -222,16 +227,8 @@ export class JobStore {
     Object.assign(job, { status: "IN_PROGRESS", startedAt: this.#now(), controller });
     this.#waiters.notify(job.id);
     const limit = job.request.policy?.executionTimeout ?? this.#options.timeoutMs;
-    const timer =
-      limit > 0
-        ? setTimeout(
-            () =>
-              controller.abort(
-                new WorkerError("E_JOB_TIMEOUT", `the job ran past its ${limit / 1000} s execution timeout`),
-              ),
-            timerMs(limit),
-          )
-        : undefined;
+    const timeout = () => new WorkerError("E_JOB_TIMEOUT", `the job ran past its ${limit / 1000} s execution timeout`);
+    const timer = limit > 0 ? setTimeout(() => controller.abort(timeout()), timerMs(limit)) : undefined;
     try {
       const output = await this.#options.execute(job, {
         signal: controller.signal,
@@ -286,10 +283,16 @@ export class JobStore {
     if (index >= 0) this.#queue.splice(index, 1);
   }
 
-  /** Forgets every expired job (runs every few seconds by itself); returns how many are kept. */
+  /** Forgets every expired job (runs every few seconds by itself); returns how many are kept, parked ones too. */
   sweep(): number {
     const now = this.#now();
     for (const job of [...this.#jobs.values()]) if (job.expiresAt <= now) this.#forget(job);
-    return this.#jobs.size;
+    this.#retention.sweep(now);
+    return this.#jobs.size + this.#retention.parked;
+  }
+
+  /** Finished jobs kept as records in the heap, and parked on disk. */
+  kept(): { records: number; parked: number } {
+    return { records: this.#jobs.size, parked: this.#retention.parked };
   }
 }

@@ -7,6 +7,16 @@ import type { JobRequest } from "./schemas.ts";
 
 export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+/** What a retried job forgets of its last run (its `stream` starts anew too). */
+export const RETRY_RESET = Object.freeze({
+  status: "IN_QUEUE" as JobStatus,
+  output: undefined,
+  error: undefined,
+  startedAt: undefined,
+  finishedAt: undefined,
+  progress: undefined,
+  streamText: undefined,
+});
 
 /** A job of the store; its progress stream (`stream`, `streamText`, `progress`) is handled in job-stream.ts. */
 export interface JobRecord extends StreamedJob {
@@ -40,6 +50,18 @@ export interface JobView {
   output?: unknown;
   error?: string;
   workerId?: string;
+}
+
+/** RunPod's status object for a job. */
+export function jobView(job: JobRecord, workerId?: string): JobView {
+  const view: JobView = { id: job.id, status: job.status };
+  if (job.startedAt) view.delayTime = job.startedAt - job.createdAt;
+  if (job.startedAt && job.finishedAt) view.executionTime = job.finishedAt - job.startedAt;
+  if (job.output !== undefined) view.output = job.output;
+  else if (job.status === "IN_PROGRESS" && job.progress) view.output = job.progress;
+  if (job.error !== undefined) view.error = job.error;
+  if (workerId) view.workerId = workerId;
+  return view;
 }
 
 export interface JobExecution {

@@ -7,6 +7,8 @@ import { join } from "node:path";
 export interface SpilledFile {
   path: string;
   bytes: number;
+  /** Where the value starts in the file (a parked result's file holds its record first). */
+  offset?: number;
 }
 
 // below this, a result stays in memory: a file per small result would cost more than it saves
@@ -45,14 +47,27 @@ export class ResultFiles {
   async spillJson(text: string | undefined, options: { always?: boolean } = {}): Promise<SpilledFile | undefined> {
     if (text === undefined || this.#closed) return undefined;
     if (text.length < this.minBytes && !options.always) return undefined;
-    const path = join(this.dir, `${++this.#count}.json`);
+    const path = this.path(++this.#count);
     const bytes = await Bun.write(path, text);
     return { path, bytes };
   }
 
+  /** Writes `parts` one after another to a new file; its number (`path(n)`), or undefined once closed. */
+  async spillParts(parts: string[]): Promise<number | undefined> {
+    if (this.#closed) return undefined;
+    const n = ++this.#count;
+    await Bun.write(this.path(n), new Blob(parts));
+    return n;
+  }
+
+  /** The path of file number `n`. */
+  path(n: number): string {
+    return join(this.dir, `${n}.json`);
+  }
+
   /** Parses a spilled value back. */
   async read(file: SpilledFile): Promise<unknown> {
-    return Bun.file(file.path).json();
+    return _contents(file).json();
   }
 
   /** `head` (a JSON object's text) with `"key": <file's JSON>` appended, streamed without loading the file. */
@@ -63,7 +78,7 @@ export class ResultFiles {
     return new ReadableStream<Uint8Array>({
       start: (controller) => controller.enqueue(encoder.encode(open)),
       pull: async (controller) => {
-        chunks ??= (Bun.file(file.path).stream() as ReadableStream<Uint8Array>)[Symbol.asyncIterator]();
+        chunks ??= (_contents(file).stream() as ReadableStream<Uint8Array>)[Symbol.asyncIterator]();
         const { done, value } = await chunks.next();
         if (!done) return controller.enqueue(value);
         controller.enqueue(encoder.encode("}"));
@@ -86,6 +101,10 @@ export class ResultFiles {
     process.removeListener("exit", this.#onExit);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function _contents(file: SpilledFile): Blob {
+  return file.offset ? Bun.file(file.path).slice(file.offset) : Bun.file(file.path);
 }
 
 // a worker killed with SIGKILL cannot clean up; its folder names a pid that is no longer alive

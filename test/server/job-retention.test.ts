@@ -119,21 +119,65 @@ test("a large output waits on disk, is served back byte-identical, and its file 
   await settled(() => readdirSync(files?.dir as string).length === 0);
 });
 
-test("a /runsync result is answered from memory, then waits on disk for its last minute", async () => {
+test("a /runsync result is answered from memory, then parked on disk for its last minute: no record in the heap", async () => {
   const output = bigOutput();
   const { store, clock, files, app } = setup(async () => output);
   const body = JSON.stringify({ input: { workflow: {} } });
   const res = await app.request("/runsync", { method: "POST", body, headers: { "content-type": "application/json" } });
-  const view = (await res.json()) as { id: string; status: string; output: unknown };
+  const view = (await res.json()) as { id: string; status: string; output: unknown; executionTime: number };
   expect(view.status).toBe("COMPLETED");
   expect(view.output).toEqual(output);
-  const job = store.get(view.id);
-  await settled(() => job?.outputFile !== undefined);
-  expect(job?.output).toBeUndefined();
-  expect(((await (await app.request(`/status/${view.id}`)).json()) as { output: unknown }).output).toEqual(output);
+  await settled(() => store.kept().parked === 1);
+  expect(store.kept().records).toBe(0);
+  expect(readdirSync(files?.dir as string)).toHaveLength(1);
+  // read again: the same status object, streamed from the parked file, and the job is a record again
+  expect(await (await app.request(`/status/${view.id}`)).json()).toEqual(view);
+  expect(store.kept()).toEqual({ records: 1, parked: 0 });
   clock.now += 61_000;
   expect(store.sweep()).toBe(0);
   await settled(() => readdirSync(files?.dir as string).length === 0);
+});
+
+test("a parked /runsync result nobody reads again goes with its file after a minute; a shorter policy.ttl wins", async () => {
+  const { store, clock, files, app } = setup(async () => ({ text: "small" }));
+  const post = async (request: object) =>
+    (await (
+      await app.request("/runsync", {
+        method: "POST",
+        body: JSON.stringify(request),
+        headers: { "content-type": "application/json" },
+      })
+    ).json()) as { id: string };
+  const minute = await post({ input: { workflow: {} } });
+  const short = await post({ input: { workflow: {} }, policy: { ttl: 20_000 } });
+  await settled(() => store.kept().parked === 2);
+  clock.now += 21_000;
+  expect((await app.request(`/status/${short.id}`)).status).toBe(404);
+  expect(store.get(minute.id)?.status).toBe("COMPLETED");
+  clock.now += 40_000;
+  expect(store.sweep()).toBe(0);
+  expect((await app.request(`/status/${minute.id}`)).status).toBe(404);
+  await settled(() => readdirSync(files?.dir as string).length === 0);
+});
+
+test("a failed /runsync result is not parked: it keeps its record and its input, for /retry", async () => {
+  let calls = 0;
+  const { store, app } = setup(async () => {
+    if (++calls === 1) throw new WorkerError("E_JOB_FAILED", "first try fails");
+    return { ok: true };
+  });
+  const init = {
+    method: "POST",
+    body: JSON.stringify({ input: { workflow: { "1": { class_type: "X", inputs: { text: "y".repeat(4096) } } } } }),
+    headers: { "content-type": "application/json" },
+  };
+  const { id, status } = (await (await app.request("/runsync", init)).json()) as { id: string; status: string };
+  expect(status).toBe("FAILED");
+  await settled(() => store.get(id)?.inputFile !== undefined);
+  expect(store.kept()).toEqual({ records: 1, parked: 0 });
+  await app.request(`/retry/${id}`, { method: "POST" });
+  await store.wait(id, 2_000);
+  expect(store.get(id)?.status).toBe("COMPLETED");
 });
 
 test("small outputs stay in memory; the folder is removed when the store drains, and stale ones by the next worker", async () => {
@@ -172,7 +216,8 @@ test("small outputs share a 4 MiB in-memory budget: past it they wait on disk to
 test("a small result /runsync returned waits on disk, out of the budget; a small /run result stays in memory", async () => {
   const { store, app } = setup(async () => ({ text: "small" }));
   const { sync, run } = await syncAndRun({ store, app });
-  await settled(() => store.get(sync)?.outputFile !== undefined);
+  await settled(() => store.kept().parked === 1);
+  expect(store.get(sync)?.outputFile).toBeDefined();
   expect(store.get(sync)?.keptBytes).toBeUndefined();
   await Bun.sleep(20);
   expect(store.get(run)?.outputFile).toBeUndefined();
@@ -188,8 +233,9 @@ test("a result /runsync returned keeps only its last progress chunk; a /run job 
     return { ok: true };
   });
   const { sync, run } = await syncAndRun({ store, app });
-  // settled chunks wait as one string, not as objects
-  await settled(() => store.get(sync)?.streamText !== undefined);
+  // settled chunks wait as one string, not as objects; the /runsync one in its parked file
+  await settled(() => store.kept().parked === 1);
+  expect(store.get(sync)?.streamText).toBeDefined();
   await settled(() => store.get(run)?.streamText !== undefined);
   expect(store.get(sync)?.stream).toEqual([]);
   const stream = async (id: string) =>
