@@ -10,7 +10,6 @@ import type { Metrics } from "./metrics.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
-import { JobRequest, WaitQuery } from "./schemas.ts";
 
 export interface AppDeps {
   health: WorkerHealth;
@@ -65,20 +64,6 @@ export function createApp(deps: AppDeps) {
   app.get("/openapi.json", (c) => c.json(openApiDocument({ maxBodyBytes: maxBytes })));
   app.get("/docs", (c) => c.html(docsPage(openApiDocument({ maxBodyBytes: maxBytes }))));
   return app;
-}
-
-/**
- * The job routes' first use, in-process before the worker is ready (routing, the request schemas, the
- * error path, a response): the first real job would otherwise pay it. Queues nothing: the body is refused.
- */
-export async function primeApp(app: { fetch: (request: Request) => Response | Promise<Response> }, apiToken?: string) {
-  JobRequest.safeParse({ input: { workflow: {} } });
-  WaitQuery.safeParse({ wait: "1000" });
-  const headers = { "content-type": "application/json", ...(apiToken ? { authorization: `Bearer ${apiToken}` } : {}) };
-  const refused = await app.fetch(
-    new Request("http://prime/runsync", { method: "POST", body: '{"input":0}', headers }),
-  );
-  await refused.arrayBuffer();
 }
 
 function _authorize(header: string | undefined, token: string): void {

@@ -5,10 +5,11 @@ import { runJob } from "../jobs/pipeline.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import { jobUploader, resolveEnvBucket } from "../runpod/bucket.ts";
-import { createApp, primeApp, SERVER_MAX_REQUEST_BODY } from "../server/app.ts";
+import { type AppDeps, createApp, SERVER_MAX_REQUEST_BODY } from "../server/app.ts";
 import type { WorkerHealth } from "../server/health.ts";
 import { JobStore } from "../server/job-store.ts";
 import { Metrics } from "../server/metrics.ts";
+import { primeApp } from "../server/prime-app.ts";
 import { ResultFiles } from "../server/result-files.ts";
 import { sendWebhook } from "../server/webhook.ts";
 import { bringUp } from "./bring-up.ts";
@@ -92,14 +93,15 @@ export async function startWorker(
     coldStart: deps.coldStart,
     instances: () => runtime.instances(),
   };
-  const app = createApp({
+  const appDeps: AppDeps = {
     health,
     metrics,
     log: log.child({ tag: "http" }),
     apiToken: config.API_TOKEN,
     maxBodyBytes: config.MAX_BODY_MB * 1_048_576,
     urlGuard: { privateAllowed: config.PRIVATE_HOSTS_ALLOWED },
-  });
+  };
+  const app = createApp(appDeps);
   let http: HttpListener;
   try {
     // idleTimeout 0: /runsync and /status-sync long-poll for up to 5 minutes
@@ -125,7 +127,7 @@ export async function startWorker(
     await dispose();
   };
   await bringUp({ config, log, comfy, client, health, deps, all: runtime.all, shutdown: stop, signal: options.signal });
-  await Promise.all([deps.warmed?.(), primeApp(app, config.API_TOKEN)]);
+  await Promise.all([deps.warmed?.(), primeApp(appDeps)]);
   jobs.resume();
   health.phase = "serving";
   log.info(`worker ready: ComfyUI at ${comfy.url}, ${config.CONCURRENCY} job(s) at once`);
