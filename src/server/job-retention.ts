@@ -25,15 +25,16 @@ export const RUNSYNC_RESULT_KEEP_MS = 60_000;
 export const RUNSYNC_SPILL_DELAY_MS = 200;
 export const RETRYABLE: ReadonlySet<string> = new Set(["FAILED", "TIMED_OUT"]);
 export const SETTLED_REQUEST: RetainedJob["request"] = Object.freeze({ input: Object.freeze({}) });
-// small outputs stay in memory up to this much in all; past it they go to disk too, so the heap does not grow with
-// the job rate (at 100 jobs/s, a minute of /runsync results of 15 KB each would be 90 MB)
+// small /run outputs stay in memory up to this much in all; past it they go to disk too, so the heap does not grow
+// with the job rate (at 100 jobs/s, a minute of results of 15 KB each would be 90 MB)
 const IN_MEMORY_OUTPUTS_BYTES = 4 * 1_048_576;
 
 /**
  * Keeps finished jobs small: the input is dropped (or, for a job /retry may re-run, moved to disk) and a
- * large output moves to disk until the job expires, as does a small one /runsync already returned, or one
- * that would take those kept in memory past IN_MEMORY_OUTPUTS_BYTES. Without `files` (RunPod mode, where
- * nobody fetches results from us) inputs are still dropped and outputs stay as they are.
+ * large output moves to disk until the job expires, as does a small one that would take those kept in memory
+ * past IN_MEMORY_OUTPUTS_BYTES. A result /runsync returned leaves the heap whole (`park`), or, when it may be
+ * retried, keeps its record with its output on disk. Without `files` (RunPod mode, where nobody fetches results
+ * from us) inputs are still dropped and outputs stay as they are.
  */
 export class JobRetention {
   readonly #files: ResultFiles | undefined;
