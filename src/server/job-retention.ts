@@ -41,6 +41,7 @@ export class JobRetention {
   readonly #collector: IdleCollector;
   readonly #parked: ParkedResults | undefined;
   #keptBytes = 0;
+  #closed = false;
 
   /** `idle`: no job running or queued (a full garbage collection after large outputs moved to disk waits for it). */
   constructor(files: ResultFiles | undefined, idle: () => boolean = () => true) {
@@ -103,6 +104,8 @@ export class JobRetention {
    * it. `current` = still stored.
    */
   async settle(job: RetainedJob, current: () => boolean, options: { returned?: boolean } = {}): Promise<void> {
+    // a settle timed before the store drained: nothing is written or collected for a store that is gone
+    if (this.#closed) return;
     const input = job.request.input;
     const retryable = RETRYABLE.has(job.status);
     // nothing of the request is read again unless the job may be retried (webhook and s3Config were used)
@@ -185,6 +188,7 @@ export class JobRetention {
 
   /** Removes the folder (the store drained). */
   close(): void {
+    this.#closed = true;
     this.#collector.close();
     this.#files?.close();
   }

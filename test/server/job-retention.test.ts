@@ -246,4 +246,14 @@ test("a result /runsync returned keeps only its last progress chunk; a /run job 
   expect(await stream(run)).toEqual([]);
 });
 
+test("a settle timed before the store drained does nothing: no file, no collection, for a store that is gone", async () => {
+  const { store, app } = setup(async () => ({ ok: true }), false);
+  const { sync } = await syncAndRun({ store, app });
+  const job = store.get(sync);
+  await store.drain(0);
+  // /runsync's settle waits 200 ms after the answer; by then the store is gone and the record is left as it was
+  await Bun.sleep(300);
+  expect(job?.request.input).toEqual({ workflow: {} });
+});
+
 afterAll(() => rmSync(parent, { recursive: true, force: true }));
