@@ -1,4 +1,4 @@
-import { deflateSync } from "node:zlib";
+import { nodeZlib } from "../lib/node-modules.ts";
 
 /** An image as the kitty graphics protocol takes it: PNG as is (f=100), or raw RGBA pixels (f=32). */
 export type KittyImage =
@@ -25,7 +25,9 @@ export function kittyImage(image: KittyImage, place: KittyPlacement): string {
   const keys =
     image.format === "png" ? ["a=T", "f=100"] : ["a=T", "f=32", `s=${image.width}`, `v=${image.height}`, "o=z"];
   keys.push(`i=${place.id}`, `r=${Math.max(1, Math.round(place.rows))}`, "C=1", "q=2");
-  const payload = Buffer.from(image.format === "png" ? image.data : deflateSync(image.data)).toString("base64");
+  const payload = Buffer.from(image.format === "png" ? image.data : nodeZlib().deflateSync(image.data)).toString(
+    "base64",
+  );
   const parts: string[] = [];
   for (let at = 0; at < payload.length || at === 0; at += KITTY_CHUNK) {
     const chunk = payload.slice(at, at + KITTY_CHUNK);

@@ -1,5 +1,5 @@
-import { connect } from "node:net";
 import { WorkerError } from "../errors.ts";
+import { nodeNet } from "../lib/node-modules.ts";
 import { probeComfy } from "./_probe.ts";
 
 /** Host and port a supervised ComfyUI's URL points at (brackets of an IPv6 literal removed). */
@@ -15,7 +15,7 @@ export function urlEndpoint(url: string): { host: string; port: number } {
  */
 export function isListening(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    const socket = nodeNet().connect({ host, port });
     const done = (listening: boolean) => {
       clearTimeout(timer);
       socket.destroy();

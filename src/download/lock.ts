@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
 import { open, readFile, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -39,7 +38,7 @@ export async function acquireFileLock(path: string, options: LockOptions = {}): 
   const info: LockInfo = {
     pid: process.pid,
     hostname: hostname(),
-    nonce: randomUUID(),
+    nonce: crypto.randomUUID(),
     since: new Date().toISOString(),
   };
   let waited = false;

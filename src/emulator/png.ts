@@ -1,4 +1,4 @@
-import { deflateSync } from "node:zlib";
+import { nodeZlib } from "../lib/node-modules.ts";
 
 /** An 8-bit RGB raster, rows top to bottom, 3 bytes per pixel. */
 export interface RgbImage {
@@ -50,7 +50,7 @@ export function encodePng(image: RgbImage, text: Record<string, string> = {}, le
   header.set([8, COLOR_TYPE_RGB, 0, 0, 0], 8);
   const chunks = [_chunk("IHDR", header)];
   for (const [key, value] of Object.entries(text)) chunks.push(textChunk(key, value));
-  chunks.push(_chunk("IDAT", deflateSync(raw, { level })), _chunk("IEND", new Uint8Array(0)));
+  chunks.push(_chunk("IDAT", nodeZlib().deflateSync(raw, { level })), _chunk("IEND", new Uint8Array(0)));
   return concatBytes([PNG_SIGNATURE, ...chunks]);
 }
 

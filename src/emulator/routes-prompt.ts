@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { Context } from "hono";
 import { Hono } from "hono";
@@ -134,7 +133,7 @@ function _promptIdError(ctx: EmulatorContext, promptId: unknown): ComfyError | u
 }
 
 function _enqueue(ctx: EmulatorContext, request: PromptBody, number: number, outputs: string[]): string {
-  const promptId = String(request.prompt_id ?? randomUUID());
+  const promptId = String(request.prompt_id ?? crypto.randomUUID());
   const extraData: Record<string, unknown> = { ...request.extra_data };
   if ("client_id" in request) extraData.client_id = request.client_id;
   extraData.create_time = Date.now();

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -134,7 +133,7 @@ function _listen(ctx: EmulatorContext, app: Hono) {
       if (req.method === "OPTIONS") return new Response(null, { status: 200 });
       const url = new URL(req.url);
       if (!WS_PATHS.has(url.pathname)) return app.fetch(req);
-      const sid = url.searchParams.get("clientId") || randomUUID().replaceAll("-", "");
+      const sid = url.searchParams.get("clientId") || crypto.randomUUID().replaceAll("-", "");
       if (server.upgrade(req, { data: { sid, first: true, flags: {} } })) return undefined;
       return new Response("Expected websocket upgrade", { status: 400 });
     },

@@ -1,10 +1,11 @@
-import { lookup as dnsLookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import type { BlockList } from "node:net";
+import { nodeDns, nodeNet } from "./node-modules.ts";
 
 export type LookupFn = (host: string) => Promise<string[]>;
 
 /** Resolves a host name to every address it has (A and AAAA). */
-export const lookupAll: LookupFn = async (host) => (await dnsLookup(host, { all: true })).map((entry) => entry.address);
+export const lookupAll: LookupFn = async (host) =>
+  (await nodeDns().lookup(host, { all: true })).map((entry) => entry.address);
 
 // ranges no job input may make the worker reach: loopback, private, link-local, CGNAT, multicast, reserved;
 // BlockList also matches IPv4-mapped IPv6 (::ffff:7f00:1) against the IPv4 rules
@@ -33,7 +34,7 @@ let privateRanges: BlockList | undefined;
 
 /** True for addresses a job input must never reach (loopback, private, link-local, metadata, multicast). */
 export function isPrivateAddress(address: string): boolean {
-  const version = isIP(address);
+  const version = nodeNet().isIP(address);
   if (version === 0) return true;
   if (_ranges().check(address, version === 4 ? "ipv4" : "ipv6")) return true;
   // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address that must pass the same rules
@@ -43,7 +44,7 @@ export function isPrivateAddress(address: string): boolean {
 
 function _ranges(): BlockList {
   if (privateRanges) return privateRanges;
-  const list = new BlockList();
+  const list = new (nodeNet().BlockList)();
   for (const [base, bits] of PRIVATE_V4) list.addSubnet(base, bits, "ipv4");
   for (const [base, bits] of PRIVATE_V6) list.addSubnet(base, bits, "ipv6");
   privateRanges = list;

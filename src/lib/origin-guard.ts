@@ -3,8 +3,9 @@
  * POST to 127.0.0.1 freely, so a request whose Origin names another host:port than its Host is refused with
  * 403 when that Host is a loopback address. Requests without Host or Origin pass, as in ComfyUI.
  */
-import { isIP } from "node:net";
+
 import { lookupAll } from "./net.ts";
+import { nodeNet } from "./node-modules.ts";
 
 const LOOPBACK_CACHE_MAX = 256;
 const loopbackCache = new Map<string, boolean>();
@@ -28,7 +29,7 @@ export async function originRefused(headers: Headers): Promise<boolean> {
 /** Whether `hostname` is loopback: an IP literal in 127/8 or ::1, or a name that resolves only to those. */
 export async function isLoopbackHost(hostname: string): Promise<boolean> {
   if (!hostname) return false;
-  if (isIP(hostname)) return _loopbackAddress(hostname);
+  if (nodeNet().isIP(hostname)) return _loopbackAddress(hostname);
   const cached = loopbackCache.get(hostname);
   if (cached !== undefined) return cached;
   const addresses = await lookupAll(hostname).catch(() => [] as string[]);

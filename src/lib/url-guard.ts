@@ -1,6 +1,7 @@
-import { BlockList, isIP } from "node:net";
+import type { BlockList } from "node:net";
 import { WorkerError } from "../errors.ts";
 import { isAllowedHost, isPrivateAddress, type LookupFn, lookupAll } from "./net.ts";
+import { nodeNet } from "./node-modules.ts";
 
 /** The rules one job-supplied URL (input file, webhook, s3Config.endpointUrl) must pass before it is fetched. */
 export interface UrlGuard {
@@ -44,7 +45,7 @@ async function _vet(raw: string, what: string, guard: UrlGuard): Promise<{ url: 
     );
   }
   if (named) return { url };
-  const addresses = isIP(host) ? [host] : await (guard.lookup ?? lookupAll)(host).catch(() => [] as string[]);
+  const addresses = nodeNet().isIP(host) ? [host] : await (guard.lookup ?? lookupAll)(host).catch(() => [] as string[]);
   if (addresses.length === 0) throw new WorkerError("E_INPUT", `${what}: cannot resolve ${host}`);
   const allowed = _allowedAddresses(guard.privateAllowed);
   const blocked = addresses.find((address) => isPrivateAddress(address) && !_inList(allowed, address));
@@ -56,7 +57,7 @@ async function _vet(raw: string, what: string, guard: UrlGuard): Promise<{ url: 
       `${what}: ${where} (loopback, private or link-local); refused. An operator can allow it with PRIVATE_HOSTS_ALLOWED`,
     );
   }
-  return isIP(host) ? { url } : { url, address: addresses[0] as string };
+  return nodeNet().isIP(host) ? { url } : { url, address: addresses[0] as string };
 }
 
 /**
@@ -90,7 +91,7 @@ export async function guardedFetch(
 function _pinned(url: URL, address: string | undefined, init: RequestInit): [string, RequestInit] {
   if (!address) return [url.toString(), init];
   const target = new URL(url);
-  target.hostname = isIP(address) === 6 ? `[${address}]` : address;
+  target.hostname = nodeNet().isIP(address) === 6 ? `[${address}]` : address;
   const headers = new Headers(init.headers);
   headers.set("host", url.host);
   const tls = url.protocol === "https:" ? { tls: { serverName: url.hostname } } : {};
@@ -120,17 +121,17 @@ function _schemes(protocols: readonly string[]): string {
 }
 
 function _namedAllowed(host: string, entries: readonly string[]): boolean {
-  const names = entries.filter((entry) => !isIP(entry) && !entry.includes("/"));
-  if (isIP(host)) return _inList(_allowedAddresses(entries), host);
+  const names = entries.filter((entry) => !nodeNet().isIP(entry) && !entry.includes("/"));
+  if (nodeNet().isIP(host)) return _inList(_allowedAddresses(entries), host);
   return isAllowedHost(host, names);
 }
 
 function _allowedAddresses(entries: readonly string[]): BlockList {
-  const list = new BlockList();
+  const list = new (nodeNet().BlockList)();
   for (const entry of entries) {
     const [address = "", bits] = entry.split("/");
-    const type = isIP(address) === 6 ? "ipv6" : "ipv4";
-    if (!isIP(address)) continue;
+    const type = nodeNet().isIP(address) === 6 ? "ipv6" : "ipv4";
+    if (!nodeNet().isIP(address)) continue;
     if (bits === undefined) list.addAddress(address, type);
     else list.addSubnet(address, Number(bits), type);
   }
@@ -138,15 +139,15 @@ function _allowedAddresses(entries: readonly string[]): BlockList {
 }
 
 function _inList(list: BlockList, address: string): boolean {
-  return list.check(address, isIP(address) === 6 ? "ipv6" : "ipv4");
+  return list.check(address, nodeNet().isIP(address) === 6 ? "ipv6" : "ipv4");
 }
 
 /** The PRIVATE_HOSTS_ALLOWED entries that are neither a host name, an address nor a CIDR (for config errors). */
 export function badPrivateHostEntries(entries: readonly string[]): string[] {
   return entries.filter((entry) => {
-    if (!entry.includes("/")) return !isIP(entry) && !/^[a-z0-9.-]+$/i.test(entry);
+    if (!entry.includes("/")) return !nodeNet().isIP(entry) && !/^[a-z0-9.-]+$/i.test(entry);
     const [address = "", bits = ""] = entry.split("/");
-    const max = isIP(address) === 6 ? 128 : 32;
-    return !isIP(address) || !/^\d+$/.test(bits) || Number(bits) > max;
+    const max = nodeNet().isIP(address) === 6 ? 128 : 32;
+    return !nodeNet().isIP(address) || !/^\d+$/.test(bits) || Number(bits) > max;
   });
 }

@@ -1,4 +1,4 @@
-import { inflateSync } from "node:zlib";
+import { nodeZlib } from "../lib/node-modules.ts";
 
 /** RGBA pixels. */
 export interface Pixels {
@@ -40,7 +40,7 @@ export function decodePng(bytes: Uint8Array): Pixels | undefined {
     return {
       width,
       height,
-      data: _rgba(_unfilter(inflateSync(Buffer.concat(idat)), width, height, channels), channels),
+      data: _rgba(_unfilter(nodeZlib().inflateSync(Buffer.concat(idat)), width, height, channels), channels),
     };
   } catch {
     return undefined;

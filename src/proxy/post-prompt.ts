@@ -3,7 +3,6 @@
  * `{prompt_id, number, node_errors}`, 400 `{error, node_errors}`, 500 for a body that is not JSON), after the
  * pre-checks; the prompt then waits in the proxy's queue and runs as a remote job.
  */
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { executionOrder, type Prompt } from "../emulator/graph.ts";
 import { precheckPrompt } from "./precheck.ts";
@@ -63,7 +62,7 @@ async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContex
     return Response.json({ error: check.error, node_errors: check.nodeErrors }, { status: 400 });
   }
   const number = body.number ?? _nextNumber(ctx, Boolean(body.front));
-  const promptId = String(body.prompt_id ?? randomUUID());
+  const promptId = String(body.prompt_id ?? crypto.randomUUID());
   const extraData: Record<string, unknown> = { ...body.extra_data };
   const apiKey = extraData.api_key_comfy_org;
   for (const key of SENSITIVE_KEYS) delete extraData[key];

@@ -1,7 +1,7 @@
-import { isIP } from "node:net";
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
 import { isPrivateAddress, type LookupFn, lookupAll } from "../lib/net.ts";
+import { nodeNet } from "../lib/node-modules.ts";
 import type { FetchOutput, OutputItem } from "../lib/output-files.ts";
 import { guardedFetch } from "../lib/url-guard.ts";
 import type { EndpointTarget } from "./endpoint-url.ts";
@@ -50,7 +50,7 @@ export function outputItems(output: RemoteOutput): OutputItem[] {
  */
 export async function outputFetcher(target: EndpointTarget, lookup: LookupFn = lookupAll): Promise<FetchOutput> {
   const host = new URL(target.url).hostname.replace(/^\[|\]$/g, "");
-  const addresses = isIP(host) ? [host] : await lookup(host).catch(() => [] as string[]);
+  const addresses = nodeNet().isIP(host) ? [host] : await lookup(host).catch(() => [] as string[]);
   if (addresses.length > 0 && addresses.every(isPrivateAddress)) return (url) => fetch(url);
   return (url) =>
     guardedFetch(url, {}, "output URL", { privateAllowed: [], protocols: ["https:", "http:"], lookup }).catch(

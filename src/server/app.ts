@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { WorkerError } from "../errors.ts";
@@ -71,7 +70,7 @@ function _authorize(header: string | undefined, token: string): void {
   const given = header?.replace(/^Bearer\s+/i, "") ?? "";
   const a = Buffer.from(given);
   const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+  if (a.length !== b.length || !crypto.timingSafeEqual(a, b)) {
     throw new WorkerError("E_AUTH", header ? "wrong API token" : "this route needs Authorization: Bearer <API_TOKEN>");
   }
 }

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { createComfyClient } from "../comfy/client.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
@@ -190,5 +189,5 @@ function _healthApp(health: WorkerHealth, metrics: Metrics, log: Logger, apiToke
 function _tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header?.replace(/^Bearer\s+/i, "") ?? "");
   const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
 }
