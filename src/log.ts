@@ -16,12 +16,17 @@ export interface Logger {
   child(bindings: { tag?: string; requestId?: string }): Logger;
 }
 
+/** Where log lines are written: process.stdout, or the CLI's stderr (lib/stdio.ts). */
+export interface LogStream {
+  write(text: string): unknown;
+}
+
 export interface LoggerOptions {
   level: LogLevelName;
   format: LogFormat;
   redactor: Redactor;
   /** Where lines go: stdout for `serve` (RunPod reads it), stderr for CLI commands that print results. */
-  stream?: NodeJS.WritableStream;
+  stream?: LogStream;
   /** false (NO_COLOR is set): pretty lines without colour codes or badges. */
   color?: boolean;
 }
@@ -43,8 +48,8 @@ export function createLogger(options: LoggerOptions): Logger {
     level: CONSOLA_LEVELS[options.level],
     // identical lines (ComfyUI progress, retries) must all be kept
     throttle: 0,
-    stdout: stream as NodeJS.WriteStream,
-    stderr: stream as NodeJS.WriteStream,
+    stdout: stream as unknown as NodeJS.WriteStream,
+    stderr: stream as unknown as NodeJS.WriteStream,
   };
   const consola =
     options.format === "json"
@@ -79,7 +84,7 @@ function _bind(consola: ConsolaInstance, redactor: Redactor, bindings: { tag?: s
   };
 }
 
-function _writeJson(stream: NodeJS.WritableStream, obj: LogObject): void {
+function _writeJson(stream: LogStream, obj: LogObject): void {
   const [message, fields] = obj.args as [unknown, LogFields | undefined];
   const { requestId = null, ...rest } = fields ?? {};
   const line = {

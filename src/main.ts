@@ -2,6 +2,7 @@
 // Entry point of the compiled binary: run one command line and exit with its code.
 import type { $ZodMemoizer } from "zod/v4/core";
 import { runCli } from "./cli/run-cli.ts";
+import { flushStdio } from "./lib/stdio.ts";
 
 // zod compiles a parser for each object schema the first time it parses with it. A one-shot command parses most
 // schemas once, so compiling costs it more than it saves (about 2 ms of `run`); serve, emulate and proxy keep it.
@@ -20,7 +21,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // no top-level await: --bytecode builds are CommonJS
-void main(process.argv.slice(2)).then((code) => {
-  // long-running commands (serve, emulate) resolve only after their shutdown, so exiting here is safe
+void main(process.argv.slice(2)).then(async (code) => {
+  // long-running commands (serve, emulate) resolve only after their shutdown, so exiting here is safe; what a
+  // full pipe still holds of the output is written first
+  await flushStdio();
   process.exit(code);
 });

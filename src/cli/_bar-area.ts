@@ -1,10 +1,14 @@
+import type { StdStream } from "../lib/stdio.ts";
+
 const REDRAW_INTERVAL_MS = 200;
 
 /**
  * Progress bars kept at the bottom of a terminal: permanent lines print above them and the bars are drawn
  * again in place, at most every 200 ms unless a permanent line comes or `force` is set. Returns `redraw`.
  */
-export function barArea(stream: NodeJS.WriteStream): (bars: string[], permanent?: string[], force?: boolean) => void {
+export function barArea(
+  stream: Pick<StdStream, "write">,
+): (bars: string[], permanent?: string[], force?: boolean) => void {
   let drawn = 0;
   let last = 0;
   return (bars, permanent = [], force = false) => {

@@ -1,4 +1,5 @@
 import { type Config, type ConfigFlags, loadConfig } from "../config.ts";
+import { stderr } from "../lib/stdio.ts";
 import { createLogger, type Logger, resolveLogFormat } from "../log.ts";
 import { CLI_REDACTOR } from "./_redactor.ts";
 
@@ -20,9 +21,10 @@ export function createCommandContext(options: CommandContextOptions): { config: 
     flags: { LOG_LEVEL: options.args["log-level"], ...options.flags },
   });
   CLI_REDACTOR.merge(config.redactor);
-  const stream = options.stream === "stdout" ? process.stdout : process.stderr;
+  // serve logs through process.stdout: a long-running process, whose writes must never wait for the reader
+  const stream = options.stream === "stdout" ? process.stdout : stderr;
   const format = resolveLogFormat(config.LOG_FORMAT, {
-    isTTY: Boolean((stream as NodeJS.WriteStream).isTTY),
+    isTTY: Boolean(stream.isTTY),
     onRunPod: Boolean(config.RUNPOD_ENDPOINT_ID),
   });
   // no-color.org: NO_COLOR set to anything but "" turns colour off

@@ -1,6 +1,7 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import type { JobPreview } from "../jobs/previews.ts";
+import { stderr } from "../lib/stdio.ts";
 import { PreviewThrottle } from "../previews/throttle.ts";
 import { InlinePreview, type TerminalStream } from "./_preview-inline.ts";
 import type { ProgressRenderer } from "./_progress.ts";
@@ -38,7 +39,7 @@ const JSON_EVENT_MS = 1000;
  * and off a terminal a `{"event":"preview"}` line says where it is, at most once a second.
  */
 export function withPreviews(view: ProgressRenderer, options: PreviewViewOptions): PreviewView {
-  const stream = options.stream ?? process.stderr;
+  const stream = options.stream ?? stderr;
   const tty = options.tty ?? Boolean(stream.isTTY);
   const protocol = imageProtocol(options.env, tty);
   const inline = protocol ? new InlinePreview(stream, protocol) : undefined;

@@ -1,4 +1,5 @@
 import type { JobProgress } from "../jobs/progress.ts";
+import { stderr } from "../lib/stdio.ts";
 
 /** Live progress of one job on stderr, for local and remote `run` alike. */
 export interface ProgressRenderer {
@@ -21,10 +22,7 @@ const BAR_WIDTH = 20;
  * On a TTY: one line redrawn in place, with every other write to the same stream (log lines) printed above it,
  * never through it. Otherwise: one JSON line per event, for scripts and CI logs.
  */
-export function createProgressRenderer(
-  stream: Writable = process.stderr,
-  tty = Boolean(stream.isTTY),
-): ProgressRenderer {
+export function createProgressRenderer(stream: Writable = stderr, tty = Boolean(stream.isTTY)): ProgressRenderer {
   return _announcingFinished(tty ? _ttyRenderer(stream) : _jsonRenderer(stream));
 }
 

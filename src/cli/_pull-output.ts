@@ -1,4 +1,5 @@
 import { formatBytes } from "../lib/bytes.ts";
+import type { StdStream } from "../lib/stdio.ts";
 import type { EnsureResult } from "../preload/ensure.ts";
 import type { PullSummary } from "../preload/pull.ts";
 import type { WeightFileState } from "../weights/weight-state.ts";
@@ -26,7 +27,7 @@ const MARK: Record<EnsureResult["outcome"], string> = {
  * Progress of a pull on `stream` (stderr): on a TTY one bar per active file plus a line per finished
  * one; otherwise `{"event":"download",folder,name,bytes,total,rate,eta}` lines and a `done` per file.
  */
-export function createPullProgress(stream: NodeJS.WriteStream, tty: boolean, dryRun = false): PullProgress {
+export function createPullProgress(stream: Pick<StdStream, "write">, tty: boolean, dryRun = false): PullProgress {
   if (!tty) {
     const write = (event: object) => stream.write(`${JSON.stringify(event)}\n`);
     return {
@@ -42,7 +43,7 @@ export function createPullProgress(stream: NodeJS.WriteStream, tty: boolean, dry
   return _bars(stream, dryRun);
 }
 
-function _bars(stream: NodeJS.WriteStream, dryRun: boolean): PullProgress {
+function _bars(stream: Pick<StdStream, "write">, dryRun: boolean): PullProgress {
   const active = new Map<string, WeightFileState>();
   const area = barArea(stream);
   const redraw = (permanent: string[] = [], force = false) => area([...active.values()].map(_bar), permanent, force);

@@ -1,4 +1,5 @@
 import { formatBytes } from "../lib/bytes.ts";
+import type { StdStream } from "../lib/stdio.ts";
 import type { PlannedFile } from "../sync/plan.ts";
 import type { SyncFileResult, SyncProgress, TargetReport } from "../sync/sync.ts";
 import { barArea } from "./_bar-area.ts";
@@ -35,7 +36,7 @@ export function planCounts(plan: PlannedFile[]) {
 }
 
 /** Progress on `stream` (stderr). */
-export function createSyncOutput(stream: NodeJS.WriteStream, tty: boolean): SyncOutput {
+export function createSyncOutput(stream: Pick<StdStream, "write">, tty: boolean): SyncOutput {
   if (!tty) {
     const write = (event: object) => stream.write(`${JSON.stringify(event)}\n`);
     return {

@@ -2,6 +2,7 @@ import { join, resolve } from "node:path";
 import type { ArgsDef } from "citty";
 import type { Config } from "../config.ts";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
+import { stdout } from "../lib/stdio.ts";
 import { resolveTargets } from "../sync/targets.ts";
 import { checkVolumes, type VolumeCheckReport } from "../volume/check.ts";
 import { formatCheckReport } from "./_check-table.ts";
@@ -62,9 +63,7 @@ export async function runVolumeCheck(
     dirs,
     ...(signal ? { signal } : {}),
   });
-  process.stdout.write(
-    args.json ? `${JSON.stringify(report, null, 2)}\n` : report.volumes.map(formatVolumeReport).join("\n"),
-  );
+  stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : report.volumes.map(formatVolumeReport).join("\n"));
   const weightsBad = report.volumes.some((v) => v.workflows.some((w) => w.weights.some((x) => x.status !== "present")));
   if (weightsBad) process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
   else if (!report.ok) process.exitCode = EXIT_CODES.E_UNKNOWN_NODE;

@@ -6,6 +6,7 @@ import { CORE_OBJECT_INFO_VERSION, coreObjectInfo, type ObjectInfo } from "../co
 import type { Config } from "../config.ts";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
 import { waitForSignal } from "../lib/signals.ts";
+import { stderr, stdout } from "../lib/stdio.ts";
 import type { Logger } from "../log.ts";
 import { type CheckDownloadOptions, downloadMissing } from "../preload/check-download.ts";
 import { loadKitSources } from "../preload/job-download.ts";
@@ -88,7 +89,7 @@ export default defineCommand({
     const downloads = args.download ? await _download(report, { config, log, roots, index }) : undefined;
     if (downloads?.length) report = await withKitSources(await check());
     const out = downloads ? { ...report, downloads } : report;
-    process.stdout.write(args.json ? `${JSON.stringify(out, null, 2)}\n` : formatCheckReport(report));
+    stdout.write(args.json ? `${JSON.stringify(out, null, 2)}\n` : formatCheckReport(report));
     if (downloads?.some((d) => d.outcome === "failed")) process.exitCode = EXIT_CODES.E_DOWNLOAD;
     else if (!report.ok) process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
   },
@@ -97,7 +98,7 @@ export default defineCommand({
 async function _download(report: CheckReport, options: Omit<CheckDownloadOptions, "onState" | "onResult">) {
   const interrupt = new AbortController();
   void waitForSignal().then(() => interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")));
-  const progress = createPullProgress(process.stderr, Boolean(process.stderr.isTTY));
+  const progress = createPullProgress(stderr, stderr.isTTY);
   return downloadMissing(report, { ...options, ...progress, signal: interrupt.signal }).finally(() => progress.done());
 }
 

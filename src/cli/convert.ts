@@ -4,6 +4,7 @@ import { createComfyClient } from "../comfy/client.ts";
 import { CORE_OBJECT_INFO_VERSION, coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
 import { ObjectInfoBody } from "../comfy/schemas.ts";
 import { WorkerError } from "../errors.ts";
+import { stdout } from "../lib/stdio.ts";
 import { apiWorkflowOf } from "../workflow/convert.ts";
 import { parseJsonText } from "../workflow/json-text.ts";
 import { loadWorkflowFile } from "../workflow/load.ts";
@@ -48,7 +49,7 @@ export default defineCommand({
     }
     const json = `${JSON.stringify(result.api, null, 2)}\n`;
     if (args.out) await writeFile(args.out, json);
-    else process.stdout.write(json);
+    else stdout.write(json);
   },
 });
 

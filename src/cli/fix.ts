@@ -1,10 +1,11 @@
-import { createInterface } from "node:readline/promises";
 import { defineCommand } from "citty";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
 import type { FixWeight } from "../fix/fix.ts";
 import { runFix } from "../fix/run.ts";
 import { formatBytes } from "../lib/bytes.ts";
+import { nodeReadline } from "../lib/node-modules.ts";
 import { waitForSignal } from "../lib/signals.ts";
+import { stderr, stdout } from "../lib/stdio.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
 import { formatFixReport, formatFixWeight } from "./_fix-output.ts";
@@ -44,8 +45,8 @@ export default defineCommand({
     const interrupt = new AbortController();
     void waitForSignal().then(() => interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")));
     const paths = args._.length > 0 ? args._.map(String) : [String(args.path)];
-    const progress = createPullProgress(process.stderr, Boolean(process.stderr.isTTY));
-    const tty = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+    const progress = createPullProgress(stderr, stderr.isTTY);
+    const tty = Boolean(process.stdin.isTTY && stderr.isTTY);
     const report = await runFix(paths, {
       config,
       log,
@@ -54,14 +55,14 @@ export default defineCommand({
       yes: Boolean(args.yes),
       ...(tty ? { confirm: _confirm } : {}),
       onResolved: (weight) => {
-        if (!args.json) process.stderr.write(`${formatFixWeight(weight)}\n`);
+        if (!args.json) stderr.write(`${formatFixWeight(weight)}\n`);
       },
       onState: progress.onState,
       onResult: progress.onResult,
       signal: interrupt.signal,
     }).finally(() => progress.done());
     if (args.report) await Bun.write(String(args.report), `${JSON.stringify(report, null, 2)}\n`);
-    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatFixReport(report));
+    stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatFixReport(report));
     if (report.summary.failed > 0) process.exitCode = EXIT_CODES.E_DOWNLOAD;
     else if (report.weights.some((w) => w.status !== "downloaded" && w.status !== "would_download"))
       process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
@@ -71,7 +72,7 @@ export default defineCommand({
 // asked once, after every lookup: the files with one trustworthy source and their total size
 async function _confirm(files: FixWeight[]): Promise<boolean> {
   const bytes = files.reduce((sum, f) => sum + (f.chosen?.size ?? 0), 0);
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const rl = nodeReadline().createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(
       `Download ${files.length} file(s)${bytes ? ` (${formatBytes(bytes)})` : ""}? [y/N] `,

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { listKits, loadKit } from "../kits/manifest.ts";
+import { stdout } from "../lib/stdio.ts";
 import { commonArgs, jsonArgs } from "./_args.ts";
 import { formatKit, formatKitList } from "./_kits-table.ts";
 
@@ -21,10 +22,10 @@ export default defineCommand({
     // an unknown NAME throws E_USAGE with the list of kits, which run-cli turns into exit status 2
     if (args.name) {
       const kit = loadKit(args.name);
-      process.stdout.write(args.json ? `${JSON.stringify(kit, null, 2)}\n` : formatKit(kit));
+      stdout.write(args.json ? `${JSON.stringify(kit, null, 2)}\n` : formatKit(kit));
       return;
     }
     const kits = listKits();
-    process.stdout.write(args.json ? `${JSON.stringify(kits, null, 2)}\n` : formatKitList(kits));
+    stdout.write(args.json ? `${JSON.stringify(kits, null, 2)}\n` : formatKitList(kits));
   },
 });

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
 import { waitForSignal } from "../lib/signals.ts";
+import { stderr, stdout } from "../lib/stdio.ts";
 import { pullWeights } from "../preload/pull.ts";
 import { VERIFY_LEVELS, type VerifyLevel } from "../weights/verify.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
@@ -51,7 +52,7 @@ export default defineCommand({
     const interrupt = new AbortController();
     void waitForSignal().then(() => interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")));
     const dryRun = Boolean(args["dry-run"]);
-    const progress = createPullProgress(process.stderr, Boolean(process.stderr.isTTY), dryRun);
+    const progress = createPullProgress(stderr, stderr.isTTY, dryRun);
     const summary = await pullWeights(
       {
         kits: repeatedFlag(rawArgs, "--kit"),
@@ -66,7 +67,7 @@ export default defineCommand({
     });
     for (const warning of warnings) log.warn(warning);
     const out = warnings.length > 0 ? { ...summary, warnings } : summary;
-    process.stdout.write(args.json ? `${JSON.stringify(out, null, 2)}\n` : formatPullSummary(summary, dryRun));
+    stdout.write(args.json ? `${JSON.stringify(out, null, 2)}\n` : formatPullSummary(summary, dryRun));
     if (summary.failed > 0) process.exitCode = EXIT_CODES.E_DOWNLOAD;
     else if (!summary.ok) process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
   },

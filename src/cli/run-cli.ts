@@ -1,5 +1,6 @@
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import { isWorkerError, toExitCode, WorkerError } from "../errors.ts";
+import { stderr, stdout } from "../lib/stdio.ts";
 import { VERSION } from "../version.ts";
 import { CLI_REDACTOR } from "./_redactor.ts";
 import { didYouMean, findUsageProblem } from "./_strict-args.ts";
@@ -13,9 +14,12 @@ export interface CliIO {
 }
 
 const DEFAULT_IO: CliIO = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  tty: { out: Boolean(process.stdout.isTTY), err: Boolean(process.stderr.isTTY) },
+  out: (text) => stdout.write(text),
+  err: (text) => stderr.write(text),
+  // asked only for help and errors
+  get tty() {
+    return { out: stdout.isTTY, err: stderr.isTTY };
+  },
 };
 
 interface Resolved {

@@ -5,6 +5,7 @@ import { WorkerError } from "../errors.ts";
 import { PreviewRequest } from "../jobs/previews.ts";
 import type { SavedOutput } from "../lib/output-files.ts";
 import { waitForSignal } from "../lib/signals.ts";
+import { stdout } from "../lib/stdio.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
 import type { Logger } from "../log.ts";
 import type { GpuPrice } from "../remote/pricing.ts";
@@ -140,7 +141,7 @@ export default defineCommand({
       }
       _printCommon(saved, output.text, output.errors ?? [], view.path);
       const t = output.timings;
-      process.stdout.write(
+      stdout.write(
         `timings: validate ${t.validate_ms} ms, queue ${t.queue_ms} ms, execution ${t.execution_ms} ms, collect ${t.collect_ms} ms, total ${t.total_ms} ms\n`,
       );
     } finally {
@@ -231,13 +232,13 @@ function _printRemote(result: RemoteRunResult, json: boolean, preview: string | 
   }
   _printCommon(result.saved, result.output.text, result.output.errors, preview);
   const t = result.timings;
-  process.stdout.write(
+  stdout.write(
     `timings: in queue ${_s(t.delay_ms)}${_coldStart(result.cold_start)}, execution ${_s(t.execution_ms)}, total ${_s(t.total_ms)}\n`,
   );
   const cost = result.cost
     ? ` ≈ $${result.cost.usd.toFixed(4)} (${result.cost.source})`
     : " (pass --gpu-price $/s or --gpu TYPE for a cost estimate)";
-  process.stdout.write(`billed: ${result.billed_s} s${cost}; a cold start and the idle timeout are billed on top\n`);
+  stdout.write(`billed: ${result.billed_s} s${cost}; a cold start and the idle timeout are billed on top\n`);
 }
 
 function _printCommon(
@@ -248,11 +249,11 @@ function _printCommon(
 ): void {
   for (const file of saved) {
     const note = file.requested ? ` (${file.requested} exists; saved under the next free name)` : "";
-    process.stdout.write(`saved ${file.path}${note}\n`);
+    stdout.write(`saved ${file.path}${note}\n`);
   }
-  for (const item of text) process.stdout.write(`text from node ${item.node_id}: ${item.text}\n`);
-  for (const error of errors) process.stdout.write(`warning: ${error}\n`);
-  if (preview) process.stdout.write(`live preview: ${preview} (the newest preview, not an output)\n`);
+  for (const item of text) stdout.write(`text from node ${item.node_id}: ${item.text}\n`);
+  for (const error of errors) stdout.write(`warning: ${error}\n`);
+  if (preview) stdout.write(`live preview: ${preview} (the newest preview, not an output)\n`);
 }
 
 function _paths(saved: SavedOutput[]): string[] {
@@ -264,7 +265,7 @@ function _renamed(saved: SavedOutput[]): Array<{ requested: string; path: string
 }
 
 function _json(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  stdout.write(`${JSON.stringify(value)}\n`);
 }
 
 function _coldStart(cold: boolean | null): string {

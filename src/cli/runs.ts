@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { WorkerError } from "../errors.ts";
+import { stdout } from "../lib/stdio.ts";
 import { type LedgerEntry, ledgerPath, ledgerTotals, readRuns } from "../remote/ledger.ts";
 import { commonArgs, jsonArgs } from "./_args.ts";
 import { createCommandContext } from "./_context.ts";
@@ -21,21 +22,21 @@ export default defineCommand({
     if (skipped > 0) log.warn(`${skipped} line(s) of ${path} are not runs and were skipped`);
     const totals = ledgerTotals(runs);
     if (args.json) {
-      process.stdout.write(
+      stdout.write(
         `${JSON.stringify({ ledger: path, since: sinceMs ? new Date(sinceMs).toISOString() : null, runs, totals })}\n`,
       );
       return;
     }
     if (runs.length === 0) {
-      process.stdout.write(`no remote runs${args.since ? ` in the last ${args.since}` : ""} (ledger: ${path})\n`);
+      stdout.write(`no remote runs${args.since ? ` in the last ${args.since}` : ""} (ledger: ${path})\n`);
       return;
     }
-    process.stdout.write(`${_table(runs)}\n`);
+    stdout.write(`${_table(runs)}\n`);
     const statuses = Object.entries(totals.by_status)
       .map(([status, n]) => `${n} ${status}`)
       .join(", ");
     const unpriced = totals.unpriced > 0 ? ` (${totals.unpriced} run(s) without a price)` : "";
-    process.stdout.write(
+    stdout.write(
       `total: ${totals.runs} run(s) (${statuses}), billed ${totals.billed_s} s, cost ≈ $${totals.cost.toFixed(4)}${unpriced}\n`,
     );
   },

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
 import { waitForSignal } from "../lib/signals.ts";
+import { stderr, stdout } from "../lib/stdio.ts";
 import { defaultStateDir } from "../sync/state.ts";
 import { syncVolumes } from "../sync/sync.ts";
 import { resolveTargets } from "../sync/targets.ts";
@@ -85,7 +86,7 @@ export default defineCommand({
       config,
       interrupt.signal,
     );
-    const output = createSyncOutput(process.stderr, Boolean(process.stderr.isTTY));
+    const output = createSyncOutput(stderr, stderr.isTTY);
     const dryRun = Boolean(args["dry-run"]);
     const started = performance.now();
     const reports = await syncVolumes(targets, {
@@ -103,7 +104,7 @@ export default defineCommand({
     }).finally(() => output.done());
     const seconds = Math.round((performance.now() - started) / 100) / 10;
     const failed = reports.reduce((sum, r) => sum + r.failed, 0);
-    process.stdout.write(
+    stdout.write(
       args.json
         ? `${JSON.stringify({ ok: failed === 0, dry_run: dryRun, seconds, volumes: reports }, null, 2)}\n`
         : formatSyncSummary(reports, dryRun, seconds),

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../../src/cli/run-cli.ts";
 import { coreObjectInfo } from "../../src/comfy/object-info.ts";
+import { stderr, stdout } from "../../src/lib/stdio.ts";
 import { iTXt, tinyPng } from "../workflow/_images.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cw-convert-"));
@@ -33,15 +34,15 @@ async function run(args: string[]) {
   const out: string[] = [];
   const logs: string[] = [];
   const errors: string[] = [];
-  const [write, writeErr] = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
-  process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => logs.push(String(chunk)) > 0) as typeof process.stderr.write;
+  const [write, writeErr] = [stdout.write, stderr.write];
+  stdout.write = (chunk: string) => out.push(String(chunk)) > 0;
+  stderr.write = (chunk: string) => logs.push(String(chunk)) > 0;
   try {
     const code = await runCli(args, { out: (t) => void out.push(t), err: (t) => void errors.push(t) });
     return { code, stdout: out.join(""), logs: logs.join(""), error: errors.join("") };
   } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
+    stdout.write = write;
+    stderr.write = writeErr;
     process.env = saved;
   }
 }

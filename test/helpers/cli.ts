@@ -1,4 +1,5 @@
 import { runCli } from "../../src/cli/run-cli.ts";
+import { stderr, stdout } from "../../src/lib/stdio.ts";
 
 // settings the tests must not inherit from the machine running them
 const CLEARED = ["MODELS_DIR", "EXTRA_MODEL_PATHS", "COMFY_URL", "HF_TOKEN", "CIVITAI_TOKEN", "PRELOAD_KIT"];
@@ -6,7 +7,7 @@ const CLEARED = ["MODELS_DIR", "EXTRA_MODEL_PATHS", "COMFY_URL", "HF_TOKEN", "CI
 export interface CapturedRun {
   code: number;
   stdout: string;
-  /** The CLI's error report, plus everything written to process.stderr when `captureStderr` is set. */
+  /** The CLI's error report, plus everything written to stderr when `captureStderr` is set. */
   stderr: string;
 }
 
@@ -24,18 +25,17 @@ export async function runCliCaptured(
   Object.assign(process.env, { LOG_LEVEL: "error", ...env });
   const out: string[] = [];
   const err: string[] = [];
-  const writeOut = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  if (options.captureStderr) {
-    process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  }
+  // commands write through lib/stdio.ts; its write is what a terminal's progress bar intercepts, and so do we
+  const writeOut = stdout.write;
+  const writeErr = stderr.write;
+  stdout.write = (chunk: string) => out.push(String(chunk)) > 0;
+  if (options.captureStderr) stderr.write = (chunk: string) => err.push(String(chunk)) > 0;
   try {
     const code = await runCli(args, { out: (t) => void out.push(t), err: (t) => void err.push(t) });
     return { code, stdout: out.join(""), stderr: err.join("") };
   } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
+    stdout.write = writeOut;
+    stderr.write = writeErr;
     process.env = saved;
   }
 }
