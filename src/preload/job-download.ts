@@ -5,7 +5,7 @@
  * one transfer (the fetcher), and each sees its progress as `node: "download:<folder>/<name>"`.
  */
 import { WorkerError } from "../errors.ts";
-import { listKits, type ManifestFile } from "../kits/manifest.ts";
+import type { ManifestFile } from "../kits/manifest.ts";
 import { isAllowedHost, isPrivateAddress, type LookupFn, lookupAll } from "../lib/net.ts";
 import { canonicalFolder } from "../weights/folders.ts";
 import { type JobWeightsDownload, missingWeightsError } from "../weights/job-check.ts";
@@ -68,6 +68,7 @@ export function createJobDownload(options: JobDownloadOptions): JobWeightsDownlo
 
 /** Every file of the built-in kits and of `extra`, by `folder/name` (canonical folder). */
 export async function loadKitSources(extra: readonly string[]): Promise<Map<string, ManifestFile>> {
+  const { listKits } = await import("../kits/manifest.ts");
   const manifests = [...listKits(), ...(await Promise.all(extra.map(loadKitOrManifest)))];
   const files = new Map<string, ManifestFile>();
   for (const manifest of manifests) {

@@ -3,7 +3,7 @@
  * on (folder, name) with the first known source kept and missing hashes/sizes filled from later ones.
  */
 import { coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
-import { loadKit, loadManifest, type Manifest } from "../kits/manifest.ts";
+import type { Manifest } from "../kits/manifest.ts";
 import { canonicalFolder } from "../weights/folders.ts";
 import type { WeightSource } from "../weights/metadata.ts";
 import { prepareWorkflow } from "../weights/prepare.ts";
@@ -31,6 +31,8 @@ const MANIFEST_PATH_RE = /[/\\]|\.ya?ml$/i;
 
 /** A kit by name (`sdxl`), or a manifest file when the value looks like a path (has a `/` or ends in .yaml). */
 export async function loadKitOrManifest(spec: string): Promise<Manifest> {
+  // the manifest schemas load with the first kit: a `run`, which preloads none, never builds them (~0.8 ms)
+  const { loadKit, loadManifest } = await import("../kits/manifest.ts");
   return MANIFEST_PATH_RE.test(spec) ? loadManifest(spec) : loadKit(spec);
 }
 
