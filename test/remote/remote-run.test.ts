@@ -84,35 +84,36 @@ test("a public endpoint's output URL on a private address is refused; the rest a
   expect(JSON.parse(readFileSync(join(out, kept), "utf8")).images[1].data).toBe(byUrl.data);
 });
 
+// a run the test aborts through `controller`; its outputs go to `name`, its ledger to `name`.jsonl
+function abortableRun(name: string, extra: Partial<Parameters<typeof runRemote>[1]> = {}) {
+  const controller = new AbortController();
+  const ledger = join(dir, `${name}.jsonl`);
+  const run = runRemote(
+    createEndpointClient({ endpoint: fake.url }),
+    options(join(dir, name), { signal: controller.signal, ledger, ...extra }),
+  );
+  return { controller, run, ledger };
+}
+
 test("aborting cancels the remote job and records it as CANCELLED", async () => {
   fake = startFakeEndpoint();
   fake.plan = { queueMs: 30_000 };
-  const controller = new AbortController();
-  const run = runRemote(
-    createEndpointClient({ endpoint: fake.url }),
-    options(join(dir, "abort"), { signal: controller.signal, ledger: join(dir, "abort.jsonl") }),
-  );
+  const { controller, run, ledger } = abortableRun("abort");
   for (let i = 0; i < 200 && fake.jobs.size === 0; i++) await Bun.sleep(10);
   controller.abort(new Error("stop"));
   await expect(run).rejects.toThrow("stop");
   expect(fake.cancels).toEqual([...fake.jobs.keys()]);
-  expect(JSON.parse(readFileSync(join(dir, "abort.jsonl"), "utf8"))).toMatchObject({ status: "CANCELLED" });
+  expect(JSON.parse(readFileSync(ledger, "utf8"))).toMatchObject({ status: "CANCELLED" });
 });
 
 test("aborting while /run is on its way waits for the job's id and cancels the job it queued", async () => {
   fake = startFakeEndpoint();
   fake.plan = { queueMs: 30_000 };
   fake.submitDelayMs = 300;
-  const controller = new AbortController();
   const notes: string[] = [];
-  const run = runRemote(
-    createEndpointClient({ endpoint: fake.url }),
-    options(join(dir, "abort-submit"), {
-      signal: controller.signal,
-      ledger: join(dir, "abort-submit.jsonl"),
-      view: { ...view, note: (text: string) => notes.push(text) },
-    }),
-  );
+  const { controller, run, ledger } = abortableRun("abort-submit", {
+    view: { ...view, note: (text: string) => notes.push(text) },
+  });
   // queued on the endpoint, its answer not back yet
   for (let i = 0; i < 200 && fake.jobs.size === 0; i++) await Bun.sleep(5);
   controller.abort(new Error("stop"));
@@ -121,7 +122,7 @@ test("aborting while /run is on its way waits for the job's id and cancels the j
   expect(fake.cancels).toEqual([id as string]);
   expect(fake.jobs.get(id as string)?.status).toBe("CANCELLED");
   expect(notes[0]).toContain("waiting for the job's id to cancel it");
-  expect(JSON.parse(readFileSync(join(dir, "abort-submit.jsonl"), "utf8"))).toMatchObject({
+  expect(JSON.parse(readFileSync(ledger, "utf8"))).toMatchObject({
     job_id: id,
     status: "CANCELLED",
   });
@@ -130,11 +131,7 @@ test("aborting while /run is on its way waits for the job's id and cancels the j
 test("aborting while /run is retried after a 429 stops the retries: nothing was queued", async () => {
   fake = startFakeEndpoint();
   fake.failNext("run", 429, 1, { "retry-after": "5" });
-  const controller = new AbortController();
-  const run = runRemote(
-    createEndpointClient({ endpoint: fake.url }),
-    options(join(dir, "abort-retry"), { signal: controller.signal, ledger: join(dir, "abort-retry.jsonl") }),
-  );
+  const { controller, run } = abortableRun("abort-retry");
   for (let i = 0; i < 200 && fake.requests.length === 0; i++) await Bun.sleep(5);
   controller.abort(new Error("stop"));
   await expect(run).rejects.toThrow("stop");
