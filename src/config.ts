@@ -3,9 +3,9 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { WorkerError } from "./errors.ts";
 import { describeProblem } from "./lib/issues.ts";
+import { yaml } from "./lib/lazy-modules.ts";
 import { Redactor } from "./lib/redact.ts";
 import { badPrivateHostEntries } from "./lib/url-guard.ts";
-import { yaml } from "./lib/yaml.ts";
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);

@@ -1,4 +1,4 @@
-import { nodeZlib } from "../lib/node-modules.ts";
+import { nodeZlib } from "../lib/lazy-modules.ts";
 
 /** An image as the kitty graphics protocol takes it: PNG as is (f=100), or raw RGBA pixels (f=32). */
 export type KittyImage =

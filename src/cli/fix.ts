@@ -3,7 +3,7 @@ import { EXIT_CODES, WorkerError } from "../errors.ts";
 import type { FixWeight } from "../fix/fix.ts";
 import { runFix } from "../fix/run.ts";
 import { formatBytes } from "../lib/bytes.ts";
-import { nodeReadline } from "../lib/node-modules.ts";
+import { nodeReadline } from "../lib/lazy-modules.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { stderr, stdout } from "../lib/stdio.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";

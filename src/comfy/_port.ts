@@ -1,5 +1,5 @@
 import { WorkerError } from "../errors.ts";
-import { nodeNet } from "../lib/node-modules.ts";
+import { nodeNet } from "../lib/lazy-modules.ts";
 import { probeComfy } from "./_probe.ts";
 
 /** Host and port a supervised ComfyUI's URL points at (brackets of an IPv6 literal removed). */

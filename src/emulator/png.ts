@@ -1,4 +1,4 @@
-import { nodeZlib } from "../lib/node-modules.ts";
+import { nodeZlib } from "../lib/lazy-modules.ts";
 
 /** An 8-bit RGB raster, rows top to bottom, 3 bytes per pixel. */
 export interface RgbImage {

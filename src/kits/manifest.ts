@@ -15,7 +15,7 @@ import sd35Medium from "../../manifests/sd35-medium.yaml" with { type: "text" };
 import sdxl from "../../manifests/sdxl.yaml" with { type: "text" };
 import wan22Ti2v5b from "../../manifests/wan22-ti2v-5b.yaml" with { type: "text" };
 import { WorkerError } from "../errors.ts";
-import { yaml } from "../lib/yaml.ts";
+import { yaml } from "../lib/lazy-modules.ts";
 import { DEFAULT_FOLDERS } from "../weights/folders.ts";
 import { FOLDER_ALIASES } from "../weights/loaders.ts";
 

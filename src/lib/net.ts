@@ -1,5 +1,5 @@
 import type { BlockList } from "node:net";
-import { nodeDns, nodeNet } from "./node-modules.ts";
+import { nodeDns, nodeNet } from "./lazy-modules.ts";
 
 export type LookupFn = (host: string) => Promise<string[]>;
 

@@ -4,8 +4,8 @@
  * 403 when that Host is a loopback address. Requests without Host or Origin pass, as in ComfyUI.
  */
 
+import { nodeNet } from "./lazy-modules.ts";
 import { lookupAll } from "./net.ts";
-import { nodeNet } from "./node-modules.ts";
 
 const LOOPBACK_CACHE_MAX = 256;
 const loopbackCache = new Map<string, boolean>();

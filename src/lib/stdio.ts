@@ -2,7 +2,7 @@
  * The CLI's stdout and stderr, written through Bun's own file sinks instead of Node's stream objects. The first
  * touch of `process.stdout` or `process.stderr` (even `.isTTY`) builds a Node stream and loads Bun's Node stream
  * modules: a hello-world binary starts in about 7 ms, one that reads `process.stdout.isTTY` in about 16. In our
- * binary much of that was shared with node:net and zlib loading at start; with those lazy (node-modules.ts) it is
+ * binary much of that was shared with node:net and zlib loading at start; with those lazy (lazy-modules.ts) it is
  * about 1 ms of `--version`. Each write is handed to the sink at once, in order; `flushStdio` waits for what a full
  * pipe still holds before the process exits. Long-running `serve` keeps logging through `process.stdout`.
  */

@@ -1,7 +1,7 @@
 import type { BlockList } from "node:net";
 import { WorkerError } from "../errors.ts";
+import { nodeNet } from "./lazy-modules.ts";
 import { isAllowedHost, isPrivateAddress, type LookupFn, lookupAll } from "./net.ts";
-import { nodeNet } from "./node-modules.ts";
 
 /** The rules one job-supplied URL (input file, webhook, s3Config.endpointUrl) must pass before it is fetched. */
 export interface UrlGuard {

@@ -1,4 +1,4 @@
-import { nodeZlib } from "../lib/node-modules.ts";
+import { nodeZlib } from "../lib/lazy-modules.ts";
 
 /** RGBA pixels. */
 export interface Pixels {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { nodeNet } from "../lib/lazy-modules.ts";
 import { isPrivateAddress, type LookupFn, lookupAll } from "../lib/net.ts";
-import { nodeNet } from "../lib/node-modules.ts";
 import type { FetchOutput, OutputItem } from "../lib/output-files.ts";
 import { guardedFetch } from "../lib/url-guard.ts";
 import type { EndpointTarget } from "./endpoint-url.ts";

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
-import { yaml } from "../lib/yaml.ts";
+import { yaml } from "../lib/lazy-modules.ts";
 import { canonicalFolder, DEFAULT_FOLDERS, defaultRoots, type FolderRoots } from "./folders.ts";
 
 /** One section of extra_model_paths.yaml: `base_path`, `is_default`, then folder key → path(s). */

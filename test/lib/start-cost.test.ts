@@ -1,7 +1,7 @@
 // Start-up cost guards. A compiled bundle loads every Node module any of its files imports when the binary starts,
 // used or not, and the first touch of process.stdout or process.stderr builds Node's stream objects: together they
 // were about 6 ms of every command's start (`comfy-worker --version`: 13.9 → 9.8 ms). These scans fail when a file
-// brings one back; the modules are reached through lib/node-modules.ts, the CLI's output through lib/stdio.ts.
+// brings one back; the modules are reached through lib/lazy-modules.ts, the CLI's output through lib/stdio.ts.
 import { expect, test } from "bun:test";
 import { join, relative } from "node:path";
 
