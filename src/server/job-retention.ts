@@ -1,6 +1,6 @@
 import { IdleCollector } from "./idle-collect.ts";
 import { packStream, type StreamedJob } from "./job-stream.ts";
-import type { JobRecord } from "./job-types.ts";
+import { type JobRecord, RETRYABLE } from "./job-types.ts";
 import { type ParkedRecord, ParkedResults } from "./parked-results.ts";
 import type { ResultFiles, SpilledFile } from "./result-files.ts";
 
@@ -23,7 +23,6 @@ export interface RetainedJob extends StreamedJob {
 export const RUNSYNC_RESULT_KEEP_MS = 60_000;
 // a returned /runsync answer is still being sent: its file is written after (during the send: +5–8 ms on 7.5 MB)
 export const RUNSYNC_SPILL_DELAY_MS = 200;
-export const RETRYABLE: ReadonlySet<string> = new Set(["FAILED", "TIMED_OUT"]);
 export const SETTLED_REQUEST: RetainedJob["request"] = Object.freeze({ input: Object.freeze({}) });
 // small /run outputs stay in memory up to this much in all; past it they go to disk too, so the heap does not grow
 // with the job rate (at 100 jobs/s, a minute of results of 15 KB each would be 90 MB)

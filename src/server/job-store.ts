@@ -15,6 +15,7 @@ import {
   type JobView,
   jobView,
   RETRY_RESET,
+  RETRYABLE,
   TERMINAL_STATUSES,
 } from "./job-types.ts";
 
@@ -165,11 +166,11 @@ export class JobStore {
   async retry(id: string): Promise<JobRecord | undefined> {
     const job = this.get(id);
     if (!job) return undefined;
-    if (job.status !== "FAILED" && job.status !== "TIMED_OUT") {
+    if (!RETRYABLE.has(job.status)) {
       throw new WorkerError("E_INPUT", `job ${id} is ${job.status}; only FAILED or TIMED_OUT jobs can be retried`);
     }
     await this.#retention.restoreInput(job);
-    if (job.status !== "FAILED" && job.status !== "TIMED_OUT") return job;
+    if (!RETRYABLE.has(job.status)) return job;
     this.#retention.release(job);
     Object.assign(job, RETRY_RESET, { stream: [] });
     job.expiresAt = this.#now() + (job.request.policy?.ttl ?? DEFAULT_TTL_MS);

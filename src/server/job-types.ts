@@ -7,6 +7,8 @@ import type { JobRequest } from "./schemas.ts";
 
 export type JobStatus = "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT";
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
+/** The statuses /retry re-runs (and whose input is kept for it). */
+export const RETRYABLE: ReadonlySet<string> = new Set(["FAILED", "TIMED_OUT"]);
 /** What a retried job forgets of its last run (its `stream` starts anew too). */
 export const RETRY_RESET = Object.freeze({
   status: "IN_QUEUE" as JobStatus,
