@@ -4,6 +4,7 @@
  * (SaveAnimatedWEBP and SaveImage's WebP path write one "key:json" string per IFD0 tag).
  */
 import { WorkerError } from "../errors.ts";
+import { nodeZlib } from "../lib/lazy-modules.ts";
 
 /** keyword → text, in file order; the first chunk of a keyword wins, as PIL's `img.info` does. */
 export type ImageText = Record<string, string>;
@@ -99,9 +100,8 @@ function _textChunk(type: string, body: Uint8Array, where: string): [string, str
 
 function _inflate(bytes: Uint8Array, where: string): Uint8Array {
   try {
-    // node:zlib loads only for a compressed text chunk: evaluating it cost every `run` ~1 ms at start
-    const { inflateSync } = import.meta.require("node:zlib") as typeof import("node:zlib");
-    return inflateSync(bytes);
+    // node:zlib loads only for a compressed text chunk (lazy-modules.ts)
+    return nodeZlib().inflateSync(bytes);
   } catch (error) {
     throw new WorkerError("E_INPUT", `${where}: its compressed text does not inflate`, { cause: error });
   }
