@@ -1,4 +1,5 @@
 import { type ConsolaInstance, type ConsolaOptions, createConsola, type LogObject } from "consola/core";
+import { consolaFull } from "./lib/lazy-modules.ts";
 import type { Redactor } from "./lib/redact.ts";
 
 export type LogLevelName = "error" | "warn" | "info" | "debug" | "trace";
@@ -62,8 +63,7 @@ export function createLogger(options: LoggerOptions): Logger {
 // consola's full entry (its reporters, terminal string widths) costs about 8 ms at import, mostly building an
 // Intl.Segmenter; JSON lines need only its core, so the full entry is loaded when pretty lines are asked for
 function _prettyConsola(options: Partial<ConsolaOptions> & { fancy: boolean }): ConsolaInstance {
-  const { createConsola: createFull } = require("consola") as typeof import("consola");
-  return createFull(options);
+  return consolaFull().createConsola(options);
 }
 
 function _bind(consola: ConsolaInstance, redactor: Redactor, bindings: { tag?: string; requestId?: string }): Logger {
