@@ -1,20 +1,24 @@
 import { rename, stat, unlink, writeFile } from "node:fs/promises";
 import { z } from "zod";
+import { builtOnce } from "../lib/built-once.ts";
 import type { Segment } from "./segments.ts";
 
+// built when a download resumes, not at every command's start (lib/built-once.ts)
+const partState = builtOnce(() =>
+  z.object({
+    version: z.literal(1),
+    size: z.number().int().nonnegative(),
+    /** The host's ETag or Last-Modified when the download began; null when it sent neither. */
+    validator: z.string().nullable(),
+    /** The sha256 the file must have, when one was known. */
+    sha256: z.string().nullable(),
+    segmentBytes: z.number().int().positive(),
+    /** Bytes on disk from the start of each segment, in order. */
+    written: z.array(z.number().int().nonnegative()),
+  }),
+);
 /** The `.part.json` next to a `.part`: which bytes of which version of the file are already on disk. */
-export const PartState = z.object({
-  version: z.literal(1),
-  size: z.number().int().nonnegative(),
-  /** The host's ETag or Last-Modified when the download began; null when it sent neither. */
-  validator: z.string().nullable(),
-  /** The sha256 the file must have, when one was known. */
-  sha256: z.string().nullable(),
-  segmentBytes: z.number().int().positive(),
-  /** Bytes on disk from the start of each segment, in order. */
-  written: z.array(z.number().int().nonnegative()),
-});
-export type PartState = z.infer<typeof PartState>;
+export type PartState = z.infer<ReturnType<typeof partState>>;
 
 /** What the host says now; a saved state for anything else belongs to another version of the file. */
 export interface RemoteIdentity {
@@ -31,9 +35,9 @@ export async function loadPartState(
 ): Promise<PartState | undefined> {
   const file = Bun.file(statePath);
   if (!(await file.exists())) return undefined;
-  let parsed: ReturnType<typeof PartState.safeParse>;
+  let parsed: ReturnType<ReturnType<typeof partState>["safeParse"]>;
   try {
-    parsed = PartState.safeParse(await file.json());
+    parsed = partState().safeParse(await file.json());
   } catch {
     return undefined; // torn or garbled JSON: the download starts over
   }

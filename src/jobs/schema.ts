@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { builtOnce } from "../lib/built-once.ts";
 import { PreviewRequest } from "./previews.ts";
 
 /** One input file: `name` may hold a subfolder; `image` is base64, a data: URI or an https URL. */
@@ -40,56 +41,64 @@ export const JobInput = z.object({
 });
 export type JobInput = z.infer<typeof JobInput>;
 
-/** One output file: inline base64 or a bucket URL. */
-export const OutputFile = z.object({
-  filename: z.string(),
-  subfolder: z.string(),
-  node_id: z.string(),
-  type: z.enum(["base64", "s3_url"]),
-  data: z.string(),
-  mime: z.string(),
+// the shapes of what a job answers: built only when /openapi.json documents them or a test checks one (the worker
+// builds its answers itself and never parses them), so they cost no command's start
+const outputSchemas = builtOnce(() => {
+  // one output file: inline base64 or a bucket URL
+  const OutputFile = z.object({
+    filename: z.string(),
+    subfolder: z.string(),
+    node_id: z.string(),
+    type: z.enum(["base64", "s3_url"]),
+    data: z.string(),
+    mime: z.string(),
+  });
+  const Timings = z.object({
+    validate_ms: z.number(),
+    queue_ms: z.number(),
+    execution_ms: z.number(),
+    collect_ms: z.number(),
+    upload_ms: z.number(),
+    total_ms: z.number(),
+  });
+  const JobOutput = z.object({
+    images: z.array(OutputFile),
+    videos: z.array(OutputFile),
+    audio: z.array(OutputFile),
+    files: z.array(OutputFile),
+    text: z.array(z.object({ node_id: z.string(), text: z.string() })),
+    errors: z.array(z.string()).optional(),
+    prompt_id: z.string(),
+    timings: Timings,
+  });
+  const FailureDetails = z.object({
+    code: z.string(),
+    node_errors: z.record(z.string(), z.unknown()).optional(),
+    missing_weights: z.array(z.unknown()).optional(),
+    exception: z
+      .object({
+        type: z.string(),
+        message: z.string(),
+        node_id: z.string().optional(),
+        node_type: z.string().optional(),
+        traceback: z.array(z.string()).optional(),
+      })
+      .optional(),
+    last_log_lines: z.array(z.string()),
+    // when the lines were taken from: the job's own run (ISO times), so no earlier job's lines are shown
+    last_log_lines_window: z.object({ from: z.string(), to: z.string() }).optional(),
+  });
+  return { OutputFile, Timings, JobOutput, FailureDetails };
 });
-export type OutputFile = z.infer<typeof OutputFile>;
-
-export const Timings = z.object({
-  validate_ms: z.number(),
-  queue_ms: z.number(),
-  execution_ms: z.number(),
-  collect_ms: z.number(),
-  upload_ms: z.number(),
-  total_ms: z.number(),
-});
-export type Timings = z.infer<typeof Timings>;
+type OutputSchemas = ReturnType<typeof outputSchemas>;
 
 /** A successful job's output (SPEC §6). */
-export const JobOutput = z.object({
-  images: z.array(OutputFile),
-  videos: z.array(OutputFile),
-  audio: z.array(OutputFile),
-  files: z.array(OutputFile),
-  text: z.array(z.object({ node_id: z.string(), text: z.string() })),
-  errors: z.array(z.string()).optional(),
-  prompt_id: z.string(),
-  timings: Timings,
-});
-export type JobOutput = z.infer<typeof JobOutput>;
+export const jobOutputSchema = (): OutputSchemas["JobOutput"] => outputSchemas().JobOutput;
+export type JobOutput = z.infer<OutputSchemas["JobOutput"]>;
+/** One output file: inline base64 or a bucket URL. */
+export type OutputFile = z.infer<OutputSchemas["OutputFile"]>;
+export type Timings = z.infer<OutputSchemas["Timings"]>;
 
 /** `output.details` of a failed job (SPEC §6). */
-export const FailureDetails = z.object({
-  code: z.string(),
-  node_errors: z.record(z.string(), z.unknown()).optional(),
-  missing_weights: z.array(z.unknown()).optional(),
-  exception: z
-    .object({
-      type: z.string(),
-      message: z.string(),
-      node_id: z.string().optional(),
-      node_type: z.string().optional(),
-      traceback: z.array(z.string()).optional(),
-    })
-    .optional(),
-  last_log_lines: z.array(z.string()),
-  /** When the lines were taken from: the job's own run (ISO times), so no earlier job's lines are shown. */
-  last_log_lines_window: z.object({ from: z.string(), to: z.string() }).optional(),
-});
-export type FailureDetails = z.infer<typeof FailureDetails>;
+export const failureDetailsSchema = (): OutputSchemas["FailureDetails"] => outputSchemas().FailureDetails;
+export type FailureDetails = z.infer<OutputSchemas["FailureDetails"]>;

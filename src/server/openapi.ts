@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JobInput, JobOutput } from "../jobs/schema.ts";
+import { JobInput, jobOutputSchema } from "../jobs/schema.ts";
 import { VERSION } from "../version.ts";
 import { ErrorBody, JobRequest, JobView, StreamView } from "./schemas.ts";
 
@@ -78,10 +78,9 @@ const OPERATIONS: Operation[] = [
 export function openApiDocument(options: { maxBodyBytes?: number } = {}) {
   const maxBodyMb = Math.round(((options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) / 1_048_576) * 100) / 100;
   const schemas = Object.fromEntries(
-    Object.entries({ JobRequest, JobView, JobInput, JobOutput, StreamView, ErrorBody }).map(([name, schema]) => [
-      name,
-      z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }),
-    ]),
+    Object.entries({ JobRequest, JobView, JobInput, JobOutput: jobOutputSchema(), StreamView, ErrorBody }).map(
+      ([name, schema]) => [name, z.toJSONSchema(schema, { io: "input", unrepresentable: "any" })],
+    ),
   );
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {

@@ -3,33 +3,39 @@
  * `properties.models`, inside subgraph definitions) and `_meta.required_weights` on API nodes.
  */
 import { z } from "zod";
+import { builtOnce } from "../lib/built-once.ts";
 import type { ApiNode } from "../workflow/api.ts";
 import { nodeMode, subgraphDefinitions, type UiNode, type UiWorkflow } from "../workflow/ui.ts";
 import { canonicalFolder } from "./folders.ts";
 
-/** ComfyUI_frontend's zModelFile: the file name as the widget holds it, its folder key and where to get it. */
-export const ModelFile = z.looseObject({
-  name: z.string().min(1),
-  url: z.string().optional(),
-  directory: z.string().min(1),
-  hash: z.string().optional(),
-  hash_type: z.string().optional(),
-});
-export type ModelFile = z.infer<typeof ModelFile>;
-
-/** One `_meta.required_weights` entry: `"folder/name"` or an object naming the folder and file. */
-export const RequiredWeightEntry = z.union([
-  z.string().regex(/^[^/]+\/.+$/, "expected folder/name"),
-  z.looseObject({
-    folder: z.string().min(1).optional(),
-    directory: z.string().min(1).optional(),
+// built on first use: most workflows declare no weights, and a schema costs every command's start when built at
+// import (lib/built-once.ts)
+const schemas = builtOnce(() => ({
+  // ComfyUI_frontend's zModelFile: the file name as the widget holds it, its folder key and where to get it
+  ModelFile: z.looseObject({
     name: z.string().min(1),
     url: z.string().optional(),
-    sha256: z.string().optional(),
+    directory: z.string().min(1),
     hash: z.string().optional(),
-    size: z.number().int().min(0).optional(),
+    hash_type: z.string().optional(),
   }),
-]);
+  // one `_meta.required_weights` entry: `"folder/name"` or an object naming the folder and file
+  RequiredWeightEntry: z.union([
+    z.string().regex(/^[^/]+\/.+$/, "expected folder/name"),
+    z.looseObject({
+      folder: z.string().min(1).optional(),
+      directory: z.string().min(1).optional(),
+      name: z.string().min(1),
+      url: z.string().optional(),
+      sha256: z.string().optional(),
+      hash: z.string().optional(),
+      size: z.number().int().min(0).optional(),
+    }),
+  ]),
+}));
+
+/** ComfyUI_frontend's zModelFile: the file name as the widget holds it, its folder key and where to get it. */
+export type ModelFile = z.infer<ReturnType<typeof schemas>["ModelFile"]>;
 
 /** Where a weight can be fetched from, when the workflow says. */
 export interface WeightSource {
@@ -58,7 +64,7 @@ export function uiModelMetadata(ui: UiWorkflow): { declared: DeclaredWeight[]; w
   const take = (entries: unknown, where: string) => {
     if (entries === undefined) return;
     for (const [i, entry] of (Array.isArray(entries) ? entries : [entries]).entries()) {
-      const parsed = ModelFile.safeParse(entry);
+      const parsed = schemas().ModelFile.safeParse(entry);
       if (parsed.success) declared.push(fromModelFile(parsed.data));
       else warnings.push(`${where} models[${i}] ignored: ${parsed.error.issues[0]?.message ?? "invalid"}`);
     }
@@ -87,7 +93,7 @@ export function apiRequiredWeights(id: string, node: ApiNode, warnings: string[]
   if (raw === undefined) return [];
   const out: DeclaredWeight[] = [];
   for (const [i, entry] of (Array.isArray(raw) ? raw : [raw]).entries()) {
-    const parsed = RequiredWeightEntry.safeParse(entry);
+    const parsed = schemas().RequiredWeightEntry.safeParse(entry);
     if (!parsed.success) {
       warnings.push(`node ${id} _meta.required_weights[${i}] ignored: ${parsed.error.issues[0]?.message}`);
       continue;

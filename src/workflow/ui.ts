@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { builtOnce } from "../lib/built-once.ts";
 import { describeProblem } from "../lib/issues.ts";
 
 /** litegraph's LGraphEventMode values that matter for execution. */
@@ -17,136 +18,149 @@ export const SUBGRAPH_INPUT_ID = -10;
 /** The id of the outputs box inside a subgraph definition. */
 export const SUBGRAPH_OUTPUT_ID = -20;
 
-const NodeId = z.union([z.number(), z.string()]);
-// litegraph slot types: a name, "*", a comma list, a legacy combo list or a numeric event type
-const SlotType = z.unknown().transform((t): string => {
-  if (typeof t === "string") return t;
-  return Array.isArray(t) ? "COMBO" : "*";
+// built on first use: zod builds each schema at import, and a `run` of an API workflow (most runs) parses no UI
+// workflow; these took about 0.8 ms of every command's start
+const parts = builtOnce(() => {
+  const NodeId = z.union([z.number(), z.string()]);
+  // litegraph slot types: a name, "*", a comma list, a legacy combo list or a numeric event type
+  const SlotType = z.unknown().transform((t): string => {
+    if (typeof t === "string") return t;
+    return Array.isArray(t) ? "COMBO" : "*";
+  });
+  const LinkId = z.number().int();
+  const LinkTuple = z
+    .tuple([LinkId, NodeId, z.number().int(), NodeId, z.number().int()])
+    .rest(z.unknown())
+    .transform(([id, origin_id, origin_slot, target_id, target_slot, type]) => ({
+      id,
+      origin_id,
+      origin_slot,
+      target_id,
+      target_slot,
+      type: SlotType.parse(type),
+    }));
+  const LinkObject = z.looseObject({
+    id: LinkId,
+    origin_id: NodeId,
+    origin_slot: z.number().int(),
+    target_id: NodeId,
+    target_slot: z.number().int(),
+    type: SlotType,
+  });
+  // a link, whichever form the file used: `[id, origin, slot, target, slot, type]` or an object
+  const UiLink = z.union([LinkTuple, LinkObject]);
+  // some editors leave null holes in links[]; they carry nothing
+  const Links = z
+    .array(UiLink.nullable())
+    .default([])
+    .transform((links) => links.filter((link): link is z.infer<typeof UiLink> => link !== null));
+  // one input slot; `widget` is set when the slot belongs to a widget (converted or promoted)
+  const UiInput = z.looseObject({
+    name: z.string(),
+    type: SlotType,
+    link: LinkId.nullable().optional(),
+    widget: z.looseObject({ name: z.string() }).optional(),
+    label: z.string().optional(),
+  });
+  const UiOutput = z.looseObject({
+    name: z.string().optional(),
+    type: SlotType,
+    links: z.array(LinkId).nullable().optional(),
+  });
+  // `type` is the node's class_type, or a subgraph definition's id for a subgraph instance
+  const UiNode = z.looseObject({
+    id: NodeId,
+    type: z.string().min(1),
+    mode: z.number().int().default(NODE_MODE.always),
+    title: z.string().optional(),
+    inputs: z
+      .array(UiInput)
+      .nullable()
+      .default([])
+      .transform((v) => v ?? []),
+    outputs: z
+      .array(UiOutput)
+      .nullable()
+      .default([])
+      .transform((v) => v ?? []),
+    properties: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .default({})
+      .transform((v) => v ?? {}),
+    widgets_values: z
+      .union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
+      .nullable()
+      .optional(),
+  });
+  // a subgraph's input or output as its definition lists it; `linkIds` are links inside the definition
+  const UiSubgraphSlot = z.looseObject({
+    name: z.string(),
+    type: SlotType,
+    linkIds: z
+      .array(LinkId)
+      .nullable()
+      .default([])
+      .transform((v) => v ?? []),
+  });
+  return { Links, UiLink, UiInput, UiOutput, UiNode, UiSubgraphSlot };
 });
-const LinkId = z.number().int();
+type Parts = ReturnType<typeof parts>;
 
-const LinkTuple = z
-  .tuple([LinkId, NodeId, z.number().int(), NodeId, z.number().int()])
-  .rest(z.unknown())
-  .transform(([id, origin_id, origin_slot, target_id, target_slot, type]) => ({
-    id,
-    origin_id,
-    origin_slot,
-    target_id,
-    target_slot,
-    type: SlotType.parse(type),
-  }));
-const LinkObject = z.looseObject({
-  id: LinkId,
-  origin_id: NodeId,
-  origin_slot: z.number().int(),
-  target_id: NodeId,
-  target_slot: z.number().int(),
-  type: SlotType,
-});
-
-/** A link, whichever form the file used: `[id, origin, slot, target, slot, type]` or an object. */
-export const UiLink = z.union([LinkTuple, LinkObject]);
-export type UiLink = z.infer<typeof UiLink>;
-
-// some editors leave null holes in links[]; they carry nothing
-const Links = z
-  .array(UiLink.nullable())
-  .default([])
-  .transform((links) => links.filter((link): link is UiLink => link !== null));
-
+/** A link, whichever form the file used, as an object. */
+export type UiLink = z.infer<Parts["UiLink"]>;
 /** One input slot; `widget` is set when the slot belongs to a widget (converted or promoted). */
-export const UiInput = z.looseObject({
-  name: z.string(),
-  type: SlotType,
-  link: LinkId.nullable().optional(),
-  widget: z.looseObject({ name: z.string() }).optional(),
-  label: z.string().optional(),
-});
-export type UiInput = z.infer<typeof UiInput>;
-
+export type UiInput = z.infer<Parts["UiInput"]>;
 /** One output slot. */
-export const UiOutput = z.looseObject({
-  name: z.string().optional(),
-  type: SlotType,
-  links: z.array(LinkId).nullable().optional(),
-});
-export type UiOutput = z.infer<typeof UiOutput>;
-
+export type UiOutput = z.infer<Parts["UiOutput"]>;
 /** One node; `type` is its class_type, or a subgraph definition's id for a subgraph instance. */
-export const UiNode = z.looseObject({
-  id: NodeId,
-  type: z.string().min(1),
-  mode: z.number().int().default(NODE_MODE.always),
-  title: z.string().optional(),
-  inputs: z
-    .array(UiInput)
-    .nullable()
-    .default([])
-    .transform((v) => v ?? []),
-  outputs: z
-    .array(UiOutput)
-    .nullable()
-    .default([])
-    .transform((v) => v ?? []),
-  properties: z
-    .record(z.string(), z.unknown())
-    .nullable()
-    .default({})
-    .transform((v) => v ?? {}),
-  widgets_values: z
-    .union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
-    .nullable()
-    .optional(),
-});
-export type UiNode = z.infer<typeof UiNode>;
-
+export type UiNode = z.infer<Parts["UiNode"]>;
 /** A subgraph's input or output as its definition lists it; `linkIds` are links inside the definition. */
-export const UiSubgraphSlot = z.looseObject({
-  name: z.string(),
-  type: SlotType,
-  linkIds: z
-    .array(LinkId)
-    .nullable()
-    .default([])
-    .transform((v) => v ?? []),
-});
-export type UiSubgraphSlot = z.infer<typeof UiSubgraphSlot>;
+export type UiSubgraphSlot = z.infer<Parts["UiSubgraphSlot"]>;
 
-type SubgraphShape = {
+/** A subgraph definition: a graph of its own whose boxes are nodes -10 (inputs) and -20 (outputs). */
+export type UiSubgraph = {
   id: string;
   name?: string;
   nodes: UiNode[];
   links: UiLink[];
   inputs: UiSubgraphSlot[];
   outputs: UiSubgraphSlot[];
-  definitions?: { subgraphs: SubgraphShape[] };
+  definitions?: { subgraphs: UiSubgraph[] };
   [key: string]: unknown;
 };
 
-/** A subgraph definition: a graph of its own whose boxes are nodes -10 (inputs) and -20 (outputs). */
-export const UiSubgraph: z.ZodType<SubgraphShape> = z.lazy(() =>
-  z.looseObject({
-    id: z.string().min(1),
-    name: z.string().optional(),
+/** A UI-format workflow (schema 0.4 or 1). */
+export type UiWorkflow = {
+  version?: number;
+  nodes: UiNode[];
+  links: UiLink[];
+  definitions?: { subgraphs: UiSubgraph[] };
+  extra?: Record<string, unknown>;
+  [key: string]: unknown;
+};
+
+const uiWorkflow = builtOnce((): z.ZodType<UiWorkflow> => {
+  const { Links, UiNode, UiSubgraphSlot } = parts();
+  const UiSubgraph: z.ZodType<UiSubgraph> = z.lazy(() =>
+    z.looseObject({
+      id: z.string().min(1),
+      name: z.string().optional(),
+      nodes: z.array(UiNode),
+      links: Links,
+      inputs: z.array(UiSubgraphSlot).default([]),
+      outputs: z.array(UiSubgraphSlot).default([]),
+      definitions: z.looseObject({ subgraphs: z.array(UiSubgraph).default([]) }).optional(),
+    }),
+  ) as z.ZodType<UiSubgraph>;
+  return z.looseObject({
+    version: z.number().optional(),
     nodes: z.array(UiNode),
     links: Links,
-    inputs: z.array(UiSubgraphSlot).default([]),
-    outputs: z.array(UiSubgraphSlot).default([]),
     definitions: z.looseObject({ subgraphs: z.array(UiSubgraph).default([]) }).optional(),
-  }),
-) as z.ZodType<SubgraphShape>;
-export type UiSubgraph = SubgraphShape;
-
-/** A UI-format workflow (schema 0.4 or 1). */
-export const UiWorkflow = z.looseObject({
-  version: z.number().optional(),
-  nodes: z.array(UiNode),
-  links: Links,
-  definitions: z.looseObject({ subgraphs: z.array(UiSubgraph).default([]) }).optional(),
-  extra: z.record(z.string(), z.unknown()).optional(),
+    extra: z.record(z.string(), z.unknown()).optional(),
+  }) as z.ZodType<UiWorkflow>;
 });
-export type UiWorkflow = z.infer<typeof UiWorkflow>;
 
 /** A graph: the workflow itself or one subgraph definition. */
 export type UiGraph = { nodes: UiNode[]; links: UiLink[] };
@@ -176,7 +190,7 @@ export function subgraphDefinitions(ui: UiWorkflow): Map<string, UiSubgraph> {
  * expected, or a live link whose source node is not in its graph.
  */
 export function parseUiWorkflow(value: unknown, where = "workflow"): UiWorkflow {
-  const parsed = UiWorkflow.safeParse(value);
+  const parsed = uiWorkflow().safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = _jsonPath(issue?.path ?? [], value);

@@ -26,3 +26,20 @@ test("CLI commands write through lib/stdio.ts; only serve's logs and fix's promp
   }
   expect(found).toEqual([]);
 });
+
+test("schemas a `run` of an API workflow never parses are built on first use, not at import", async () => {
+  // zod builds a schema when its module is evaluated; these were about 3 ms of `run`'s start (bench/job-overhead.ts)
+  const topLevel = /^(?:export )?const (\w+)(?::[^=]+)? = z\b/gm;
+  const eager: Record<string, string[]> = {};
+  for (const [file, allowed] of [
+    ["workflow/ui.ts", []],
+    ["weights/metadata.ts", []],
+    ["download/part-state.ts", []],
+    ["jobs/schema.ts", ["JobFile", "JobInput"]],
+  ] as const) {
+    const names = [...(await read(join(SRC, file))).matchAll(topLevel)].map((m) => m[1] as string);
+    const extra = names.filter((name) => !(allowed as readonly string[]).includes(name));
+    if (extra.length > 0) eager[file] = extra;
+  }
+  expect(eager).toEqual({});
+});

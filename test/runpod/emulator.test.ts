@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { FailureDetails } from "../../src/jobs/schema.ts";
+import { failureDetailsSchema } from "../../src/jobs/schema.ts";
 import { sd15Workflow } from "../helpers/emulator.ts";
 import { type FakeRunpod, startFakeRunpod } from "../helpers/fake-runpod.ts";
 import { jsonPost, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
@@ -96,7 +96,7 @@ test("a failing job has the same output.details in RunPod mode as in API mode", 
   track(api);
   const view = (await (await api.api("/runsync", jsonPost({ input }))).json()) as Json;
   expect(view.status).toBe("FAILED");
-  expect(FailureDetails.safeParse(body.output.details).success).toBe(true);
+  expect(failureDetailsSchema().safeParse(body.output.details).success).toBe(true);
   const strip = (details: Json) => ({
     ...details,
     last_log_lines: details.last_log_lines.length > 0,
