@@ -24,7 +24,19 @@ const NOUNS: Record<string, string> = {
 
 /** One sentence per issue, each starting with the field's path under `root` (`input.images.0.name`). */
 export function describeIssues(error: z.ZodError, input: unknown, root: string): string[] {
-  return error.issues.map((issue) => describeIssue(issue, input, root));
+  return _withoutShadowed(error.issues).map((issue) => describeIssue(issue, input, root));
+}
+
+// `.int()` also bounds a number to ±(2^53 − 1); when the field's own bound on the same side fails too, saying both
+// ("at most 9007199254740991 …; at most 300000") only confuses
+function _withoutShadowed(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const key = (issue: z.core.$ZodIssue) => `${issue.code}\u0000${issue.path.map(String).join("\u0000")}`;
+  const safeRange = (issue: z.core.$ZodIssue) =>
+    issue.code === "too_big"
+      ? issue.maximum === Number.MAX_SAFE_INTEGER
+      : issue.code === "too_small" && issue.minimum === Number.MIN_SAFE_INTEGER;
+  const tighter = new Set(issues.filter((issue) => !safeRange(issue)).map(key));
+  return issues.filter((issue) => !(safeRange(issue) && tighter.has(key(issue))));
 }
 
 /** One issue as `<path> <problem>`; `input` is the value that was validated (to say what was given). */

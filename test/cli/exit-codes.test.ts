@@ -91,6 +91,21 @@ test("the one formatter keeps messages written in the schema and translates zod'
   ]);
 });
 
+test("a number past an integer field's own bound is told that bound, not also JavaScript's safe-integer range", () => {
+  const schema = z.object({ wait: z.coerce.number().int().min(0).max(300_000), n: z.coerce.number().int().min(1) });
+  const value = { wait: "99999999999999999999", n: "-99999999999999999999" };
+  const parsed = schema.safeParse(value);
+  expect(parsed.success ? [] : describeIssues(parsed.error, value, "query")).toEqual([
+    "query.wait must be at most 300000, not 99999999999999999999",
+    "query.n must be at least 1, not -99999999999999999999",
+  ]);
+  // with no bound of its own the safe-integer range is the one that failed, and it is said
+  const bare = z.object({ n: z.number().int() }).safeParse({ n: 2 ** 60 });
+  expect(bare.success ? [] : describeIssues(bare.error, { n: 2 ** 60 }, "")).toEqual([
+    "n must be at most 9007199254740991, not 1152921504606847000",
+  ]);
+});
+
 test("emulator options are worded as their flags, not as zod's issue list", async () => {
   const { code, stderr } = await runCliCaptured(["emulate", "--node-ms", "abc", "--port", "99999"]);
   expect(code).toBe(2);
