@@ -123,9 +123,44 @@ test("bad bodies get 400 naming the field, unknown jobs 404", async () => {
     body: "{",
   });
   expect(notJson.status).toBe(400);
+  expect((await json(notJson)).error).toStartWith("the request body is not valid JSON (");
   const unknown = await app.request("/status/nope");
   expect(unknown.status).toBe(404);
   expect((await json(unknown)).code).toBe("E_NOT_FOUND");
+});
+
+test("a body not sent as JSON is refused saying what to send, not read as an empty request", async () => {
+  const { app } = setup();
+  const body = JSON.stringify({ input: { workflow: {} } });
+  // curl -d sends a form type; a browser page may send text/plain to a local worker without asking first
+  for (const [type, got] of [
+    ["application/x-www-form-urlencoded", "Content-Type application/x-www-form-urlencoded"],
+    ["text/plain;charset=UTF-8", "Content-Type text/plain"],
+    [undefined, "no Content-Type"],
+  ] as const) {
+    for (const path of ["/run", "/runsync", "/v2/ep/runsync"]) {
+      const res = await app.request(path, { method: "POST", body, headers: type ? { "content-type": type } : {} });
+      expect(res.status).toBe(400);
+      expect(await json(res)).toMatchObject({
+        code: "E_INPUT",
+        error: `the request body must be JSON, sent with Content-Type: application/json (got ${got})`,
+      });
+    }
+  }
+  // a JSON type with parameters or a +json suffix is JSON
+  const ok = await app.request("/run", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+  expect(ok.status).toBe(200);
+  const vendor = await app.request("/run", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/vnd.x+json" },
+  });
+  expect(vendor.status).toBe(200);
+  for (const res of [ok, vendor]) expect((await app.request(`/status/${(await json(res)).id}`)).status).toBe(200);
 });
 
 test("oversized bodies get 413", async () => {

@@ -3,7 +3,7 @@ import { WorkerError } from "../../errors.ts";
 import type { UrlGuard } from "../../lib/url-guard.ts";
 import type { JobRecord, JobStore } from "../job-store.ts";
 import { JobRequest, WaitQuery } from "../schemas.ts";
-import { zv } from "../validate.ts";
+import { jsonBody, zv } from "../validate.ts";
 import { checkRequestUrls } from "./request-urls.ts";
 
 // RunPod's /runsync waits 90 s by default; ?wait accepts 1 s to 5 min
@@ -31,12 +31,12 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
   };
 
   return new Hono()
-    .post("/run", zv("json", JobRequest), async (c) => {
+    .post("/run", jsonBody, zv("json", JobRequest), async (c) => {
       await checkRequestUrls(c.req.valid("json"), guard);
       const job = jobs.submit(c.req.valid("json"));
       return c.json({ id: job.id, status: job.status });
     })
-    .post("/runsync", zv("json", JobRequest), zv("query", WaitQuery), async (c) => {
+    .post("/runsync", jsonBody, zv("json", JobRequest), zv("query", WaitQuery), async (c) => {
       await checkRequestUrls(c.req.valid("json"), guard);
       const job = jobs.submit(c.req.valid("json"), undefined, { sync: true });
       await jobs.wait(job.id, clampWait(c.req.valid("query").wait, RUNSYNC_DEFAULT_WAIT_MS));
