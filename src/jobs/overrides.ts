@@ -1,7 +1,6 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import { WorkerError } from "../errors.ts";
-import type { ApiWorkflow } from "../workflow/api.ts";
-import { RESERVED_KEYS } from "./schema.ts";
+import { type ApiWorkflow, RESERVED_KEYS } from "../workflow/api.ts";
 
 /**
  * Applies `{"NODE.INPUT": value}` overrides in place. A missing node, or an input the node type doesn't

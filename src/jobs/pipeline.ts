@@ -9,7 +9,13 @@ import { WorkerError } from "../errors.ts";
 import { describeIssues } from "../lib/issues.ts";
 import type { LookupFn } from "../lib/net.ts";
 import type { Logger } from "../log.ts";
-import { type ApiWorkflow, isUiWorkflow, parseApiWorkflow } from "../workflow/api.ts";
+import {
+  type ApiWorkflow,
+  isUiWorkflow,
+  parseApiWorkflow,
+  reservedNodeId,
+  reservedNodeIdError,
+} from "../workflow/api.ts";
 import { convertUiToApi } from "../workflow/convert.ts";
 import { knownNodePack } from "../workflow/node-packs.ts";
 import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
@@ -136,6 +142,10 @@ function _parseInput(raw: unknown): JobInput {
       throw new WorkerError("E_INPUT", "input is a string that is not valid JSON");
     }
   }
+  // zod drops a "__proto__" node id that JSON.parse kept: say so before it does
+  const workflow = (value as { workflow?: unknown } | null)?.workflow;
+  const reserved = typeof workflow === "object" && workflow !== null ? reservedNodeId(workflow) : undefined;
+  if (reserved !== undefined) throw reservedNodeIdError("input.workflow", reserved);
   const parsed = JobInput.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues = describeIssues(parsed.error, value, "input");

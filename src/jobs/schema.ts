@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { builtOnce } from "../lib/built-once.ts";
+import { RESERVED_KEYS } from "../workflow/api.ts";
 import { PreviewRequest } from "./previews.ts";
 
 /** One input file: `name` may hold a subfolder; `image` is base64, a data: URI or an https URL. */
@@ -8,9 +9,6 @@ export const JobFile = z.object({
   image: z.string().min(1).describe("base64, data: URI, or an https URL from DOWNLOAD_ALLOW_HOSTS"),
 });
 export type JobFile = z.infer<typeof JobFile>;
-
-/** Names that would reach an object's prototype instead of a node or an input: never valid in overrides. */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /** `job.input` (SPEC §6), compatible with runpod-workers/worker-comfyui v5. */
 export const JobInput = z.object({

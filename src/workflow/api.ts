@@ -13,6 +13,22 @@ export type ApiNode = z.infer<typeof ApiNode>;
 /** An API-format workflow ("prompt"): node id → node. */
 export type ApiWorkflow = Record<string, ApiNode>;
 
+/** Names that would reach an object's prototype instead of a node or an input: never a node id or input name. */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * A node id a workflow object may not use, from its own keys: JSON.parse keeps `"__proto__"` as a key, but zod and
+ * plain assignment drop it or set the prototype instead, so the node would vanish without a word.
+ */
+export function reservedNodeId(workflow: object): string | undefined {
+  return Object.keys(workflow).find((id) => RESERVED_KEYS.has(id));
+}
+
+/** E_INPUT for a node id that is a reserved name. */
+export function reservedNodeIdError(where: string, id: string): WorkerError {
+  return new WorkerError("E_INPUT", `${where}: node id "${id}" is a reserved name; give that node another id`);
+}
+
 /** True when `value` looks like the editor's UI format (nodes + links) rather than API format. */
 export function isUiWorkflow(value: unknown): boolean {
   return typeof value === "object" && value !== null && Array.isArray((value as { nodes?: unknown }).nodes);
@@ -50,6 +66,8 @@ export function parseApiWorkflow(value: unknown, where = "workflow"): ApiWorkflo
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new WorkerError("E_INPUT", `${where} must be an object of nodes ({"3": {"class_type": …, "inputs": {…}}})`);
   }
+  const reserved = reservedNodeId(value);
+  if (reserved !== undefined) throw reservedNodeIdError(where, reserved);
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length === 0) throw new WorkerError("E_INPUT", `${where} has no nodes`);
   const out: ApiWorkflow = {};
@@ -65,7 +83,7 @@ export function parseApiWorkflow(value: unknown, where = "workflow"): ApiWorkflo
   }
   for (const [id, node] of Object.entries(out)) {
     for (const [input, linked] of Object.entries(node.inputs)) {
-      if (isLink(linked) && !(String(linked[0]) in out)) {
+      if (isLink(linked) && !Object.hasOwn(out, String(linked[0]))) {
         throw new WorkerError(
           "E_INPUT",
           `${where}: node "${id}" input "${input}" links to missing node "${linked[0]}"`,

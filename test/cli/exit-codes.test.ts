@@ -54,6 +54,21 @@ test("job input errors are in our words, not the validation library's", async ()
   expect(message).not.toMatch(/received|Invalid input/);
 });
 
+test('a job whose workflow uses "__proto__" as a node id is refused, not run without that node', async () => {
+  const node = { class_type: "EmptyImage", inputs: {} };
+  // as RunPod hands it over: the JSON text parsed, "__proto__" an own key; and as a JSON string input
+  const text = `{"workflow": {"1": ${JSON.stringify(node)}, "__proto__": ${JSON.stringify(node)}}}`;
+  for (const input of [JSON.parse(text), text]) {
+    const error = await runJob({} as JobDeps, { id: "j", input, signal: new AbortController().signal })
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+    expect(isWorkerError(error) && error.code).toBe("E_INPUT");
+    expect((error as Error).message).toBe(
+      'input.workflow: node id "__proto__" is a reserved name; give that node another id',
+    );
+  }
+});
+
 test("workflow file errors are in our words too", () => {
   const messages = [
     () => parseApiWorkflow({ "5": { class_type: "X", inputs: 3 } }),

@@ -29,6 +29,16 @@ test("names the node and field that is wrong", () => {
   expect(() => parseApiWorkflow({}, "job")).toThrow("has no nodes");
 });
 
+test("a node id that names a prototype key is refused, not dropped; a link to one is a missing node", () => {
+  const node = { class_type: "EmptyImage", inputs: {} };
+  // JSON.parse keeps "__proto__" as an own key; assigning it would set the copy's prototype and lose the node
+  const proto = JSON.parse(`{"1": ${JSON.stringify(node)}, "__proto__": ${JSON.stringify(node)}}`);
+  expect(() => parseApiWorkflow(proto, "job")).toThrow('job: node id "__proto__" is a reserved name');
+  expect(() => parseApiWorkflow({ constructor: node }, "job")).toThrow('node id "constructor" is a reserved name');
+  const linked = { "1": { class_type: "X", inputs: { a: ["constructor", 0], b: ["toString", 0] } } };
+  expect(() => parseApiWorkflow(linked, "job")).toThrow('input "a" links to missing node "constructor"');
+});
+
 test("applies overrides and refuses unknown nodes and inputs", () => {
   const workflow = parseApiWorkflow({
     "6": { class_type: "CLIPTextEncode", inputs: { text: "a dog", clip: ["4", 1] } },
