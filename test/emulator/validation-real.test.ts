@@ -33,3 +33,17 @@ test("validation errors are filed and worded as a real 0.28.2 files them (missin
   expect(lines(body.error.details)).toEqual(lines(recorded.response.error.details));
   expect({ ...body.error, details: "" }).toEqual({ ...recorded.response.error, details: "" });
 });
+
+// ComfyUI 0.28.2 refuses a dependency loop at POST /prompt; the emulator used to run it
+const CYCLES = join(import.meta.dir, "../fixtures/comfy-0.28.2-cycles.json");
+
+test("a dependency loop is refused as a real 0.28.2 refuses it: each node of the loop filed with the path", async () => {
+  const recorded = await Bun.file(CYCLES).json();
+  expect(recorded.cases.length).toBe(3);
+  for (const { name, prompt, status: realStatus, response } of recorded.cases) {
+    const { status, body } = await postPrompt(emu.url, { prompt });
+    expect([name, status]).toEqual([name, realStatus]);
+    expect([name, body.node_errors]).toEqual([name, response.node_errors]);
+    if (realStatus !== 200) expect([name, body.error]).toEqual([name, response.error]);
+  }
+});
