@@ -41,7 +41,9 @@ function _withoutShadowed(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue
 
 /** One issue as `<path> <problem>`; `input` is the value that was validated (to say what was given). */
 export function describeIssue(issue: z.core.$ZodIssue, input: unknown, root: string): string {
-  const where = [root, ...issue.path.map(String)].filter(Boolean).join(".") || "value";
+  // a bad record key is named in the problem, not as a place under the record
+  const path = issue.code === "invalid_key" ? issue.path.slice(0, -1) : issue.path;
+  const where = [root, ...path.map(String)].filter(Boolean).join(".") || "value";
   if (!ZOD_DEFAULT_RE.test(issue.message)) return `${where}: ${issue.message}`;
   return `${where} ${_problem(issue, _at(input, issue.path))}`;
 }
@@ -69,8 +71,11 @@ function _problem(issue: z.core.$ZodIssue, value: unknown): string {
       return `is not ${issue.format === "url" ? "a valid URL" : `in the expected format (${issue.format})`}`;
     case "invalid_union":
       return `has none of the accepted shapes (got ${_kind(value)})`;
-    case "invalid_key":
-      return "has a key that is not allowed";
+    case "invalid_key": {
+      // the key's own schema may say what keys look like (a regex hint we wrote)
+      const hint = issue.issues.map((inner) => inner.message).find((message) => !ZOD_DEFAULT_RE.test(message));
+      return `has a key that is not allowed, "${String(issue.path.at(-1))}"${hint ? ` (${hint})` : ""}`;
+    }
     default:
       return "is not valid";
   }

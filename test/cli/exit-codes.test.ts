@@ -121,6 +121,16 @@ test("a number past an integer field's own bound is told that bound, not also Ja
   ]);
 });
 
+test("a bad override key is named with what keys look like, not as a place under overrides", async () => {
+  const input = { workflow: { "1": { class_type: "X", inputs: {} } }, overrides: { "1.width.x": 1 } };
+  const error = await runJob({} as JobDeps, { id: "j", input, signal: new AbortController().signal })
+    .then(() => undefined)
+    .catch((e: unknown) => e);
+  expect((error as Error).message).toBe(
+    'invalid job input: input.overrides has a key that is not allowed, "1.width.x" (keys look like NODE.INPUT, e.g. 6.text)',
+  );
+});
+
 test("emulator options are worded as their flags, not as zod's issue list", async () => {
   const { code, stderr } = await runCliCaptured(["emulate", "--node-ms", "abc", "--port", "99999"]);
   expect(code).toBe(2);
