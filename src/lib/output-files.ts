@@ -43,7 +43,7 @@ export async function saveOutputFiles(
     try {
       result.saved.push(await _saveOne(item, outDir, fetchOutput));
     } catch (error) {
-      result.failed.push({ item, error: error as Error });
+      result.failed.push({ item, error: writeError(error, join(outDir, item.subfolder, item.filename)) });
     }
   }
   return result;
@@ -91,6 +91,36 @@ function _target(outDir: string, item: OutputItem): string {
  * into the same folder) and returns the path now reserved.
  */
 export async function reserveFreePath(wanted: string): Promise<string> {
+  try {
+    return await _reserve(wanted);
+  } catch (error) {
+    throw writeError(error, wanted);
+  }
+}
+
+// what the file system says when it refuses a write, for someone who chose the folder (`--out`)
+const WRITE_REFUSALS: Record<string, string> = {
+  ENOTDIR: "a part of that path is a file, not a folder",
+  // mkdir's answer when the folder to make is a file (an exclusive create's EEXIST is a taken name instead)
+  EEXIST: "a part of that path is a file, not a folder",
+  EISDIR: "that is a folder",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the disk",
+  EDQUOT: "the disk quota is used up",
+  ENAMETOOLONG: "the name is too long",
+};
+
+/** A file system refusal as E_USAGE naming the path and why; other errors as they are. */
+export function writeError(error: unknown, path: string): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (error instanceof WorkerError || typeof code !== "string") return error as Error;
+  const why = WRITE_REFUSALS[code] ?? (error as Error).message;
+  return new WorkerError("E_USAGE", `cannot write ${path}: ${why} (${code}); choose another --out`, { cause: error });
+}
+
+async function _reserve(wanted: string): Promise<string> {
   await mkdir(dirname(wanted), { recursive: true });
   if (await _create(wanted)) return wanted;
   // taken: read the folder once instead of trying name after name, since a folder that collected N runs of

@@ -6,7 +6,7 @@ import type { JobPreview } from "../jobs/previews.ts";
 import type { JobProgress } from "../jobs/progress.ts";
 import type { JobFile } from "../jobs/schema.ts";
 import type { LookupFn } from "../lib/net.ts";
-import { reserveFreePath, type SavedOutput, saveOutputFiles } from "../lib/output-files.ts";
+import { reserveFreePath, type SavedOutput, saveOutputFiles, writeError } from "../lib/output-files.ts";
 import type { Logger } from "../log.ts";
 import type { EndpointClient } from "./endpoint.ts";
 import { followJob } from "./follow.ts";
@@ -228,16 +228,31 @@ async function _save(client: EndpointClient, output: RemoteOutput, options: Remo
     await outputFetcher(client.target, options.lookup),
   );
   if (failed.length === 0) return saved;
-  const kept = await reserveFreePath(join(options.outDir, `${id}.result.json`));
-  await writeFile(kept, JSON.stringify(output, null, 2));
+  const kept = await _keepResult(output, join(options.outDir, `${id}.result.json`));
   const first = failed[0]?.error as Error;
   const code = first instanceof WorkerError ? first.code : "E_DOWNLOAD";
   const list = failed.map((f) => `${f.item.filename}: ${f.error.message}`).join("; ");
   throw new WorkerError(
     code,
-    `${failed.length} output file(s) of job ${id} were not saved (${list}); saved ${saved.length} other(s), and the whole result to ${kept}`,
+    `${failed.length} output file(s) of job ${id} were not saved (${list}); saved ${saved.length} other(s), and ${kept.saved ? `the whole result to ${kept.path}` : `could not keep the whole result either (${kept.error}); the endpoint still answers it at /status/${id} for a while (30 minutes on RunPod)`}`,
     {
-      details: { saved: saved.map((s) => s.path), result_file: kept },
+      details: { saved: saved.map((s) => s.path), ...(kept.saved ? { result_file: kept.path } : {}) },
     },
   );
+}
+
+// the result JSON beside the outputs; an --out that refused the outputs may refuse this too
+async function _keepResult(
+  output: RemoteOutput,
+  wanted: string,
+): Promise<{ saved: true; path: string } | { saved: false; error: string }> {
+  try {
+    const path = await reserveFreePath(wanted);
+    await writeFile(path, JSON.stringify(output, null, 2)).catch((error: unknown) => {
+      throw writeError(error, path);
+    });
+    return { saved: true, path };
+  } catch (error) {
+    return { saved: false, error: (error as Error).message };
+  }
 }

@@ -2,7 +2,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { nextName, saveOutputFiles } from "../../src/lib/output-files.ts";
+import type { WorkerError } from "../../src/errors.ts";
+import { nextName, reserveFreePath, saveOutputFiles } from "../../src/lib/output-files.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cw-out-files-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,4 +63,20 @@ test("a name escaping --out and a URL without a fetcher fail alone; the other fi
     expect.stringContaining("is a URL"),
   ]);
   expect(readdirSync(out)).toEqual(["ok.png"]);
+});
+
+test("an --out the file system refuses is E_USAGE naming the path and why, not a raw error", async () => {
+  const file = join(dir, "a-file");
+  writeFileSync(file, "x");
+  const { saved, failed } = await saveOutputFiles([item("one.png", "1")], join(file, "out"));
+  expect(saved).toEqual([]);
+  expect(failed.map((f) => [(f.error as WorkerError).code, f.error.message])).toEqual([
+    [
+      "E_USAGE",
+      `cannot write ${join(file, "out", "one.png")}: a part of that path is a file, not a folder (ENOTDIR); choose another --out`,
+    ],
+  ]);
+  await expect(reserveFreePath(join(file, "r.json"))).rejects.toThrow(
+    `cannot write ${join(file, "r.json")}: a part of that path is a file, not a folder (ENOTDIR)`,
+  );
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
@@ -82,6 +82,21 @@ test("a public endpoint's output URL on a private address is refused; the rest a
   expect(existsSync(join(out, "remote.png"))).toBe(false);
   const kept = readdirSync(out).find((name) => name.endsWith(".result.json")) as string;
   expect(JSON.parse(readFileSync(join(out, kept), "utf8")).images[1].data).toBe(byUrl.data);
+});
+
+test("an --out that refuses every file is one clear error; the result stays at the endpoint", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = plan([inline]);
+  const file = join(dir, "not-a-folder");
+  writeFileSync(file, "x");
+  const error = await runRemote(createEndpointClient({ endpoint: fake.url }), options(join(file, "out")))
+    .then(() => undefined)
+    .catch((caught: unknown) => caught as WorkerError);
+  expect(error?.code).toBe("E_USAGE");
+  expect(error?.message).toContain("1 output file(s) of job ");
+  expect(error?.message).toContain("a part of that path is a file, not a folder (ENOTDIR)");
+  expect(error?.message).toContain("could not keep the whole result either");
+  expect(error?.message).toMatch(/answers it at \/status\/[\w-]+ for a while/);
 });
 
 // a run the test aborts through `controller`; its outputs go to `name`, its ledger to `name`.jsonl
