@@ -77,6 +77,6 @@ test("an --out the file system refuses is E_USAGE naming the path and why, not a
     ],
   ]);
   await expect(reserveFreePath(join(file, "r.json"))).rejects.toThrow(
-    `cannot write ${join(file, "r.json")}: a part of that path is a file, not a folder (ENOTDIR)`,
+    `cannot write ${join(file, "r.json")}: a part of that path is a file, not a folder (EEXIST)`,
   );
 });
