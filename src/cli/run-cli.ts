@@ -29,6 +29,8 @@ interface Resolved {
   path: string[];
   /** The arguments the resolved command itself receives. */
   rest: string[];
+  /** Flags given before a command's name (`comfy-worker -x serve`), with the options of the command they precede. */
+  leading: Array<{ args: ArgsDef; flags: string[] }>;
 }
 
 /**
@@ -93,20 +95,26 @@ function _usage(message: string, resolved: Resolved, io: CliIO): number {
   return toExitCode(new WorkerError("E_USAGE", message));
 }
 
-async function _usageProblem({ cmd, rest }: Resolved): Promise<string | undefined> {
+async function _usageProblem({ cmd, rest, leading }: Resolved): Promise<string | undefined> {
+  // citty drops what comes before a command's name: an unknown flag there would be ignored without a word
+  for (const level of leading) {
+    const problem = findUsageProblem(level.args, level.flags);
+    if (problem) return problem;
+  }
   const subs = await _value(cmd.subCommands);
   if (subs && Object.keys(subs).length > 0) {
     // a command with subcommands: the first word that isn't a flag must name one
     const word = rest.find((arg) => !arg.startsWith("-"));
     if (word !== undefined) return `unknown command "${word}"${didYouMean(word, Object.keys(subs))}`;
-    if (!cmd.run) return undefined;
+    // flags but no command (`comfy-worker --nope`): an unknown flag is named before "no command"
+    if (!cmd.run) return findUsageProblem(((await _value(cmd.args)) ?? {}) as ArgsDef, rest);
   }
   return findUsageProblem(((await _value(cmd.args)) ?? {}) as ArgsDef, rest);
 }
 
 // the same walk as citty's runCommand: the first word that isn't a flag (or a flag's value) names a subcommand
 async function _resolve(start: CommandDef, rawArgs: string[]): Promise<Resolved> {
-  let resolved: Resolved = { cmd: start, parent: undefined, path: [], rest: rawArgs };
+  let resolved: Resolved = { cmd: start, parent: undefined, path: [], rest: rawArgs, leading: [] };
   for (;;) {
     const subs = await _value(resolved.cmd.subCommands);
     if (!subs) return resolved;
@@ -120,6 +128,7 @@ async function _resolve(start: CommandDef, rawArgs: string[]): Promise<Resolved>
       parent: resolved.cmd,
       path: [...resolved.path, name],
       rest: resolved.rest.slice(index + 1),
+      leading: index > 0 ? [...resolved.leading, { args, flags: resolved.rest.slice(0, index) }] : resolved.leading,
     };
   }
 }

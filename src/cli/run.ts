@@ -83,7 +83,7 @@ export default defineCommand({
         "--gpu-price and --gpu estimate a RunPod endpoint's cost: use them with --endpoint",
       );
     const timeoutS = args.timeout === undefined ? undefined : Number(args.timeout);
-    if (timeoutS !== undefined && !(timeoutS > 0))
+    if (timeoutS !== undefined && !(timeoutS > 0 && Number.isFinite(timeoutS)))
       throw new WorkerError("E_USAGE", `--timeout must be a positive number of seconds, got "${args.timeout}"`);
     const { config, log } = createCommandContext({ args, flags: { COMFY_URL: args["comfy-url"] } });
     const interrupt = new AbortController();

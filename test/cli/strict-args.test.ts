@@ -15,6 +15,20 @@ test("a misspelt flag is a one-line usage error with a did-you-mean, and nothing
   expect(stderr).not.toContain("USAGE");
 });
 
+test("a flag before the command, or flags and no command, is named, not dropped", async () => {
+  // citty drops what comes before the command's name: `-x serve` started serve, `--nope` said "No command specified"
+  const before = await runCliCaptured(["-x", "run", EXAMPLE, "--emulate"], { COMFY_DIR: "/nonexistent" });
+  expect([before.code, before.stderr.trim()]).toEqual([2, "error: unknown option -x; see `comfy-worker run --help`"]);
+  const alone = await runCliCaptured(["--nope"]);
+  expect([alone.code, alone.stderr.trim()]).toEqual([2, "error: unknown option --nope; see `comfy-worker --help`"]);
+});
+
+test("--timeout must be a finite number of seconds", async () => {
+  const { code, stderr } = await runCliCaptured(["run", EXAMPLE, "--emulate", "--timeout", "1e400"]);
+  expect(code).toBe(2);
+  expect(stderr).toContain('--timeout must be a positive number of seconds, got "1e400"');
+});
+
 test("extra positional arguments are usage errors; check takes several workflows", async () => {
   const extra = await runCliCaptured(["run", EXAMPLE, EXAMPLE, "--emulate"]);
   expect(extra.code).toBe(2);
