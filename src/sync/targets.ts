@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Config } from "../config.ts";
 import { transientError, withRetry } from "../download/retry.ts";
 import { WorkerError } from "../errors.ts";
+import { describeIssues } from "../lib/issues.ts";
 import { deadlineSignal } from "../lib/time.ts";
 import type { S3Target } from "./s3/client.ts";
 
@@ -25,6 +26,11 @@ const REST_TIMEOUT_MS = 30_000;
 const DEFAULT_REGION = "us-east-1";
 const VolumeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected a volume id such as agv6w2qcg7");
 const Datacenter = z.string().regex(/^[A-Za-z]+(-[A-Za-z]+)*-\d+$/, "expected a datacenter id such as EU-RO-1");
+// any other S3-compatible server; the address is yours, so loopback and private ones are fine
+const EndpointUrl = z.url({
+  protocol: /^https?$/,
+  error: "expected an http(s) URL of an S3-compatible server such as https://s3.example.com",
+});
 
 /** RunPod's REST answer for an endpoint: older ones carry networkVolumeId, newer ones networkVolumeIds. */
 const EndpointBody = z.object({
@@ -58,25 +64,22 @@ export async function resolveTargets(args: TargetArgs, config: Config, signal?: 
       "E_USAGE",
       "give either --volume ID (with --datacenter DC or --endpoint-url URL) or --endpoint ID",
     );
-  const keys = s3Credentials(config);
+  // what the command line says is checked before the keys, so a mistyped flag is what gets reported
+  const endpointUrl =
+    args.endpointUrl === undefined ? undefined : _parse(EndpointUrl, args.endpointUrl, "--endpoint-url");
   if (args.volume) {
     const volume = _parse(VolumeId, args.volume, "--volume");
-    if (!args.datacenter && !args.endpointUrl)
+    if (!args.datacenter && !endpointUrl)
       throw new WorkerError(
         "E_USAGE",
         "--volume needs --datacenter DC (the volume's datacenter, e.g. EU-RO-1) or --endpoint-url URL",
       );
-    return [
-      _target(
-        volume,
-        args.datacenter ? _parse(Datacenter, args.datacenter, "--datacenter") : undefined,
-        args.endpointUrl,
-        keys,
-      ),
-    ];
+    const datacenter = args.datacenter ? _parse(Datacenter, args.datacenter, "--datacenter") : undefined;
+    return [_target(volume, datacenter, endpointUrl, s3Credentials(config))];
   }
+  const keys = s3Credentials(config);
   const volumes = await endpointVolumes(config, args.endpoint as string, signal);
-  return volumes.map(({ id, dataCenterId }) => _target(id, dataCenterId, args.endpointUrl, keys));
+  return volumes.map(({ id, dataCenterId }) => _target(id, dataCenterId, endpointUrl, keys));
 }
 
 /** Every network volume of a RunPod endpoint with its datacenter, via the REST API. */
@@ -90,11 +93,12 @@ export async function endpointVolumes(
       "E_CONFIG",
       "--endpoint needs RUNPOD_API_KEY (a RunPod API key that can read endpoints and network volumes)",
     );
-  const endpoint = EndpointBody.safeParse(await _rest(config, `/endpoints/${encodeURIComponent(endpointId)}`, signal));
+  const raw = await _rest(config, `/endpoints/${encodeURIComponent(endpointId)}`, signal);
+  const endpoint = EndpointBody.safeParse(raw);
   if (!endpoint.success)
     throw new WorkerError(
       "E_INPUT",
-      `RunPod's answer for endpoint ${endpointId} is not the expected shape: ${endpoint.error.issues[0]?.message}`,
+      `RunPod's answer for endpoint ${endpointId} is not the expected shape: ${describeIssues(endpoint.error, raw, "endpoint").join("; ")}`,
     );
   const ids = [
     endpoint.data.networkVolumeId,
@@ -135,7 +139,10 @@ function _target(
 function _parse<T>(schema: z.ZodType<T>, value: string, flag: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success)
-    throw new WorkerError("E_USAGE", `${flag} ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message}`);
+    throw new WorkerError(
+      "E_USAGE",
+      `${flag} ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message ?? "not valid"}`,
+    );
   return parsed.data;
 }
 

@@ -100,3 +100,18 @@ test("usage: a volume needs its datacenter, keys are required, and --volume and 
   const badDc = await runCliCaptured(["sync", dir, "--volume", "vol-ro", "--datacenter", "moon base"], env());
   expect([badDc.code, badDc.stderr]).toEqual([2, expect.stringContaining("EU-RO-1")]);
 });
+
+test("usage: --endpoint-url must be an http(s) URL, and flags are checked before the keys", async () => {
+  const dir = await modelsDir({ "a.pt": "a" });
+  // it was a stack trace ("notaurl") or six retries of a request that could never be sent ("ftp://")
+  for (const url of ["notaurl", "ftp://s3.example.com"]) {
+    const bad = await runCliCaptured(["sync", dir, "--volume", "v", "--endpoint-url", url], env());
+    expect([bad.code, bad.stderr.trim()]).toEqual([
+      2,
+      `error: --endpoint-url "${url}": expected an http(s) URL of an S3-compatible server such as https://s3.example.com; see \`comfy-worker sync --help\``,
+    ]);
+  }
+  const noKeys = { XDG_CACHE_HOME: "/tmp", RUNPOD_S3_ACCESS_KEY: "", RUNPOD_S3_SECRET_KEY: "" };
+  const noDc = await runCliCaptured(["sync", dir, "--volume", "vol-ro"], noKeys);
+  expect([noDc.code, noDc.stderr]).toEqual([2, expect.stringContaining("--volume needs --datacenter")]);
+});
