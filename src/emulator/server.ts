@@ -2,6 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { Hono } from "hono";
+import { type ListenSettings, listenError } from "../lib/listen-error.ts";
 import { originRefused } from "../lib/origin-guard.ts";
 import { type Catalog, createCatalog } from "./catalog.ts";
 import { burstLines, type ComfyLog, createComfyLog, notComfyWarning, startupLines } from "./comfy-log.ts";
@@ -117,7 +118,22 @@ function _app(ctx: EmulatorContext, output: OutputBuffer): Hono {
   return new Hono().route("/internal", internalRoutes(output)).route("/api", api).route("/", routes);
 }
 
+// a taken port or an address this machine lacks is an exit-2 line naming the flag, as ComfyUI's own refusal would
+const LISTEN_SETTINGS: ListenSettings = {
+  name: "--port",
+  portFix: "give --port a free port",
+  hostFix: "give --listen an address of this machine and --port a free port",
+};
+
 function _listen(ctx: EmulatorContext, app: Hono) {
+  try {
+    return _serve(ctx, app);
+  } catch (error) {
+    throw listenError(ctx.settings.host, ctx.settings.port, error, LISTEN_SETTINGS);
+  }
+}
+
+function _serve(ctx: EmulatorContext, app: Hono) {
   return Bun.serve<SocketData>({
     hostname: ctx.settings.host,
     port: ctx.settings.port,

@@ -1,4 +1,5 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
+import { type ListenSettings, listenError } from "../lib/listen-error.ts";
 import { originRefused } from "../lib/origin-guard.ts";
 import type { UrlGuard } from "../lib/url-guard.ts";
 import type { Logger } from "../log.ts";
@@ -59,29 +60,31 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
     objectInfo: _cached(() => upstream.objectInfo() as Promise<ObjectInfo>),
     previews: options.previews ?? false,
   };
-  const worker = _work(ctx, options);
-  const server = Bun.serve<BrowserSocketData>({
-    hostname: options.host,
-    port: options.port,
-    idleTimeout: 0,
-    async fetch(req, srv) {
-      // ComfyUI's origin-only rule, here too: the routes the proxy answers itself never reach ComfyUI's check
-      if (await originRefused(req.headers)) return new Response(null, { status: 403 });
-      if (WS_PATHS.has(new URL(req.url).pathname) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        return upgradeBrowser(req, srv) ? undefined : new Response("Expected websocket upgrade", { status: 400 });
-      }
-      return handleRequest(req, ctx);
-    },
-    websocket: bridgeHandlers({
-      hub,
-      upstreamWs: options.comfyUrl.replace(/^http/, "ws").replace(/\/+$/, ""),
-      remoteRemaining: () => ctx.queue.remaining(),
-      onLocalRemaining: (n) => {
-        localRemaining = n;
+  const server = _listen(options.host, options.port, () =>
+    Bun.serve<BrowserSocketData>({
+      hostname: options.host,
+      port: options.port,
+      idleTimeout: 0,
+      async fetch(req, srv) {
+        // ComfyUI's origin-only rule, here too: the routes the proxy answers itself never reach ComfyUI's check
+        if (await originRefused(req.headers)) return new Response(null, { status: 403 });
+        if (WS_PATHS.has(new URL(req.url).pathname) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+          return upgradeBrowser(req, srv) ? undefined : new Response("Expected websocket upgrade", { status: 400 });
+        }
+        return handleRequest(req, ctx);
       },
-      executingFor: (sid) => (ctx.state.executing?.clientId === sid ? ctx.state.executing.node() : undefined),
+      websocket: bridgeHandlers({
+        hub,
+        upstreamWs: options.comfyUrl.replace(/^http/, "ws").replace(/\/+$/, ""),
+        remoteRemaining: () => ctx.queue.remaining(),
+        onLocalRemaining: (n) => {
+          localRemaining = n;
+        },
+        executingFor: (sid) => (ctx.state.executing?.clientId === sid ? ctx.state.executing.node() : undefined),
+      }),
     }),
-  });
+  );
+  const worker = _work(ctx, options);
   const port = server.port ?? options.port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
@@ -128,6 +131,21 @@ async function _work(ctx: ProxyContext, options: ProxyOptions): Promise<void> {
 }
 
 // /object_info walks every model folder on a real ComfyUI: asked once per burst of prompts, not per prompt
+// a taken port or an address this machine lacks is an exit-2 line naming --listen, never a stack trace
+function _listen<T>(host: string, port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (error) {
+    throw listenError(host, port, error, LISTEN_SETTINGS);
+  }
+}
+
+const LISTEN_SETTINGS: ListenSettings = {
+  name: "--listen",
+  portFix: "give --listen a free port, e.g. --listen 127.0.0.1:8190",
+  hostFix: "give --listen an address of this machine and a free port, e.g. --listen 127.0.0.1:8188",
+};
+
 function _cached(load: () => Promise<ObjectInfo>): () => Promise<ObjectInfo> {
   let value: { at: number; info: Promise<ObjectInfo> } | undefined;
   return () => {

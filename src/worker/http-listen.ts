@@ -1,6 +1,6 @@
 import type { Server } from "bun";
 import type { Config } from "../config.ts";
-import { WorkerError } from "../errors.ts";
+import { type ListenSettings, listenError } from "../lib/listen-error.ts";
 
 export interface HttpListenOptions {
   fetch: (request: Request, server: Server<undefined>) => Response | Promise<Response>;
@@ -17,6 +17,14 @@ export interface HttpListener {
   url: string;
 }
 
+// what a failed bind tells the user to change
+const SERVE_SETTINGS: ListenSettings = {
+  name: "PORT",
+  portFix: "set PORT (or --port) to a free port",
+  hostFix:
+    "set HOST to an address of this machine (0.0.0.0 for all, 127.0.0.1 for this machine only) and PORT to a free port",
+};
+
 const WILDCARD_HOSTS: Record<string, string> = { "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1" };
 
 /**
@@ -28,7 +36,7 @@ export function listenHttp(config: Pick<Config, "HOST" | "PORT">, options: HttpL
   try {
     server = Bun.serve({ ...options, hostname: config.HOST, port: config.PORT });
   } catch (error) {
-    throw _listenError(config, error);
+    throw listenError(config.HOST, config.PORT, error, SERVE_SETTINGS);
   }
   const bound = server.url.href.replace(/\/$/, "");
   const host = server.hostname ?? config.HOST;
@@ -41,27 +49,4 @@ export function listenHttp(config: Pick<Config, "HOST" | "PORT">, options: HttpL
 export function describeBind(listener: HttpListener): string {
   const host = listener.server.hostname ?? "";
   return WILDCARD_HOSTS[host] ? `${listener.bound} (all interfaces)` : listener.bound;
-}
-
-function _listenError(config: Pick<Config, "HOST" | "PORT">, error: unknown): WorkerError {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  const where = `${config.HOST}:${config.PORT}`;
-  if (code === "EADDRINUSE")
-    return new WorkerError(
-      "E_CONFIG",
-      `port ${config.PORT} (PORT) is already in use on ${config.HOST}: stop the program using it, or set PORT (or --port) to a free port`,
-      { cause: error, details: { host: config.HOST, port: config.PORT } },
-    );
-  if (code === "EACCES")
-    return new WorkerError(
-      "E_CONFIG",
-      `not allowed to listen on port ${config.PORT} (PORT); ports below 1024 need privileges: set PORT (or --port) to 1024 or above`,
-      { cause: error },
-    );
-  const reason = (error as Error)?.message ?? String(error);
-  return new WorkerError(
-    "E_CONFIG",
-    `cannot listen on ${where} (${reason}); set HOST to an address of this machine (0.0.0.0 for all, 127.0.0.1 for this machine only) and PORT to a free port`,
-    { cause: error },
-  );
 }

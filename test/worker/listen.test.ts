@@ -161,3 +161,37 @@ test("a missing COMFY_DIR (or one without main.py) is a configuration error that
   expect(empty.stderr).toContain("has no main.py");
   expect(empty.leftInTmp).toEqual([]);
 }, 30_000);
+
+test("emulate --port and proxy --listen on a taken port: exit 2 naming the flag, no stack", async () => {
+  const port = await freePort();
+  tcpListener(port);
+  const commands = [
+    ["emulate", "--port", String(port)],
+    [
+      "proxy",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--comfy-url",
+      "http://127.0.0.1:9",
+      "--endpoint",
+      "http://127.0.0.1:9/v2/x",
+    ],
+  ];
+  for (const [args, flag] of [
+    [commands[0], "--port"],
+    [commands[1], "--listen"],
+  ] as const) {
+    const proc = Bun.spawn([process.execPath, "src/main.ts", ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: tempDir("cw-listen-home-") },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 30_000,
+    });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect([args[0], code]).toEqual([args[0], 2]);
+    expect(stderr).toContain(`port ${port} (${flag}) is already in use on 127.0.0.1`);
+    expect(stderr).not.toContain("unexpected error");
+    expect(stderr).not.toContain("    at ");
+  }
+}, 60_000);
