@@ -4,6 +4,7 @@ import { createComfyClient } from "../comfy/client.ts";
 import { CORE_OBJECT_INFO_VERSION, coreObjectInfo, type ObjectInfo } from "../comfy/object-info.ts";
 import { ObjectInfoBody } from "../comfy/schemas.ts";
 import { WorkerError } from "../errors.ts";
+import { writeError } from "../lib/output-files.ts";
 import { stdout } from "../lib/stdio.ts";
 import { apiWorkflowOf } from "../workflow/convert.ts";
 import { parseJsonText } from "../workflow/json-text.ts";
@@ -48,7 +49,10 @@ export default defineCommand({
       log.warn(`unknown node type "${node.class_type}"${node.pack ? ` (node pack: ${node.pack})` : ""}`);
     }
     const json = `${JSON.stringify(result.api, null, 2)}\n`;
-    if (args.out) await writeFile(args.out, json);
+    if (args.out)
+      await writeFile(args.out, json).catch((error: unknown) => {
+        throw writeError(error, String(args.out));
+      });
     else stdout.write(json);
   },
 });

@@ -1,9 +1,12 @@
+import { mkdir } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { defineCommand } from "citty";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
 import type { FixWeight } from "../fix/fix.ts";
 import { runFix } from "../fix/run.ts";
 import { formatBytes } from "../lib/bytes.ts";
 import { nodeReadline } from "../lib/lazy-modules.ts";
+import { writeError } from "../lib/output-files.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { stderr, stdout } from "../lib/stdio.ts";
 import { commonArgs, jsonArgs, repeatedFlag } from "./_args.ts";
@@ -61,13 +64,23 @@ export default defineCommand({
       onResult: progress.onResult,
       signal: interrupt.signal,
     }).finally(() => progress.done());
-    if (args.report) await Bun.write(String(args.report), `${JSON.stringify(report, null, 2)}\n`);
+    // printed first: a --report the disk refuses must not take the outcome of the downloads with it
     stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatFixReport(report));
+    if (args.report) await _writeReport(String(args.report), report);
     if (report.summary.failed > 0) process.exitCode = EXIT_CODES.E_DOWNLOAD;
     else if (report.weights.some((w) => w.status !== "downloaded" && w.status !== "would_download"))
       process.exitCode = EXIT_CODES.E_WEIGHTS_MISSING;
   },
 });
+
+async function _writeReport(path: string, report: unknown): Promise<void> {
+  try {
+    await mkdir(dirname(resolve(path)), { recursive: true });
+    await Bun.write(path, `${JSON.stringify(report, null, 2)}\n`);
+  } catch (error) {
+    throw writeError(error, path, "--report (the report is printed above)");
+  }
+}
 
 // asked once, after every lookup: the files with one trustworthy source and their total size
 async function _confirm(files: FixWeight[]): Promise<boolean> {

@@ -112,12 +112,12 @@ const WRITE_REFUSALS: Record<string, string> = {
   ENAMETOOLONG: "the name is too long",
 };
 
-/** A file system refusal as E_USAGE naming the path and why; other errors as they are. */
-export function writeError(error: unknown, path: string): Error {
+/** A file system refusal as E_USAGE naming the path and why (and the flag that chose it); other errors as they are. */
+export function writeError(error: unknown, path: string, flag = "--out"): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (error instanceof WorkerError || typeof code !== "string") return error as Error;
   const why = WRITE_REFUSALS[code] ?? (error as Error).message;
-  return new WorkerError("E_USAGE", `cannot write ${path}: ${why} (${code}); choose another --out`, { cause: error });
+  return new WorkerError("E_USAGE", `cannot write ${path}: ${why} (${code}); choose another ${flag}`, { cause: error });
 }
 
 async function _reserve(wanted: string): Promise<string> {

@@ -61,6 +61,17 @@ test("prints the API JSON on stdout, or writes it to --out; warns about unknown 
   expect(await Bun.file(out).json()).toEqual(api);
 });
 
+test("an --out the file system refuses is one line naming the path and why", async () => {
+  const file = join(dir, "a-file");
+  await Bun.write(file, "x");
+  const result = await run(["convert", GGUF, "--out", join(file, "api.json")]);
+  expect(result.code).toBe(2);
+  expect(result.error).toContain(
+    `cannot write ${join(file, "api.json")}: a part of that path is a file, not a folder (ENOTDIR); choose another --out`,
+  );
+  expect(result.error).not.toContain("    at ");
+});
+
 test("--object-info FILE knows custom nodes, so their widget values are mapped", async () => {
   const file = join(dir, "object_info.json");
   await Bun.write(file, JSON.stringify({ ...coreObjectInfo(), UnetLoaderGGUF: GGUF_INFO }));

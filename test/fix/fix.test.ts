@@ -214,3 +214,20 @@ describe("lookups are polite and bounded", () => {
     }
   });
 });
+
+test("a --report the disk refuses is an error naming it, after the report was printed", async () => {
+  const dir = await folderWith({
+    "wf.json": sdWorkflow({ ckpt: PRESENT_CKPT, loras: ["detail-tweaker.safetensors"] }),
+  });
+  const env = fixEnv(hosts);
+  const blocked = join(dir, "wf.json", "report.json");
+  const result = await runCliCaptured(["fix", dir, "--dry-run", "--json", "--report", blocked], env, {
+    captureStderr: true,
+  });
+  expect(result.code).toBe(2);
+  // the outcome of the run is on stdout all the same
+  expect(weight(JSON.parse(result.stdout), "detail-tweaker.safetensors").status).toBe("would_download");
+  expect(result.stderr).toContain(`cannot write ${blocked}: a part of that path is a file, not a folder`);
+  expect(result.stderr).toContain("choose another --report (the report is printed above)");
+  expect(result.stderr).not.toContain("    at ");
+});

@@ -165,22 +165,22 @@ test("a missing COMFY_DIR (or one without main.py) is a configuration error that
 test("emulate --port and proxy --listen on a taken port: exit 2 naming the flag, no stack", async () => {
   const port = await freePort();
   tcpListener(port);
-  const commands = [
-    ["emulate", "--port", String(port)],
+  const cases: Array<[args: string[], flag: string]> = [
+    [["emulate", "--port", String(port)], "--port"],
     [
-      "proxy",
+      [
+        "proxy",
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--comfy-url",
+        "http://127.0.0.1:9",
+        "--endpoint",
+        "http://127.0.0.1:9/v2/x",
+      ],
       "--listen",
-      `127.0.0.1:${port}`,
-      "--comfy-url",
-      "http://127.0.0.1:9",
-      "--endpoint",
-      "http://127.0.0.1:9/v2/x",
     ],
   ];
-  for (const [args, flag] of [
-    [commands[0], "--port"],
-    [commands[1], "--listen"],
-  ] as const) {
+  for (const [args, flag] of cases) {
     const proc = Bun.spawn([process.execPath, "src/main.ts", ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: tempDir("cw-listen-home-") },
