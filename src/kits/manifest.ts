@@ -15,6 +15,7 @@ import sd35Medium from "../../manifests/sd35-medium.yaml" with { type: "text" };
 import sdxl from "../../manifests/sdxl.yaml" with { type: "text" };
 import wan22Ti2v5b from "../../manifests/wan22-ti2v-5b.yaml" with { type: "text" };
 import { WorkerError } from "../errors.ts";
+import { describeProblem } from "../lib/issues.ts";
 import { yaml } from "../lib/lazy-modules.ts";
 import { DEFAULT_FOLDERS } from "../weights/folders.ts";
 import { FOLDER_ALIASES } from "../weights/loaders.ts";
@@ -123,9 +124,10 @@ export function parseManifest(text: string, source: string): Manifest {
       details: { file: source, line },
     });
   }
-  const parsed = Manifest.safeParse(doc.toJS());
+  const value: unknown = doc.toJS();
+  const parsed = Manifest.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => _problem(issue, doc, lines));
+  const problems = parsed.error.issues.map((issue) => _problem(issue, doc, lines, value));
   const shown = problems.slice(0, MAX_ISSUES_SHOWN).map((p) => `${source}${p.line ? `:${p.line}` : ""}: ${p.text}`);
   if (problems.length > shown.length) shown.push(`… and ${problems.length - shown.length} more`);
   throw new WorkerError("E_INPUT", `invalid manifest ${source}:\n  - ${shown.join("\n  - ")}`, {
@@ -169,23 +171,20 @@ export function builtinKitNames(): string[] {
 
 type Problem = { key: string; line?: number; text: string };
 
-function _problem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): Problem {
+function _problem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, value: unknown): Problem {
   const path = issue.path.map((part) => (typeof part === "symbol" ? String(part) : part));
   const extra = issue.code === "unrecognized_keys" ? issue.keys : [];
   const keyPath = extra.length === 1 ? [...path, extra[0] as string] : path;
   const key = _keyName(keyPath);
   const line = _lineOf(doc, keyPath, lines);
-  return { key, line, text: `${key}: ${_message(issue, extra)}` };
+  return { key, line, text: `${key}: ${_message(issue, extra, value)}` };
 }
 
-function _message(issue: z.core.$ZodIssue, unknownKeys: string[]): string {
+// in our words (lib/issues.ts), not zod's "Invalid input: expected object, received string"
+function _message(issue: z.core.$ZodIssue, unknownKeys: string[], value: unknown): string {
   if (issue.code === "unrecognized_keys")
     return `unknown key${unknownKeys.length > 1 ? "s" : ""} ${unknownKeys.join(", ")}`;
-  // zod reports an absent key as a type mismatch against undefined
-  if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) {
-    return `missing (expected ${issue.expected})`;
-  }
-  return issue.message;
+  return describeProblem(issue, value);
 }
 
 /** `files[2].sha256` style, `(top level)` for the document itself. */

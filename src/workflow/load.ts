@@ -27,8 +27,15 @@ export async function loadWorkflowFile(source: string | Uint8Array, name?: strin
   if (typeof source !== "string") return parseWorkflowBytes(source, name ?? "workflow");
   const bytes = await readFile(source).catch((error: NodeJS.ErrnoException) => {
     const code = error.code === "ENOENT" ? "E_NOT_FOUND" : "E_INPUT";
-    const reason = error.code === "ENOENT" ? "no such file" : `cannot be read (${error.code ?? error.message})`;
-    throw new WorkerError(code, `${source}: ${reason}`, { cause: error });
+    const reason =
+      error.code === "ENOENT"
+        ? "no such file"
+        : error.code === "EISDIR"
+          ? "is a folder; give a workflow file (.json, or a .png/.webp with the workflow embedded)"
+          : `cannot be read (${error.code ?? error.message})`;
+    // the system's own words add nothing to "no such file" or "is a folder"
+    const known = error.code === "ENOENT" || error.code === "EISDIR";
+    throw new WorkerError(code, `${source}: ${reason}`, known ? {} : { cause: error });
   });
   return parseWorkflowBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name ?? source);
 }

@@ -57,7 +57,7 @@ describe("rejects a bad field, naming the file, the line and the key", () => {
     ["a fractional size", { size: 1.5 }, "files[0].size", "whole number"],
     ["a size written as text", { size: "4 GB" }, "files[0].size", "whole number"],
     ["a non-boolean gated", { gated: "yes" }, "files[0].gated", "true or false"],
-    ["a missing url", { url: null }, "files[0].url", "missing (expected string)"],
+    ["a missing url", { url: null }, "files[0].url", "is missing (expected text)"],
     ["a misspelt key", { sha: SHA }, "files[0].sha", "unknown key sha"],
   ])("%s", (_label, file, key, phrase) => {
     const error = parseError(manifest(file));
@@ -82,7 +82,7 @@ describe("rejects a bad field, naming the file, the line and the key", () => {
 
   test("a missing top-level key points at the document and names the key", () => {
     const error = parseError("name: my-kit\nfiles: []\n");
-    expect(error.message).toContain("my-kit.yaml:1: description: missing (expected string)");
+    expect(error.message).toContain("my-kit.yaml:1: description: is missing (expected text)");
     expect(error.message).toContain("my-kit.yaml:2: files: a kit needs at least one file");
   });
 
@@ -106,7 +106,10 @@ test("invalid YAML names the file and the line", () => {
 });
 
 test("a document that is not a mapping is rejected at the top level", () => {
-  expect(parseError("- just\n- a list\n").message).toContain("my-kit.yaml:1: (top level): ");
+  // in our words, not zod's "Invalid input: expected object, received array"
+  expect(parseError("- just\n- a list\n").message).toContain(
+    "my-kit.yaml:1: (top level): must be an object, not a list",
+  );
 });
 
 test("loadManifest reads a file and names it in errors, including when it cannot be read", async () => {

@@ -86,6 +86,13 @@ test("a file path is read from disk; a missing one is E_NOT_FOUND", async () => 
     const missing = await loadWorkflowFile(join(dir, "nope.json")).catch((e: unknown) => e);
     expect(isWorkerError(missing) && missing.code).toBe("E_NOT_FOUND");
     expect((missing as Error).message).toContain("nope.json: no such file");
+    // a folder where a workflow file goes says so, without the system's EISDIR text as a cause
+    const folder = await loadWorkflowFile(dir).catch((e: unknown) => e);
+    expect(isWorkerError(folder) && [folder.code, folder.message, folder.cause]).toEqual([
+      "E_INPUT",
+      `${dir}: is a folder; give a workflow file (.json, or a .png/.webp with the workflow embedded)`,
+      undefined,
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
