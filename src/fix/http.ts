@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { isRetryableStatus, parseRetryAfter, transientError, withRetry } from "../download/retry.ts";
 import { WorkerError } from "../errors.ts";
+import { describeIssues } from "../lib/issues.ts";
 import { deadlineSignal, delay } from "../lib/time.ts";
 
 /** Knobs of the lookup client; tests shrink them. */
@@ -43,7 +44,7 @@ export class LookupHttp {
       if (!parsed.success)
         return {
           ok: false,
-          reason: `unexpected answer from ${_safe(url)}: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`,
+          reason: `unexpected answer from ${_safe(url)}: ${describeIssues(parsed.error, body, "").slice(0, 3).join("; ")}`,
         };
       return { ok: true, value: parsed.data };
     } catch (error) {

@@ -41,6 +41,8 @@ function _withoutShadowed(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue
 
 /** One issue as `<path> <problem>`; `input` is the value that was validated (to say what was given). */
 export function describeIssue(issue: z.core.$ZodIssue, input: unknown, root: string): string {
+  const branch = _matchedBranch(issue);
+  if (branch) return describeIssue({ ...branch, path: [...issue.path, ...branch.path] }, input, root);
   // a bad record key is named in the problem, not as a place under the record
   const path = issue.code === "invalid_key" ? issue.path.slice(0, -1) : issue.path;
   const where = [root, ...path.map(String)].filter(Boolean).join(".") || "value";
@@ -50,7 +52,22 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown, root: str
 
 /** The problem alone ("is missing (expected text)"), for callers that name the place themselves. */
 export function describeProblem(issue: z.core.$ZodIssue, input: unknown): string {
+  const branch = _matchedBranch(issue);
+  if (branch) {
+    const problem = describeProblem({ ...branch, path: [...issue.path, ...branch.path] }, input);
+    if (branch.path.length === 0) return problem;
+    const where = branch.path.map(String).join(".");
+    return ZOD_DEFAULT_RE.test(branch.message) ? `${where} ${problem}` : `${where}: ${problem}`;
+  }
   return ZOD_DEFAULT_RE.test(issue.message) ? _problem(issue, _at(input, issue.path)) : issue.message;
+}
+
+// of a union's shapes, the one the value's type matched (an object for the object shape): its first problem says
+// more than "none of the accepted shapes"; undefined when no shape, or several, matched the type
+function _matchedBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue | undefined {
+  if (issue.code !== "invalid_union") return undefined;
+  const typed = issue.errors.filter((branch) => !branch.some((i) => i.code === "invalid_type" && i.path.length === 0));
+  return typed.length === 1 ? typed[0]?.[0] : undefined;
 }
 
 function _problem(issue: z.core.$ZodIssue, value: unknown): string {

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { builtOnce } from "../lib/built-once.ts";
+import { describeIssues } from "../lib/issues.ts";
 import type { ApiNode } from "../workflow/api.ts";
 import { nodeMode, subgraphDefinitions, type UiNode, type UiWorkflow } from "../workflow/ui.ts";
 import { canonicalFolder } from "./folders.ts";
@@ -66,7 +67,7 @@ export function uiModelMetadata(ui: UiWorkflow): { declared: DeclaredWeight[]; w
     for (const [i, entry] of (Array.isArray(entries) ? entries : [entries]).entries()) {
       const parsed = schemas().ModelFile.safeParse(entry);
       if (parsed.success) declared.push(fromModelFile(parsed.data));
-      else warnings.push(`${where} models[${i}] ignored: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+      else warnings.push(`${describeIssues(parsed.error, entry, `${where} models[${i}]`).join("; ")}; ignored`);
     }
   };
   take((ui as { models?: unknown }).models, "workflow");
@@ -95,7 +96,9 @@ export function apiRequiredWeights(id: string, node: ApiNode, warnings: string[]
   for (const [i, entry] of (Array.isArray(raw) ? raw : [raw]).entries()) {
     const parsed = schemas().RequiredWeightEntry.safeParse(entry);
     if (!parsed.success) {
-      warnings.push(`node ${id} _meta.required_weights[${i}] ignored: ${parsed.error.issues[0]?.message}`);
+      warnings.push(
+        `${describeIssues(parsed.error, entry, `node ${id} _meta.required_weights[${i}]`).join("; ")}; ignored`,
+      );
       continue;
     }
     const value = parsed.data;
@@ -106,7 +109,7 @@ export function apiRequiredWeights(id: string, node: ApiNode, warnings: string[]
     }
     const folder = value.folder ?? value.directory;
     if (!folder) {
-      warnings.push(`node ${id} _meta.required_weights[${i}] ignored: no folder`);
+      warnings.push(`node ${id} _meta.required_weights[${i}] names no folder (give folder or directory); ignored`);
       continue;
     }
     const sha256 = _sha256(value.sha256 ?? value.hash);

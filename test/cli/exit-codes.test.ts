@@ -131,6 +131,17 @@ test("a bad override key is named with what keys look like, not as a place under
   );
 });
 
+test("a value of a union's type is told that shape's problem, not \"none of the accepted shapes\"", () => {
+  const entry = z.union([z.string().regex(/^[^/]+\/.+$/, "expected folder/name"), z.looseObject({ name: z.string() })]);
+  const schema = z.object({ weights: z.array(entry) });
+  const value = { weights: [{ folder: "vae" }, 7] };
+  const parsed = schema.safeParse(value);
+  expect(parsed.success ? [] : describeIssues(parsed.error, value, "input")).toEqual([
+    "input.weights.0.name is missing (expected text)",
+    "input.weights.1 has none of the accepted shapes (got 7)",
+  ]);
+});
+
 test("emulator options are worded as their flags, not as zod's issue list", async () => {
   const { code, stderr } = await runCliCaptured(["emulate", "--node-ms", "abc", "--port", "99999"]);
   expect(code).toBe(2);

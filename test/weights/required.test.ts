@@ -195,8 +195,9 @@ describe("declared weights", () => {
       ["vae", "v.pt", "https://h/v", undefined, 9],
     ]);
     expect(result.warnings).toEqual([
-      "node 3 _meta.required_weights[2] ignored: Invalid input",
-      "workflow models[2] ignored: Invalid input: expected string, received undefined",
+      // in our words, not zod's ("Invalid input: expected string, received undefined")
+      "node 3 _meta.required_weights[2] has none of the accepted shapes (got 7); ignored",
+      "workflow models[2].directory is missing (expected text); ignored",
     ]);
   });
 });
