@@ -11,6 +11,8 @@ export interface RunpodUrls {
   done: (jobId: string) => string;
   stream?: (jobId: string) => string;
   ping?: string;
+  /** Optional templates that were set but are no URL: left off, with why (logged at start). */
+  warnings: string[];
 }
 
 type UrlConfig = Pick<
@@ -24,7 +26,9 @@ const PLACEHOLDERS = new Set(["JOB_DONE_URL", "JOB_STREAM_URL", "PING_NOT_SET"])
 /**
  * Substitutes the templates at call time, never at import (§1.17): `$RUNPOD_POD_ID` first, then `$ID`, both
  * with the worker id in the take and ping templates and `$ID` with the job id in done/stream (§1.3).
- * Throws E_CONFIG when the take or done template is missing.
+ * Throws E_CONFIG when the take or done template is missing or no http(s) URL: such a worker could never take or
+ * report a job, so it stops at once and the platform replaces it. A stream or ping template that is no URL is
+ * left off with a warning, as an unset one is.
  */
 export function resolveRunpodUrls(config: UrlConfig, workerId: string): RunpodUrls {
   const take = _set(config.RUNPOD_WEBHOOK_GET_JOB);
@@ -36,10 +40,30 @@ export function resolveRunpodUrls(config: UrlConfig, workerId: string): RunpodUr
       `${missing} is not set; RunPod sets it on serverless workers — outside RunPod use --mode api, or --test-input FILE for a one-shot job`,
     );
   }
+  for (const [name, url] of [
+    ["RUNPOD_WEBHOOK_GET_JOB", fillWorker(take, workerId)],
+    ["RUNPOD_WEBHOOK_POST_OUTPUT", fillJob(done, workerId, SAMPLE_JOB_ID)],
+  ] as const) {
+    if (!_isHttp(url))
+      throw new WorkerError(
+        "E_CONFIG",
+        `${name} is not an http(s) URL (${JSON.stringify(url)}): this worker could not ${name.endsWith("GET_JOB") ? "take" : "report"} a single job, so it stops for RunPod to start another; check the endpoint's environment variables`,
+      );
+  }
   const takeUrl = fillWorker(take, workerId);
-  const stream = _set(config.RUNPOD_WEBHOOK_POST_STREAM);
-  const ping = _set(config.RUNPOD_WEBHOOK_PING);
+  const warnings: string[] = [];
+  const optional = (name: string, value: string | undefined, filled: (template: string) => string) => {
+    const template = _set(value);
+    if (!template || _isHttp(filled(template))) return template;
+    warnings.push(`${name} is not an http(s) URL (${JSON.stringify(template)}); left off, as if it were not set`);
+    return undefined;
+  };
+  const stream = optional("RUNPOD_WEBHOOK_POST_STREAM", config.RUNPOD_WEBHOOK_POST_STREAM, (t) =>
+    fillJob(t, workerId, SAMPLE_JOB_ID),
+  );
+  const ping = optional("RUNPOD_WEBHOOK_PING", config.RUNPOD_WEBHOOK_PING, (t) => fillWorker(t, workerId));
   return {
+    warnings,
     take: takeUrl,
     takeBatch: takeUrl.includes("/job-take/") ? takeUrl.replace("/job-take/", "/job-take-batch/") : undefined,
     stop: takeUrl.includes("/job-take/") ? takeUrl.replace("/job-take/", "/job-stop/") : undefined,
@@ -75,6 +99,13 @@ export function appendQuery(url: string, params: Record<string, string | number 
   const [base, fragment] = hash >= 0 ? [url.slice(0, hash), url.slice(hash)] : [url, ""];
   const joiner = !base.includes("?") ? "?" : base.endsWith("?") || base.endsWith("&") ? "" : "&";
   return `${base}${joiner}${text}${fragment}`;
+}
+
+// a job id like RunPod's, to check a per-job template once it is filled in
+const SAMPLE_JOB_ID = "sync-00000000-0000-0000-0000-000000000000-u1";
+
+function _isHttp(url: string): boolean {
+  return URL.canParse(url) && /^https?:$/.test(new URL(url).protocol);
 }
 
 function _set(value: string | undefined): string | undefined {

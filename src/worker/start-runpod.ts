@@ -52,6 +52,7 @@ export async function startRunpodWorker(
 ): Promise<RunpodWorkerHandle> {
   // §1.2: without RUNPOD_POD_ID the SDK uses a random id; templates and bucket are checked before anything starts
   const urls = resolveRunpodUrls(config, config.RUNPOD_POD_ID ?? crypto.randomUUID());
+  for (const warning of urls.warnings) log.warn(warning);
   resolveEnvBucket(config);
   const metrics = new Metrics();
   const runtime = await createRuntime(config, log, {

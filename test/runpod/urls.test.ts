@@ -55,6 +55,34 @@ describe("URL templates", () => {
       ),
     ).toThrow(/RUNPOD_WEBHOOK_POST_OUTPUT/);
   });
+
+  test("a take or done template that is no http(s) URL stops the worker; a bad stream or ping one is left off", () => {
+    // it used to retry the take forever with "fetch() URL is invalid", a worker that never took a job
+    const done = `${BASE}/job-done/$RUNPOD_POD_ID/$ID`;
+    expect(() =>
+      resolveRunpodUrls({ RUNPOD_WEBHOOK_GET_JOB: "not a url", RUNPOD_WEBHOOK_POST_OUTPUT: done }, "w"),
+    ).toThrow('RUNPOD_WEBHOOK_GET_JOB is not an http(s) URL ("not a url"): this worker could not take a single job');
+    expect(() =>
+      resolveRunpodUrls(
+        { RUNPOD_WEBHOOK_GET_JOB: `${BASE}/job-take/$ID`, RUNPOD_WEBHOOK_POST_OUTPUT: "ftp://x/$ID" },
+        "w",
+      ),
+    ).toThrow('RUNPOD_WEBHOOK_POST_OUTPUT is not an http(s) URL ("ftp://x/sync-');
+    const urls = resolveRunpodUrls(
+      {
+        RUNPOD_WEBHOOK_GET_JOB: `${BASE}/job-take/$ID`,
+        RUNPOD_WEBHOOK_POST_OUTPUT: done,
+        RUNPOD_WEBHOOK_POST_STREAM: "junk",
+        RUNPOD_WEBHOOK_PING: "also junk",
+      },
+      "w",
+    );
+    expect([urls.stream, urls.ping]).toEqual([undefined, undefined]);
+    expect(urls.warnings).toEqual([
+      'RUNPOD_WEBHOOK_POST_STREAM is not an http(s) URL ("junk"); left off, as if it were not set',
+      'RUNPOD_WEBHOOK_PING is not an http(s) URL ("also junk"); left off, as if it were not set',
+    ]);
+  });
 });
 
 describe("appendQuery", () => {
