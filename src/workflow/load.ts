@@ -46,11 +46,15 @@ export function parseWorkflowBytes(bytes: Uint8Array, file: string): LoadedWorkf
   if (isWebp(bytes)) return _fromImage(readWebpText(bytes, file), file, "webp");
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = new TextDecoder(_encoding(bytes), { fatal: true }).decode(bytes);
   } catch (error) {
-    throw new WorkerError("E_INPUT", `${file}: neither JSON text (not UTF-8) nor a PNG or WebP image`, {
-      cause: error,
-    });
+    throw new WorkerError(
+      "E_INPUT",
+      `${file}: neither JSON text (UTF-8, or UTF-16 with a byte order mark) nor a PNG or WebP image`,
+      {
+        cause: error,
+      },
+    );
   }
   return parseWorkflowValue(parseJsonText(text, file), file);
 }
@@ -66,6 +70,13 @@ export function parseWorkflowValue(value: unknown, file: string): LoadedWorkflow
 }
 
 // --- internal ---
+
+// UTF-8 unless a UTF-16 byte order mark says otherwise (Windows PowerShell's `>` and Out-File write UTF-16LE);
+// the decoder drops the mark
+function _encoding(bytes: Uint8Array): "utf-8" | "utf-16le" | "utf-16be" {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
+  return bytes[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : "utf-8";
+}
 
 function _fromImage(text: ImageText, file: string, container: "png" | "webp"): LoadedWorkflow {
   const { prompt, workflow } = text;

@@ -98,6 +98,19 @@ test("a file path is read from disk; a missing one is E_NOT_FOUND", async () => 
   }
 });
 
+test("UTF-16 JSON with a byte order mark (PowerShell's Out-File) loads like UTF-8; other bytes are refused", () => {
+  const api = { "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } } };
+  const text = JSON.stringify(api);
+  const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
+  const be = Buffer.from(le);
+  be.swap16();
+  for (const bytes of [le, be]) expect(parseWorkflowBytes(new Uint8Array(bytes), "wf.json").api).toEqual(api);
+  // without a mark, UTF-16 is not read as text
+  expect(() => parseWorkflowBytes(new Uint8Array(Buffer.from(`${text}\udc00`, "utf16le")), "wf.json")).toThrow(
+    "wf.json: neither JSON text (UTF-8, or UTF-16 with a byte order mark) nor a PNG or WebP image",
+  );
+});
+
 test("malformed JSON says which file, the line and column, and what was expected", () => {
   const bad = '{\n  "3": {"class_type": "KSampler",, "inputs": {}}\n}';
   expect(failure(() => parseWorkflowBytes(bytes(bad), "wf.json"))).toBe(
