@@ -14,9 +14,15 @@ export function promptRejected(body: PromptErrorBody): WorkerError {
     const message = `The workflow uses node type "${missing}", which this ComfyUI does not have; install the custom node that provides it`;
     return new WorkerError("E_UNKNOWN_NODE", message, { details: { ...details, node_type: missing } });
   }
-  const lines = Object.entries(node_errors)
-    .slice(0, MAX_DESCRIBED_NODE_ERRORS)
-    .flatMap(([id, node]) => node.errors.map((r) => `node ${id} (${node.class_type ?? "?"}): ${_reasonText(r)}`));
+  // one reason shared by several nodes (every node of a dependency loop gets the same one) is said once
+  const nodesByReason = new Map<string, string[]>();
+  for (const [id, node] of Object.entries(node_errors).slice(0, MAX_DESCRIBED_NODE_ERRORS)) {
+    for (const reason of node.errors) {
+      const text = _reasonText(reason);
+      nodesByReason.set(text, [...(nodesByReason.get(text) ?? []), `node ${id} (${node.class_type ?? "?"})`]);
+    }
+  }
+  const lines = [...nodesByReason].map(([text, nodes]) => `${nodes.join(" and ")}: ${text}`);
   const summary = lines.length > 0 ? lines.join("; ") : _reasonText(error);
   return new WorkerError("E_WORKFLOW_REJECTED", `ComfyUI rejected the workflow: ${summary}`, { details });
 }

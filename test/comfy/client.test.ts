@@ -90,6 +90,19 @@ describe("queuePrompt", () => {
     const nodeErrors = error.details.node_errors as Record<string, { errors: { type: string }[] }>;
     expect(nodeErrors["4"]?.errors[0]?.type).toBe("value_not_in_list");
   });
+
+  test("a dependency loop is E_WORKFLOW_REJECTED saying the loop once for all its nodes", async () => {
+    const loop = {
+      "1": { class_type: "ImageInvert", inputs: { image: ["3", 0] } },
+      "3": { class_type: "ImageInvert", inputs: { image: ["1", 0] } },
+      "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "x" } },
+    };
+    const error = await rejection(client.queuePrompt(loop, { clientId: "client-test" }));
+    expect([error.code, error.message]).toEqual([
+      "E_WORKFLOW_REJECTED",
+      "ComfyUI rejected the workflow: node 1 (ImageInvert) and node 3 (ImageInvert): Dependency cycle detected: 1 (ImageInvert) -> 3 (ImageInvert) -> 1 (ImageInvert)",
+    ]);
+  });
 });
 
 describe("queue control", () => {
