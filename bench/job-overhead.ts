@@ -4,8 +4,8 @@
 // (small and ~3 MB outputs), serve --mode runpod (take → done against a local RunPod job server) and `run`;
 // the first job after start apart; RSS and CPU per job of the worker process; ComfyUI's idle gap between
 // prompts (execution_success → next execution_start in /history) and throughput with 1 and 2 clients.
-// With --soak N it also runs N small jobs through one worker and prints the low and high edge of its RSS over the
-// 500 jobs before job 1,000 and before job N (_soak.ts).
+// With --soak N it also runs N small jobs through one worker (/runsync, then /run + /status-sync on a fresh one) and
+// prints the low and high edge of its RSS over the 500 jobs before job 1,000 and before job N (_soak.ts).
 // Run: node_modules/.bin/bun bench/job-overhead.ts [--jobs 100] [--large 200] [--soak 10000]   (builds dist/ when stale)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { startFakeRunpod } from "../test/helpers/fake-runpod.ts";
 import { BareClient } from "./_bare-client.ts";
 import { cpuMs, rssMiB, type Spawned, sampleRss, spawnEmulator, spawnWorker, waitFor } from "./_processes.ts";
-import { soakPhase } from "./_soak.ts";
+import { runThenStatus, soakPhase } from "./_soak.ts";
 import { compare, executionMs, idleGaps, pct } from "./_stats.ts";
 import { benchWorkflow } from "./_workflow.ts";
 
@@ -278,7 +278,10 @@ try {
   await apiPhase(fast.url, bareFast, []);
   await runpodPhase(fast.url, bareFast);
   await runPhase(fast.url);
-  if (SOAK_JOBS > 0) await soakPhase(fast.url, SOAK_JOBS, (worker) => runsync(worker, small()));
+  if (SOAK_JOBS > 0) {
+    await soakPhase(fast.url, SOAK_JOBS, (worker) => runsync(worker, small()), "/runsync");
+    await soakPhase(fast.url, SOAK_JOBS, (worker) => runThenStatus(worker, small()), "/run + /status-sync");
+  }
   console.log(`pipelining: emulator with --node-ms ${SLOW_NODE_MS}, worker CONCURRENCY=2, ${THROUGHPUT_JOBS} jobs`);
   const worker = await spawnWorker(slow.url, { CONCURRENCY: "2" });
   try {

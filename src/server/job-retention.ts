@@ -54,7 +54,7 @@ export class JobRetention {
     return this.#parked?.size ?? 0;
   }
 
-  /** A result /runsync returned can be parked: one /retry may re-run keeps its record (and its input). */
+  /** A finished result can be parked: one /retry may re-run keeps its record (and its input). */
   parks(job: RetainedJob): boolean {
     return this.#parked !== undefined && !RETRYABLE.has(job.status);
   }
@@ -64,11 +64,15 @@ export class JobRetention {
    * the store's record and the job is parked until it expires. False when the disk refused it: the caller
    * settles it as usual.
    */
-  async park(job: JobRecord & RetainedJob, ops: { current: () => boolean; drop: () => void }): Promise<boolean> {
+  async park(
+    job: JobRecord & RetainedJob,
+    ops: { current: () => boolean; drop: () => void; returned: boolean },
+  ): Promise<boolean> {
     const parked = this.#parked;
     if (!ops.current()) return true;
     if (!parked) return false;
-    packStream(job, true);
+    // a /runsync caller has the result: only its last chunk is kept; a /run job keeps every unread one
+    packStream(job, ops.returned);
     const { id, status, createdAt, startedAt, finishedAt, expiresAt, error, streamText } = job;
     const meta: ParkedRecord = { id, status, createdAt, startedAt, finishedAt, expiresAt, error, streamText };
     const text = job.serialized?.output ?? (job.output === undefined ? undefined : JSON.stringify(job.output));
@@ -86,11 +90,19 @@ export class JobRetention {
     return true;
   }
 
-  /** A parked job read again, as a record the caller stores again; undefined when not parked or expired. */
-  unpark(id: string, now: number): JobRecord | undefined {
-    const parked = this.#parked?.take(id, now);
+  /**
+   * A parked job read again, as a copy that is not stored: it stays parked, so reads never bring records back to
+   * the heap. Undefined when not parked or expired.
+   */
+  parkedCopy(id: string, now: number): JobRecord | undefined {
+    const parked = this.#parked?.read(id, now);
     if (!parked) return undefined;
     return { ...parked.record, request: SETTLED_REQUEST, stream: [], outputFile: parked.outputFile };
+  }
+
+  /** A /stream call delivered a parked job's unread chunks. */
+  streamDelivered(id: string): void {
+    this.#parked?.streamDelivered(id);
   }
 
   /** Forgets the parked jobs whose time is up. */

@@ -83,10 +83,11 @@ export class JobStore {
     return job;
   }
 
-  /** The job, unless unknown or expired (one parked on disk is stored again: it is being read). */
+  /** The job, unless unknown or expired; one parked on disk is read as a copy that is not stored (it stays parked). */
   get(id: string): JobRecord | undefined {
-    const job = this.#jobs.get(id) ?? this.#unpark(id);
-    if (job && job.expiresAt <= this.#now()) {
+    const job = this.#jobs.get(id);
+    if (!job) return this.#retention.parkedCopy(id, this.#now());
+    if (job.expiresAt <= this.#now()) {
       this.#forget(job);
       return undefined;
     }
@@ -112,20 +113,16 @@ export class JobStore {
     job.sync = false;
     if (!finished) return;
     job.expiresAt = Math.min(job.expiresAt, this.#now() + RUNSYNC_RESULT_KEEP_MS);
-    if (this.#retention.parks(job)) setTimeout(() => void this.#park(job), RUNSYNC_SPILL_DELAY_MS).unref();
-    else this.#settleSoon(job, RUNSYNC_SPILL_DELAY_MS, true);
+    this.#parkSoon(job, true);
   }
 
-  // its record leaves the heap for a file (parked-results.ts); a read brings it back
-  async #park(job: JobRecord): Promise<void> {
-    const ops = { current: () => this.#jobs.get(job.id) === job, drop: () => this.#jobs.delete(job.id) };
-    if (!(await this.#retention.park(job, ops))) this.#settleSoon(job, 0, true);
-  }
-
-  #unpark(id: string): JobRecord | undefined {
-    const job = this.#retention.unpark(id, this.#now());
-    if (job) this.#jobs.set(id, job);
-    return job;
+  // after the answer went out, its record leaves the heap for a file (parked-results.ts), or, when it may be
+  // retried or the disk refused, keeps a lighter record (job-retention.ts settle)
+  #parkSoon(job: JobRecord, returned: boolean): void {
+    const ops = { current: () => this.#jobs.get(job.id) === job, drop: () => this.#jobs.delete(job.id), returned };
+    const park = async () => (await this.#retention.park(job, ops)) || this.#settleSoon(job, 0, returned);
+    if (this.#retention.parks(job)) setTimeout(() => void park(), RUNSYNC_SPILL_DELAY_MS).unref();
+    else this.#settleSoon(job, returned ? RUNSYNC_SPILL_DELAY_MS : 0, returned);
   }
 
   /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
@@ -142,7 +139,9 @@ export class JobStore {
     if (job.stream.length === 0 && !TERMINAL_STATUSES.has(job.status)) {
       await this.#waiters.wait(id, ms, () => job.stream.length > 0 || TERMINAL_STATUSES.has(job.status));
     }
-    return takeStream(job);
+    const chunks = takeStream(job);
+    if (this.#jobs.get(id) !== job) this.#retention.streamDelivered(id);
+    return chunks;
   }
 
   /**
@@ -264,7 +263,8 @@ export class JobStore {
     else this.counts.failed++;
     this.#waiters.notify(job.id);
     this.#options.onFinish?.(job);
-    if (!job.sync) this.#settleSoon(job);
+    // a /runsync job waits for `returned`; a /run one leaves the heap once its answer and webhook have it
+    if (!job.sync) this.#parkSoon(job, false);
   }
 
   // after the current responses are sent: writing a large output must not delay them

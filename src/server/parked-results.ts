@@ -20,15 +20,18 @@ const LENGTH_DIGITS = 10;
 const COMPACT_AFTER = 4_096;
 
 /**
- * Results /runsync already returned, kept off the heap for their last minute: RunPod keeps them about that
- * long, and they are rarely read again. Each is one file of the worker's result folder, its record followed by
- * its output's JSON; the heap holds only id → file number and the order they go in. Kept as records with their
- * last progress chunk they cost about 0.6 KiB of heap each, so at 160 jobs/s RSS grew with the job rate
- * (bench/job-overhead.ts --soak).
+ * Finished results kept off the heap until they expire: a /runsync one for about a minute after it was returned
+ * (as RunPod keeps it), a /run one for RESULT_TTL_S once its answer and webhook went out. They are rarely read
+ * again, and a read leaves them here. Each is one file of the worker's result folder, its record followed by its
+ * output's JSON; the heap holds only id → file number and the order they go in. Kept as records they cost about
+ * 0.6 KiB of heap each (a /run one about 1.9 KiB, with its stream and a small output), so RSS grew with the job
+ * rate (bench/job-overhead.ts --soak).
  */
 export class ParkedResults {
   readonly #files: ResultFiles;
   readonly #index = new Map<string, number>();
+  // jobs whose unread progress chunks a /stream call has since delivered: their file still holds them
+  readonly #streamDelivered = new Set<string>();
   // in the order they were parked, each until its removeAt (a shorter policy.ttl is checked when one is read)
   #ids: string[] = [];
   #numbers: number[] = [];
@@ -64,28 +67,32 @@ export class ParkedResults {
   }
 
   /**
-   * Takes job `id` out (it is being read again): its record, and where its output is in the file, which then
-   * belongs to the caller. Undefined when not parked, expired by `now`, or unreadable.
+   * Job `id`'s record and where its output is in its file, read without taking it out: it stays parked, and the
+   * file stays its. Undefined when not parked, expired by `now`, or unreadable (the file then goes).
    */
-  take(id: string, now: number): { record: ParkedRecord; outputFile?: SpilledFile } | undefined {
+  read(id: string, now: number): { record: ParkedRecord; outputFile?: SpilledFile } | undefined {
     const n = this.#index.get(id);
     if (n === undefined) return undefined;
-    this.#index.delete(id);
     const path = this.#files.path(n);
-    let record: ParkedRecord;
-    let offset: number;
-    let size: number;
+    let found: { record: ParkedRecord; offset: number; size: number };
     try {
-      ({ record, offset, size } = _readRecord(path));
+      found = _readRecord(path);
     } catch {
-      this.discard(n);
+      this.#drop(id, n);
       return undefined;
     }
-    if (record.expiresAt <= now || size === offset) {
-      this.discard(n);
-      return record.expiresAt <= now ? undefined : { record };
+    const { record, offset, size } = found;
+    if (record.expiresAt <= now) {
+      this.#drop(id, n);
+      return undefined;
     }
-    return { record, outputFile: { path, bytes: size - offset, offset } };
+    if (this.#streamDelivered.has(id)) record.streamText = undefined;
+    return size === offset ? { record } : { record, outputFile: { path, bytes: size - offset, offset } };
+  }
+
+  /** A /stream call delivered job `id`'s unread progress chunks: later reads have none. */
+  streamDelivered(id: string): void {
+    if (this.#index.has(id)) this.#streamDelivered.add(id);
   }
 
   /** Forgets and removes those whose time is up. */
@@ -94,10 +101,9 @@ export class ParkedResults {
       const id = this.#ids[this.#head] as string;
       const n = this.#numbers[this.#head] as number;
       this.#head++;
-      // one read again since is no longer indexed; its file went with it
+      // one found unreadable since is no longer indexed; its file went with it
       if (this.#index.get(id) !== n) continue;
-      this.#index.delete(id);
-      this.discard(n);
+      this.#drop(id, n);
     }
     if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#ids.length) {
       this.#ids = this.#ids.slice(this.#head);
@@ -105,6 +111,12 @@ export class ParkedResults {
       this.#removeAt = this.#removeAt.slice(this.#head);
       this.#head = 0;
     }
+  }
+
+  #drop(id: string, n: number): void {
+    this.#index.delete(id);
+    this.#streamDelivered.delete(id);
+    this.discard(n);
   }
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { ParkedResults } from "../../src/server/parked-results.ts";
 import { ResultFiles } from "../../src/server/result-files.ts";
 
@@ -24,22 +24,29 @@ test("a parked record comes back whole, with its output's place in the same file
   const output = JSON.stringify({ images: [{ data: "é".repeat(1000) }] });
   const n = (await parked.write(record("a", 100), output)) as number;
   parked.add("a", n, 100);
-  const taken = parked.take("a", 50);
-  expect(taken?.record).toEqual(record("a", 100));
-  const file = taken?.outputFile;
+  const read = parked.read("a", 50);
+  expect(read?.record).toEqual(record("a", 100));
+  const file = read?.outputFile;
   expect(file?.bytes).toBe(Buffer.byteLength(output));
   expect(
     await Bun.file(file?.path as string)
       .slice(file?.offset)
       .text(),
   ).toBe(output);
-  // taken once: it now belongs to the caller
-  expect(parked.take("a", 50)).toBeUndefined();
+  // a read leaves it parked: read again, the same; once /stream delivered its chunks, they are gone from reads
+  expect(parked.read("a", 50)).toEqual(read);
+  expect(parked.size).toBe(1);
+  parked.streamDelivered("a");
+  expect(parked.read("a", 50)?.record).toEqual({ ...record("a", 100), streamText: undefined });
+  // past its time it is gone, file and all
+  expect(parked.read("a", 100)).toBeUndefined();
   expect(parked.size).toBe(0);
+  for (let i = 0; i < 100 && readdirSync(files.dir).length > 0; i++) await Bun.sleep(5);
+  expect(readdirSync(files.dir)).toEqual([]);
   files.close();
 });
 
-test("an expired, damaged or output-less parked file is removed when read; sweeping goes in order", async () => {
+test("an expired or damaged parked file is removed when read, an output-less one kept; sweeping goes in order", async () => {
   const files = new ResultFiles({ parent });
   const parked = new ParkedResults(files);
   const park = async (id: string, expiresAt: number, output?: string) =>
@@ -48,9 +55,12 @@ test("an expired, damaged or output-less parked file is removed when read; sweep
   await park("none", 100);
   await park("bad", 100, "{}");
   writeFileSync(files.path(3), "00000009{not json");
-  expect(parked.take("late", 10)).toBeUndefined();
-  expect(parked.take("none", 10)).toEqual({ record: record("none", 100) });
-  expect(parked.take("bad", 10)).toBeUndefined();
+  expect(parked.read("late", 10)).toBeUndefined();
+  expect(parked.read("none", 10)).toEqual({ record: record("none", 100) });
+  expect(parked.read("bad", 10)).toBeUndefined();
+  for (let i = 0; i < 100 && readdirSync(files.dir).length > 1; i++) await Bun.sleep(5);
+  expect(readdirSync(files.dir)).toEqual([basename(files.path(2))]);
+  parked.sweep(100);
   for (let i = 0; i < 100 && readdirSync(files.dir).length > 0; i++) await Bun.sleep(5);
   expect(readdirSync(files.dir)).toEqual([]);
 
@@ -61,6 +71,6 @@ test("an expired, damaged or output-less parked file is removed when read; sweep
   await park("next", 6_000, "{}");
   parked.sweep(5_000);
   expect(parked.size).toBe(1);
-  expect(parked.take("next", 5_000)?.outputFile?.bytes).toBe(2);
+  expect(parked.read("next", 5_000)?.outputFile?.bytes).toBe(2);
   files.close();
 });
