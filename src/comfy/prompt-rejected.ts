@@ -9,7 +9,7 @@ const UNKNOWN_NODE_RE = /Cannot execute because node (.+?) does not exist/;
 export function promptRejected(body: PromptErrorBody): WorkerError {
   const { error, node_errors } = body;
   const details = { comfy_error: error, node_errors };
-  const missing = error.type === "invalid_prompt" ? UNKNOWN_NODE_RE.exec(error.message)?.[1] : undefined;
+  const missing = _missingNodeType(error);
   if (missing) {
     const message = `The workflow uses node type "${missing}", which this ComfyUI does not have; install the custom node that provides it`;
     return new WorkerError("E_UNKNOWN_NODE", message, { details: { ...details, node_type: missing } });
@@ -25,6 +25,15 @@ export function promptRejected(body: PromptErrorBody): WorkerError {
   const lines = [...nodesByReason].map(([text, nodes]) => `${nodes.join(" and ")}: ${text}`);
   const summary = lines.length > 0 ? lines.join("; ") : _reasonText(error);
   return new WorkerError("E_WORKFLOW_REJECTED", `ComfyUI rejected the workflow: ${summary}`, { details });
+}
+
+// the 0.3 line: invalid_prompt "Cannot execute because node X does not exist."; 0.28: missing_node_type, the
+// class in extra_info (null when the node has no class_type at all, which is no missing custom node)
+function _missingNodeType(error: PromptErrorBody["error"]): string | undefined {
+  if (error.type === "invalid_prompt") return UNKNOWN_NODE_RE.exec(error.message)?.[1];
+  if (error.type !== "missing_node_type") return undefined;
+  const classType = "extra_info" in error ? error.extra_info?.class_type : undefined;
+  return typeof classType === "string" && classType !== "" ? classType : undefined;
 }
 
 function _reasonText(reason: { message: string; details?: unknown }): string {

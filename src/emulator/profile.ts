@@ -16,6 +16,12 @@ export interface ComfyProfile {
   inputContainment: boolean;
   /** A prompt's `extra_data.preview_method` turns previews on or off for that prompt alone (execution.py). */
   promptPreviewMethod: boolean;
+  /**
+   * An unknown node type (or a node without class_type) is a 400 `missing_node_type` naming the node's title,
+   * as a running 0.28.2 answers; the 0.3 line said `invalid_prompt` "Cannot execute because node X does not exist."
+   * (which release changed it is not known here, so the old profile keeps the older answer).
+   */
+  missingNodeType: boolean;
 }
 
 const PROFILES: Record<ComfyProfile["name"], ComfyProfile> = {
@@ -27,6 +33,7 @@ const PROFILES: Record<ComfyProfile["name"], ComfyProfile> = {
     jobCancel: false,
     inputContainment: false,
     promptPreviewMethod: false,
+    missingNodeType: false,
   },
   old: {
     name: "old",
@@ -36,6 +43,7 @@ const PROFILES: Record<ComfyProfile["name"], ComfyProfile> = {
     inputContainment: false,
     // v0.14.1's execution.py already calls set_preview_method(extra_data.get("preview_method")) (PR #11261, 2025-12)
     promptPreviewMethod: true,
+    missingNodeType: false,
   },
   new: {
     name: "new",
@@ -44,6 +52,7 @@ const PROFILES: Record<ComfyProfile["name"], ComfyProfile> = {
     jobCancel: true,
     inputContainment: true,
     promptPreviewMethod: true,
+    missingNodeType: true,
   },
 };
 

@@ -94,6 +94,7 @@ async function _postPrompt(ctx: EmulatorContext, c: Context) {
   const validation = validatePrompt(request.prompt as Prompt, {
     info: await ctx.catalog.nodesInfo(apiNodeTypes(request.prompt as object)),
     fileExists: (name) => _exists(ctx, name),
+    missingNodeType: ctx.settings.comfyuiVersion.missingNodeType,
     ...(request.partial_execution_targets ? { partialTargets: request.partial_execution_targets } : {}),
   });
   if (validation.log.length > 0) ctx.log.error(validation.log);

@@ -27,6 +27,8 @@ export interface ValidateContext {
   /** Whether an (optionally annotated) input file exists, for nodes whose VALIDATE_INPUTS checks it. */
   fileExists: (name: string) => boolean;
   partialTargets?: string[];
+  /** Answer an unknown or class-less node as 0.28.2 does (`missing_node_type`), not as the 0.3 line did. */
+  missingNodeType?: boolean;
 }
 
 // nodes whose VALIDATE_INPUTS checks a file instead of the combo list (input name, message)
@@ -46,11 +48,9 @@ export function validatePrompt(prompt: Prompt, ctx: ValidateContext): Validation
   const outputs: string[] = [];
   for (const [id, node] of Object.entries(prompt)) {
     const classType = typeof node === "object" && node !== null ? node.class_type : undefined;
-    if (classType === undefined) {
-      return _invalid("Cannot execute because a node is missing the class_type property.", id);
-    }
-    const info = ctx.info[classType];
-    if (!info) return _invalid(`Cannot execute because node ${classType} does not exist.`, id);
+    if (classType === undefined) return _missingNode(ctx, id, node, undefined);
+    const info = _nodeInfo(ctx, classType);
+    if (!info) return _missingNode(ctx, id, node, classType);
     if (info.output_node === true && (!ctx.partialTargets || ctx.partialTargets.includes(id))) outputs.push(id);
   }
   if (outputs.length === 0) {
@@ -63,7 +63,8 @@ export function validatePrompt(prompt: Prompt, ctx: ValidateContext): Validation
 function _validateOutputs(prompt: Prompt, ctx: ValidateContext, outputs: string[]): Validation {
   const good: string[] = [];
   const failed: ComfyError[] = [];
-  const nodeErrors: Record<string, NodeError> = {};
+  // a Map: a node id is any string to ComfyUI ("__proto__" too), never a key of an object's prototype
+  const byNode = new Map<string, NodeError>();
   const validated = new Map<string, NodeResult>();
   const log: string[] = [];
   for (const output of outputs) {
@@ -76,15 +77,19 @@ function _validateOutputs(prompt: Prompt, ctx: ValidateContext, outputs: string[
     failed.push(...reasons);
     for (const [id, [ok, errors]] of validated) {
       if (ok || errors.length === 0) continue;
-      if (!nodeErrors[id]) {
+      let entry = byNode.get(id);
+      if (!entry) {
         const classType = prompt[id]?.class_type ?? "";
-        nodeErrors[id] = { errors, dependent_outputs: [], class_type: classType };
+        entry = { errors, dependent_outputs: [], class_type: classType };
+        byNode.set(id, entry);
         log.push(`* ${classType} ${id}:`, ...errors.map((e) => `  - ${e.message}: ${e.details}`));
       }
-      nodeErrors[id].dependent_outputs.push(output);
+      entry.dependent_outputs.push(output);
     }
     log.push("Output will be ignored");
   }
+  // fromEntries makes "__proto__" an own key, as JSON.parse does
+  const nodeErrors: Record<string, NodeError> = Object.fromEntries(byNode);
   if (good.length > 0) return { ok: true, outputs: good, nodeErrors, log };
   const details = failed.map((e) => `${e.message}: ${e.details}`).join("\n");
   const error = { type: "prompt_outputs_failed_validation", message: "Prompt outputs failed validation", details };
@@ -125,7 +130,7 @@ function _validateNode(
   if (known) return known;
   if (visiting.includes(id)) return _cycle(prompt, id, validated, visiting);
   const node = prompt[id];
-  const info = node ? ctx.info[node.class_type] : undefined;
+  const info = node ? _nodeInfo(ctx, node.class_type) : undefined;
   if (!node || !info) return [false, []] as NodeResult;
   const inputs = typeof node.inputs === "object" && node.inputs !== null ? node.inputs : {};
   const fileCheck = FILE_VALIDATORS[node.class_type];
@@ -193,8 +198,8 @@ function _checkLink(
     );
     return undefined;
   }
-  const source = prompt[link[0]];
-  const sourceInfo = source ? ctx.info[source.class_type] : undefined;
+  const source = Object.hasOwn(prompt, link[0]) ? prompt[link[0]] : undefined;
+  const sourceInfo = source ? _nodeInfo(ctx, source.class_type) : undefined;
   // prompt[o_id]['class_type'] raises KeyError out of this node's validation (unknown classes never get here)
   if (!source || !sourceInfo) throw new MissingLinkTarget(link[0]);
   const received = (sourceInfo.output as unknown[] | undefined)?.[link[1]];
@@ -227,6 +232,31 @@ function _spec(raw: unknown): InputSpec {
   const list = Array.isArray(raw) ? raw : [raw];
   const options = list[1];
   return [list[0], typeof options === "object" && options !== null ? (options as Record<string, unknown>) : {}];
+}
+
+// own entries only: a class_type "constructor" is an unknown node, not Object's constructor
+function _nodeInfo(ctx: ValidateContext, classType: unknown) {
+  return typeof classType === "string" && Object.hasOwn(ctx.info, classType) ? ctx.info[classType] : undefined;
+}
+
+// validate_prompt's answer for a node it cannot run: class-less (classType undefined) or of an unknown type
+function _missingNode(ctx: ValidateContext, id: string, node: unknown, classType: string | undefined): Validation {
+  if (!ctx.missingNodeType) {
+    const message =
+      classType === undefined ? "a node is missing the class_type property" : `node ${classType} does not exist`;
+    return _invalid(`Cannot execute because ${message}.`, id);
+  }
+  // node_data.get('_meta', {}).get('title', class_type): a title key, even null, wins
+  const meta = (node as { _meta?: unknown } | null)?._meta;
+  const titled = typeof meta === "object" && meta !== null && "title" in meta;
+  const title = titled ? (meta as { title: unknown }).title : (classType ?? null);
+  const message =
+    classType === undefined
+      ? `Node '${title || `ID #${id}`}' has no class_type. The workflow may be corrupted or a custom node is missing.`
+      : `Node '${title}' not found. The custom node may not be installed.`;
+  const extra_info = { node_id: id, class_type: classType ?? null, node_title: title ?? null };
+  const error = { type: "missing_node_type", message, details: `Node ID '#${id}'`, extra_info };
+  return { ok: false, error, nodeErrors: {}, log: [] };
 }
 
 function _invalid(message: string, id: string): Validation {

@@ -21,7 +21,8 @@ type PromptBody = z.infer<typeof PromptBody>;
 
 // secrets ComfyUI keeps out of /queue and /history; the Comfy.org API key goes with the job instead
 const SENSITIVE_KEYS = ["auth_token_comfy_org", "api_key_comfy_org"];
-const SERVER_ERROR = "500 Internal Server Error\n\nServer got itself in trouble";
+/** What aiohttp answers for an exception in a handler (ComfyUI answers a body it cannot read with it). */
+export const SERVER_ERROR = "500 Internal Server Error\n\nServer got itself in trouble";
 
 /** Checks, answers and queues one prompt for the endpoint. */
 export async function postPrompt(text: string, ctx: ProxyContext): Promise<Response> {

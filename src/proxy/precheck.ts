@@ -36,6 +36,8 @@ export async function precheckPrompt(prompt: Prompt, deps: PrecheckDeps): Promis
   const validation = validatePrompt(prompt, {
     info: _widened(deps.info, prompt),
     fileExists: (name) => files.has(name),
+    // an unknown node answered as current ComfyUI does (0.28: missing_node_type); the frontend shows either form
+    missingNodeType: true,
     ...(deps.partialTargets ? { partialTargets: deps.partialTargets } : {}),
   });
   if (!validation.ok) return { ok: false, error: validation.error, nodeErrors: validation.nodeErrors };

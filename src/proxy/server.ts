@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import type { EndpointClient, FollowOptions } from "../remote/index.ts";
 import { BrowserHub, type BrowserSocketData } from "./hub.ts";
 import { KnownMissing } from "./known-missing.ts";
+import { SERVER_ERROR } from "./post-prompt.ts";
 import { RemoteQueue } from "./queue.ts";
 import { handleRequest, type ProxyContext, type QueueTarget } from "./routes.ts";
 import { announceFinished, runRemotePrompt } from "./run-remote.ts";
@@ -65,6 +66,12 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
       hostname: options.host,
       port: options.port,
       idleTimeout: 0,
+      // what aiohttp answers for an exception in a handler, as ComfyUI's own routes do; never Bun's error page,
+      // which shows our source
+      error(error) {
+        options.log.error(`proxy: ${error.message}`);
+        return new Response(SERVER_ERROR, { status: 500 });
+      },
       async fetch(req, srv) {
         // ComfyUI's origin-only rule, here too: the routes the proxy answers itself never reach ComfyUI's check
         if (await originRefused(req.headers)) return new Response(null, { status: 403 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ComfyClient, createComfyClient, transportOf } from "../../src/comfy/client.ts";
+import { promptRejected } from "../../src/comfy/prompt-rejected.ts";
 import { type ApiWorkflow, parseWsMessage } from "../../src/comfy/schemas.ts";
 import { isWorkerError, type WorkerError } from "../../src/errors.ts";
 import {
@@ -77,7 +78,23 @@ describe("queuePrompt", () => {
     const error = await rejection(client.queuePrompt(prompt, { clientId: "client-test" }));
     expect(error.code).toBe("E_UNKNOWN_NODE");
     expect(error.message).toContain('"ImpactWildcardProcessor"');
-    expect(error.details.comfy_error).toMatchObject({ type: "invalid_prompt" });
+    // ComfyUI 0.28.2 (the emulator's default profile) says missing_node_type; the 0.3 line said invalid_prompt
+    expect(error.details.comfy_error).toMatchObject({ type: "missing_node_type" });
+    const old = promptRejected({
+      error: { type: "invalid_prompt", message: "Cannot execute because node Foo does not exist.", details: "" },
+      node_errors: {},
+    });
+    expect([old.code, old.details.node_type]).toEqual(["E_UNKNOWN_NODE", "Foo"]);
+    // a node without class_type is no missing custom node
+    const classless = promptRejected({
+      error: {
+        type: "missing_node_type",
+        message: "Node 'ID #1' has no class_type.",
+        extra_info: { class_type: null },
+      },
+      node_errors: {},
+    });
+    expect(classless.code).toBe("E_WORKFLOW_REJECTED");
   });
 
   test("a missing model is E_WORKFLOW_REJECTED carrying node_errors", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { validatePrompt } from "../../src/emulator/validate.ts";
 import { addModel, postPrompt, sd15Workflow, useEmulator, waitForHistory } from "../helpers/emulator.ts";
 
 const emu = useEmulator([["checkpoints", "dreamshaper_8.safetensors"]]);
@@ -48,27 +49,53 @@ describe("POST /prompt", () => {
     expect(body).toEqual({ error, node_errors: {} });
   });
 
-  test("400 invalid_prompt for a node without class_type and for an unknown node type", async () => {
-    const missing = await postPrompt(emu.url, { prompt: { "1": { inputs: {} } } });
-    expect(missing.status).toBe(400);
-    expect(missing.body).toEqual({
-      error: {
-        type: "invalid_prompt",
-        message: "Cannot execute because a node is missing the class_type property.",
-        details: "Node ID '#1'",
-        extra_info: {},
-      },
-      node_errors: {},
+  test("400 missing_node_type for a node without class_type and for an unknown one, as a running 0.28.2 answers", async () => {
+    // the answers of a real 0.28.2 to these prompts; its title is the node's _meta.title, else its class
+    const cases: Array<[prompt: object, error: object]> = [
+      [
+        { "1": { inputs: {} } },
+        {
+          type: "missing_node_type",
+          message: "Node 'ID #1' has no class_type. The workflow may be corrupted or a custom node is missing.",
+          details: "Node ID '#1'",
+          extra_info: { node_id: "1", class_type: null, node_title: null },
+        },
+      ],
+      [
+        { "5": { class_type: "NoSuchCustomNode", inputs: {} } },
+        {
+          type: "missing_node_type",
+          message: "Node 'NoSuchCustomNode' not found. The custom node may not be installed.",
+          details: "Node ID '#5'",
+          extra_info: { node_id: "5", class_type: "NoSuchCustomNode", node_title: "NoSuchCustomNode" },
+        },
+      ],
+      [
+        { "5": { class_type: "NoSuchCustomNode", inputs: {}, _meta: { title: "My node" } } },
+        {
+          type: "missing_node_type",
+          message: "Node 'My node' not found. The custom node may not be installed.",
+          details: "Node ID '#5'",
+          extra_info: { node_id: "5", class_type: "NoSuchCustomNode", node_title: "My node" },
+        },
+      ],
+    ];
+    for (const [prompt, error] of cases) {
+      const answer = await postPrompt(emu.url, { prompt });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({ error, node_errors: {} });
+    }
+    // the 0.3 line's answer, kept by the older profiles
+    const old = validatePrompt({ "5": { class_type: "NoSuchCustomNode", inputs: {} } } as never, {
+      info: {},
+      fileExists: () => false,
     });
-    const unknown = await postPrompt(emu.url, { prompt: { "5": { class_type: "NoSuchCustomNode", inputs: {} } } });
-    expect(unknown.status).toBe(400);
-    expect(unknown.body.error).toEqual({
+    expect(old.ok ? undefined : old.error).toEqual({
       type: "invalid_prompt",
       message: "Cannot execute because node NoSuchCustomNode does not exist.",
       details: "Node ID '#5'",
       extra_info: {},
     });
-    expect(unknown.body.node_errors).toEqual({});
   });
 
   test("400 prompt_no_outputs when no node is an output node", async () => {
