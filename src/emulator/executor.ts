@@ -150,14 +150,15 @@ function _failed(ctx: EmulatorContext, run: PromptRun, id: string, classType: st
 }
 
 function _finish(ctx: EmulatorContext, run: PromptRun, order: string[], outcome: Outcome): void {
-  const outputs: Record<string, UiOutput> = {};
-  const meta: Record<string, unknown> = {};
-  for (const id of order) {
+  // built with fromEntries: a node id is any string ("__proto__" too), as in ComfyUI's dicts
+  const shown = order.flatMap((id) => {
     const ui = run.ui.get(id);
-    if (!ui) continue;
-    outputs[id] = ui;
-    meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
-  }
+    return ui ? [[id, ui] as const] : [];
+  });
+  const outputs: Record<string, UiOutput> = Object.fromEntries(shown);
+  const meta: Record<string, unknown> = Object.fromEntries(
+    shown.map(([id]) => [id, { node_id: id, display_node: id, parent_node: null, real_node_id: id }]),
+  );
   const success = outcome === "success";
   const status = { status_str: success ? "success" : "error", completed: success, messages: run.messages } as const;
   ctx.history.put(run.promptId, { prompt: queueTuple(run.item), outputs, status, meta });
@@ -181,7 +182,7 @@ function _newRun(ctx: EmulatorContext, item: QueueItem): PromptRun {
     ui: new Map(),
     nodes,
     progress(nodeId, state, value, max) {
-      nodes[nodeId] = {
+      const entry = {
         value,
         max,
         state,
@@ -191,6 +192,8 @@ function _newRun(ctx: EmulatorContext, item: QueueItem): PromptRun {
         parent_node_id: null,
         real_node_id: nodeId,
       };
+      // an own key whatever the id: `nodes["__proto__"] = …` would set the object's prototype instead
+      Object.defineProperty(nodes, nodeId, { value: entry, enumerable: true, writable: true, configurable: true });
       ctx.hub.send("progress_state", { prompt_id: item.promptId, nodes }, null);
     },
   };

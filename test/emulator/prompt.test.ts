@@ -98,6 +98,20 @@ describe("POST /prompt", () => {
     });
   });
 
+  test('a node whose id is "__proto__" runs and is in the history like any other, as in ComfyUI', async () => {
+    // JSON.parse keeps the key; assigning it to a plain object would set the prototype and drop the node's outputs
+    const prompt = JSON.parse(
+      '{"1":{"class_type":"EmptyImage","inputs":{"width":8,"height":8,"batch_size":1,"color":0}},' +
+        '"__proto__":{"class_type":"SaveImage","inputs":{"images":["1",0],"filename_prefix":"proto"}}}',
+    );
+    const { status, body } = await postPrompt(emu.url, { prompt });
+    expect(status).toBe(200);
+    const entry = await waitForHistory(emu.url, body.prompt_id as string);
+    expect(entry.status.status_str).toBe("success");
+    expect(Object.keys(entry.outputs)).toEqual(["__proto__"]);
+    expect(Object.keys(entry.meta)).toEqual(["__proto__"]);
+  });
+
   test("400 prompt_no_outputs when no node is an output node", async () => {
     const { status, body } = await postPrompt(emu.url, {
       prompt: { "5": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } } },
