@@ -2,7 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { Hono } from "hono";
-import { type ListenSettings, listenError } from "../lib/listen-error.ts";
+import { type ListenSettings, listenOrExplain } from "../lib/listen-error.ts";
 import { originRefused } from "../lib/origin-guard.ts";
 import { type Catalog, createCatalog } from "./catalog.ts";
 import { burstLines, type ComfyLog, createComfyLog, notComfyWarning, startupLines } from "./comfy-log.ts";
@@ -126,11 +126,8 @@ const LISTEN_SETTINGS: ListenSettings = {
 };
 
 function _listen(ctx: EmulatorContext, app: Hono) {
-  try {
-    return _serve(ctx, app);
-  } catch (error) {
-    throw listenError(ctx.settings.host, ctx.settings.port, error, LISTEN_SETTINGS);
-  }
+  const { host, port } = ctx.settings;
+  return listenOrExplain(host, port, LISTEN_SETTINGS, () => _serve(ctx, app));
 }
 
 function _serve(ctx: EmulatorContext, app: Hono) {

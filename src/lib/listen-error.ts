@@ -31,3 +31,12 @@ export function listenError(host: string, port: number, error: unknown, settings
     cause: error,
   });
 }
+
+/** `serve()` (a Bun.serve call), or, when the bind fails, the error `listenError` words for it. */
+export function listenOrExplain<T>(host: string, port: number, settings: ListenSettings, serve: () => T): T {
+  try {
+    return serve();
+  } catch (error) {
+    throw listenError(host, port, error, settings);
+  }
+}

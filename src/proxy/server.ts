@@ -1,5 +1,5 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
-import { type ListenSettings, listenError } from "../lib/listen-error.ts";
+import { type ListenSettings, listenOrExplain } from "../lib/listen-error.ts";
 import { originRefused } from "../lib/origin-guard.ts";
 import type { UrlGuard } from "../lib/url-guard.ts";
 import type { Logger } from "../log.ts";
@@ -12,6 +12,13 @@ import { handleRequest, type ProxyContext, type QueueTarget } from "./routes.ts"
 import { announceFinished, runRemotePrompt } from "./run-remote.ts";
 import { createUpstream } from "./upstream.ts";
 import { bridgeHandlers, upgradeBrowser, WS_PATHS } from "./ws-bridge.ts";
+
+// a taken port or an address this machine lacks is an exit-2 line naming --listen, never a stack trace
+const LISTEN_SETTINGS: ListenSettings = {
+  name: "--listen",
+  portFix: "give --listen a free port, e.g. --listen 127.0.0.1:8190",
+  hostFix: "give --listen an address of this machine and a free port, e.g. --listen 127.0.0.1:8188",
+};
 
 export interface ProxyOptions {
   host: string;
@@ -61,7 +68,7 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
     objectInfo: _cached(() => upstream.objectInfo() as Promise<ObjectInfo>),
     previews: options.previews ?? false,
   };
-  const server = _listen(options.host, options.port, () =>
+  const server = listenOrExplain(options.host, options.port, LISTEN_SETTINGS, () =>
     Bun.serve<BrowserSocketData>({
       hostname: options.host,
       port: options.port,
@@ -138,21 +145,6 @@ async function _work(ctx: ProxyContext, options: ProxyOptions): Promise<void> {
 }
 
 // /object_info walks every model folder on a real ComfyUI: asked once per burst of prompts, not per prompt
-// a taken port or an address this machine lacks is an exit-2 line naming --listen, never a stack trace
-function _listen<T>(host: string, port: number, serve: () => T): T {
-  try {
-    return serve();
-  } catch (error) {
-    throw listenError(host, port, error, LISTEN_SETTINGS);
-  }
-}
-
-const LISTEN_SETTINGS: ListenSettings = {
-  name: "--listen",
-  portFix: "give --listen a free port, e.g. --listen 127.0.0.1:8190",
-  hostFix: "give --listen an address of this machine and a free port, e.g. --listen 127.0.0.1:8188",
-};
-
 function _cached(load: () => Promise<ObjectInfo>): () => Promise<ObjectInfo> {
   let value: { at: number; info: Promise<ObjectInfo> } | undefined;
   return () => {

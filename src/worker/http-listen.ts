@@ -1,6 +1,6 @@
 import type { Server } from "bun";
 import type { Config } from "../config.ts";
-import { type ListenSettings, listenError } from "../lib/listen-error.ts";
+import { type ListenSettings, listenOrExplain } from "../lib/listen-error.ts";
 
 export interface HttpListenOptions {
   fetch: (request: Request, server: Server<undefined>) => Response | Promise<Response>;
@@ -32,12 +32,9 @@ const WILDCARD_HOSTS: Record<string, string> = { "0.0.0.0": "127.0.0.1", "::": "
  * error (exit 2) whose message names the setting to change, never a stack trace.
  */
 export function listenHttp(config: Pick<Config, "HOST" | "PORT">, options: HttpListenOptions): HttpListener {
-  let server: Server<undefined>;
-  try {
-    server = Bun.serve({ ...options, hostname: config.HOST, port: config.PORT });
-  } catch (error) {
-    throw listenError(config.HOST, config.PORT, error, SERVE_SETTINGS);
-  }
+  const server = listenOrExplain(config.HOST, config.PORT, SERVE_SETTINGS, () =>
+    Bun.serve({ ...options, hostname: config.HOST, port: config.PORT }),
+  );
   const bound = server.url.href.replace(/\/$/, "");
   const host = server.hostname ?? config.HOST;
   const local = WILDCARD_HOSTS[host] ?? host;
