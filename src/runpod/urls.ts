@@ -40,8 +40,9 @@ export function resolveRunpodUrls(config: UrlConfig, workerId: string): RunpodUr
       `${missing} is not set; RunPod sets it on serverless workers — outside RunPod use --mode api, or --test-input FILE for a one-shot job`,
     );
   }
+  const takeUrl = fillWorker(take, workerId);
   for (const [name, url] of [
-    ["RUNPOD_WEBHOOK_GET_JOB", fillWorker(take, workerId)],
+    ["RUNPOD_WEBHOOK_GET_JOB", takeUrl],
     ["RUNPOD_WEBHOOK_POST_OUTPUT", fillJob(done, workerId, SAMPLE_JOB_ID)],
   ] as const) {
     if (!_isHttp(url))
@@ -50,7 +51,6 @@ export function resolveRunpodUrls(config: UrlConfig, workerId: string): RunpodUr
         `${name} is not an http(s) URL (${JSON.stringify(url)}): this worker could not ${name.endsWith("GET_JOB") ? "take" : "report"} a single job, so it stops for RunPod to start another; check the endpoint's environment variables`,
       );
   }
-  const takeUrl = fillWorker(take, workerId);
   const warnings: string[] = [];
   const optional = (name: string, value: string | undefined, filled: (template: string) => string) => {
     const template = _set(value);

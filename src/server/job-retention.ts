@@ -21,8 +21,9 @@ export interface RetainedJob extends StreamedJob {
 
 // RunPod keeps a /runsync result about a minute after returning it (reference §4.1)
 export const RUNSYNC_RESULT_KEEP_MS = 60_000;
-// a returned /runsync answer is still being sent: its file is written after (during the send: +5–8 ms on 7.5 MB)
-export const RUNSYNC_SPILL_DELAY_MS = 200;
+// an answer (a /runsync result, a /run job's end) is still being sent: its result's file is written after
+// (during the send: +5–8 ms on 7.5 MB)
+export const ANSWERED_DELAY_MS = 200;
 export const SETTLED_REQUEST: RetainedJob["request"] = Object.freeze({ input: Object.freeze({}) });
 // small /run outputs stay in memory up to this much in all; past it they go to disk too, so the heap does not grow
 // with the job rate (at 100 jobs/s, a minute of results of 15 KB each would be 90 MB)

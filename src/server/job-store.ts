@@ -1,7 +1,7 @@
 import { WorkerError } from "../errors.ts";
 import type { JobProgress } from "../jobs/pipeline.ts";
 import { timerMs } from "../lib/time.ts";
-import { JobRetention, RUNSYNC_RESULT_KEEP_MS, RUNSYNC_SPILL_DELAY_MS } from "./job-retention.ts";
+import { ANSWERED_DELAY_MS, JobRetention, RUNSYNC_RESULT_KEEP_MS } from "./job-retention.ts";
 import { pushPreview, pushProgress, takeStream } from "./job-stream.ts";
 import type { JobRequest } from "./schemas.ts";
 import { Waiters } from "./waiters.ts";
@@ -121,8 +121,8 @@ export class JobStore {
   #parkSoon(job: JobRecord, returned: boolean): void {
     const ops = { current: () => this.#jobs.get(job.id) === job, drop: () => this.#jobs.delete(job.id), returned };
     const park = async () => (await this.#retention.park(job, ops)) || this.#settleSoon(job, 0, returned);
-    if (this.#retention.parks(job)) setTimeout(() => void park(), RUNSYNC_SPILL_DELAY_MS).unref();
-    else this.#settleSoon(job, returned ? RUNSYNC_SPILL_DELAY_MS : 0, returned);
+    if (this.#retention.parks(job)) setTimeout(() => void park(), ANSWERED_DELAY_MS).unref();
+    else this.#settleSoon(job, returned ? ANSWERED_DELAY_MS : 0, returned);
   }
 
   /** Resolves when the job is terminal or `ms` passed, whichever comes first. */
