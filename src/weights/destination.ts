@@ -4,17 +4,24 @@
  */
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { WorkerError } from "../errors.ts";
-import { canonicalFolder, DEFAULT_FOLDERS, type FolderRoots } from "./folders.ts";
+import { canonicalFolder, DEFAULT_FOLDERS, type FolderRoots, isFolderKey } from "./folders.ts";
 import { isDefaultRoot } from "./roots.ts";
 
 /**
  * The directory a file of `folder` is downloaded into: the folder's first root when it comes from an
  * `is_default` section, else `<modelsDir>/<folder>` when MODELS_DIR is set, else the folder's first root
  * (the canonical `diffusion_models`/`text_encoders` dir rather than the legacy `unet`/`clip` next to it).
- * Throws E_CONFIG when the folder has no root at all and no MODELS_DIR is set.
+ * Throws E_CONFIG when the folder has no root at all and no MODELS_DIR is set, E_INPUT when the folder is no
+ * folder name (a workflow's metadata names it, and it must not lead out of the models dir).
  */
 export function downloadRoot(roots: FolderRoots, folder: string, modelsDir?: string): string {
   const key = canonicalFolder(folder);
+  if (!isFolderKey(key)) {
+    throw new WorkerError(
+      "E_INPUT",
+      `model folder ${JSON.stringify(folder)} is not a folder name such as loras; refusing to write outside the models folder`,
+    );
+  }
   const paths = roots.get(key)?.paths ?? [];
   const first = paths[0];
   if (first !== undefined && isDefaultRoot(roots, key, first)) return first;

@@ -98,6 +98,14 @@ export function canonicalFolder(key: string): string {
 }
 
 /**
+ * Whether a folder key a workflow or job names can be a directory under a models dir: one path segment, not
+ * `.` or `..`. Keys come from untrusted metadata and become a directory name when a file is downloaded.
+ */
+export function isFolderKey(key: string): boolean {
+  return key !== "" && key !== "." && key !== ".." && !/[/\\\0]/.test(key);
+}
+
+/**
  * ComfyUI's `get_filename_list`: every file under every root (symlinks followed, `.git` dirs skipped),
  * relative with "/" separators, filtered by extension, de-duplicated and sorted. Also understands the
  * GGUF virtual folders and "a|b" unions; unknown keys and missing roots list nothing.

@@ -7,33 +7,42 @@ import { builtOnce } from "../lib/built-once.ts";
 import { describeIssues } from "../lib/issues.ts";
 import type { ApiNode } from "../workflow/api.ts";
 import { nodeMode, subgraphDefinitions, type UiNode, type UiWorkflow } from "../workflow/ui.ts";
-import { canonicalFolder } from "./folders.ts";
+import { canonicalFolder, isFolderKey } from "./folders.ts";
 
 // built on first use: most workflows declare no weights, and a schema costs every command's start when built at
 // import (lib/built-once.ts)
-const schemas = builtOnce(() => ({
-  // ComfyUI_frontend's zModelFile: the file name as the widget holds it, its folder key and where to get it
-  ModelFile: z.looseObject({
-    name: z.string().min(1),
-    url: z.string().optional(),
-    directory: z.string().min(1),
-    hash: z.string().optional(),
-    hash_type: z.string().optional(),
-  }),
-  // one `_meta.required_weights` entry: `"folder/name"` or an object naming the folder and file
-  RequiredWeightEntry: z.union([
-    z.string().regex(/^[^/]+\/.+$/, "expected folder/name"),
-    z.looseObject({
-      folder: z.string().min(1).optional(),
-      directory: z.string().min(1).optional(),
+const schemas = builtOnce(() => {
+  // the folder becomes a directory under the models dir when the file is downloaded
+  const folderKey = () => z.string().min(1).refine(isFolderKey, FOLDER_KEY_ERROR);
+  return {
+    // ComfyUI_frontend's zModelFile: the file name as the widget holds it, its folder key and where to get it
+    ModelFile: z.looseObject({
       name: z.string().min(1),
       url: z.string().optional(),
-      sha256: z.string().optional(),
+      directory: folderKey(),
       hash: z.string().optional(),
-      size: z.number().int().min(0).optional(),
+      hash_type: z.string().optional(),
     }),
-  ]),
-}));
+    // one `_meta.required_weights` entry: `"folder/name"` or an object naming the folder and file
+    RequiredWeightEntry: z.union([
+      z
+        .string()
+        .regex(/^[^/]+\/.+$/, "expected folder/name")
+        .refine((value) => isFolderKey(value.slice(0, value.indexOf("/"))), FOLDER_KEY_ERROR),
+      z.looseObject({
+        folder: folderKey().optional(),
+        directory: folderKey().optional(),
+        name: z.string().min(1),
+        url: z.string().optional(),
+        sha256: z.string().optional(),
+        hash: z.string().optional(),
+        size: z.number().int().min(0).optional(),
+      }),
+    ]),
+  };
+});
+
+const FOLDER_KEY_ERROR = "must name a model folder such as loras (one name, no '/' or '..')";
 
 /** ComfyUI_frontend's zModelFile: the file name as the widget holds it, its folder key and where to get it. */
 export type ModelFile = z.infer<ReturnType<typeof schemas>["ModelFile"]>;

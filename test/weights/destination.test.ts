@@ -57,3 +57,12 @@ test("names keep their subfolders and never leave the chosen root", () => {
   }
   expect(errorOf(() => downloadPath(new Map(), "loras", "x")).message).toContain("set MODELS_DIR");
 });
+
+test("a folder key that is no single folder name is refused, so a workflow's metadata cannot lead out of MODELS_DIR", () => {
+  const r = roots();
+  for (const folder of ["..", "../../..", ".", "a/b", "a\\b", "", "x\0y"]) {
+    expect(errorOf(() => downloadRoot(r, folder, "/data/models"))).toMatchObject({ code: "E_INPUT" });
+    expect(errorOf(() => downloadPath(r, folder, "x.safetensors", "/data/models"))).toMatchObject({ code: "E_INPUT" });
+  }
+  expect(downloadRoot(r, "my..key", "/data/models")).toBe("/data/models/my..key");
+});

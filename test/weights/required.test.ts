@@ -181,6 +181,8 @@ describe("declared weights", () => {
           "unet/extra.safetensors",
           { directory: "vae", name: "v.pt", url: "https://h/v", size: 9 },
           7,
+          { folder: "../../..", name: "escape.safetensors", url: "https://h/e" },
+          "../escape.safetensors",
         ],
       },
     },
@@ -197,6 +199,8 @@ describe("declared weights", () => {
     expect(result.warnings).toEqual([
       // in our words, not zod's ("Invalid input: expected string, received undefined")
       "node 3 _meta.required_weights[2] has none of the accepted shapes (got 7); ignored",
+      "node 3 _meta.required_weights[3].folder: must name a model folder such as loras (one name, no '/' or '..'); ignored",
+      "node 3 _meta.required_weights[4]: must name a model folder such as loras (one name, no '/' or '..'); ignored",
       "workflow models[2].directory is missing (expected text); ignored",
     ]);
   });
