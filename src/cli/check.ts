@@ -76,6 +76,8 @@ export default defineCommand({
       );
     const base = resolve(config.COMFY_DIR);
     const index = createModelIndex(roots);
+    // a present file is held to its kit's size and hash when the check looks at sizes or content
+    const kits = level === "exists" ? undefined : await loadKitSources([]);
     const check = () =>
       checkWorkflowFiles(files, {
         index,
@@ -84,6 +86,7 @@ export default defineCommand({
         level,
         dirs: { input: join(base, "input"), output: join(base, "output"), temp: join(base, "temp") },
         hash: { cacheDir: join(tmpdir(), "comfy-worker-sha256") },
+        ...(kits ? { expected: (folder, name) => kits.get(weightKey({ folder, name })) } : {}),
       });
     let report = await withKitSources(await check());
     const downloads = args.download ? await _download(report, { config, log, roots, index }) : undefined;

@@ -14,7 +14,7 @@ import { locateWeights, type WeightReport } from "./locate.ts";
 import type { ModelIndex, ModelSnapshot } from "./model-index.ts";
 import { prepareWorkflow } from "./prepare.ts";
 import { type RequiredInput, requiredFiles } from "./required.ts";
-import type { VerifyLevel } from "./verify.ts";
+import type { Expected, VerifyLevel } from "./verify.ts";
 
 /** An input file's state; `url` values are fetched by wrappers, never by ComfyUI itself. */
 export interface InputReport {
@@ -50,6 +50,8 @@ export interface CheckOptions {
   /** ComfyUI's input, output and temp directories, for LoadImage-style files. */
   dirs: { input: string; output: string; temp: string };
   hash?: HashOptions;
+  /** What a manifest (a built-in kit) says a weight should be; `--verify size|sha256` holds files to it. */
+  expected?: (folder: string, name: string) => Expected | undefined;
 }
 
 /** Loads and checks each file (one index snapshot for all); throws E_INPUT/E_NOT_FOUND for unreadable files. */
@@ -78,6 +80,7 @@ export async function checkLoadedWorkflow(
     level: options.level,
     candidates: createCandidateFinder(snapshot),
     ...(options.hash ? { hash: options.hash } : {}),
+    ...(options.expected ? { expected: options.expected } : {}),
   });
   const inputs = await Promise.all(required.inputs.map((input) => _input(input, options.dirs)));
   const warnings = [...prepared.warnings, ...required.warnings];

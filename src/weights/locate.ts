@@ -8,7 +8,7 @@ import type { HashOptions } from "./hash.ts";
 import type { WeightSource } from "./metadata.ts";
 import type { ModelSnapshot } from "./model-index.ts";
 import type { RequiredWeight } from "./required.ts";
-import { type VerifyLevel, verifyFile, type WeightStatus } from "./verify.ts";
+import { type Expected, type VerifyLevel, verifyFile, type WeightStatus } from "./verify.ts";
 
 /** One weight's row in a report (`check --json` `weights[]`, `details.missing_weights[]`). */
 export interface WeightReport {
@@ -33,6 +33,8 @@ export interface LocateOptions {
   hash?: HashOptions;
   /** Close matches for a missing weight; omitted = none offered. */
   candidates?: (folder: string, name: string) => Candidate[];
+  /** What a manifest says a weight should be, for weights whose workflow declares no size or hash. */
+  expected?: (folder: string, name: string) => Expected | undefined;
 }
 
 const EMBEDDING_EXTENSIONS = [".safetensors", ".pt", ".bin"];
@@ -98,12 +100,9 @@ async function _locate(snapshot: ModelSnapshot, weight: RequiredWeight, options:
     );
     return { ...base, status: "present", path, ...(size !== undefined ? { size } : {}) };
   }
-  const result = await verifyFile(
-    path,
-    options.level,
-    { size: weight.size, sha256: weight.source?.sha256 },
-    options.hash,
-  );
+  const known = options.expected?.(weight.folder, weight.name);
+  const expected = { size: weight.size ?? known?.size, sha256: weight.source?.sha256 ?? known?.sha256 };
+  const result = await verifyFile(path, options.level, expected, options.hash);
   if (result.status === "missing") return { ...base, searched: snapshot.searched(weight.lookup) };
   const { status, ...rest } = result;
   return { ...base, status, ...rest };

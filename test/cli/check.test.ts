@@ -87,11 +87,12 @@ beforeAll(() => {
   put(join(comfy, "models/checkpoints/dreamshaper_8.safetensors"), GOOD);
   put(join(volume, "diffusion_models/flux1-dev-Q4_0.gguf"), "GGUF\x03\x00\x00\x00");
   put(join(volume, "loras/detail.safetensors"), GOOD);
-  put(join(dir, "elsewhere/vae/ae.safetensors"), GOOD.subarray(0, 20));
+  // not a built-in kit's file name: `--verify` would hold it to that kit's size (a later test)
+  put(join(dir, "elsewhere/vae/my_vae.safetensors"), GOOD.subarray(0, 20));
   put(join(dir, "one.yaml"), "one:\n  base_path: elsewhere\n  vae: vae\n");
   put(join(dir, "two.yaml"), "two:\n  loras: /nonexistent/loras\n");
   put(join(dir, "ui.json"), JSON.stringify(UI_WORKFLOW));
-  put(join(dir, "vae.json"), JSON.stringify(_vaeWorkflow("ae.safetensors")));
+  put(join(dir, "vae.json"), JSON.stringify(_vaeWorkflow("my_vae.safetensors")));
   put(join(dir, "broken.json"), "{ not json");
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -186,11 +187,11 @@ test("--extra-model-paths (repeated) adds roots; --verify header catches a trunc
   expect(exists.code).toBe(0);
   expect(JSON.parse(exists.stdout).workflows[0].weights[0]).toMatchObject({
     status: "present",
-    path: join(dir, "elsewhere/vae/ae.safetensors"),
+    path: join(dir, "elsewhere/vae/my_vae.safetensors"),
   });
   const header = await check([...args, "--verify", "header"]);
   expect(header.code).toBe(3);
-  expect(header.stdout).toContain("CORRUPT  vae  ae.safetensors");
+  expect(header.stdout).toContain("CORRUPT  vae  my_vae.safetensors");
   expect(header.stdout).toContain("truncated");
 });
 
@@ -210,4 +211,28 @@ test("unreadable workflows and a bad --verify are usage errors (exit 2)", async 
   expect(broken.stderr).toContain("broken.json");
   expect((await check([join(dir, "absent.json")])).code).toBe(2);
   expect((await check([join(dir, "vae.json"), "--verify", "everything"])).code).toBe(2);
+});
+
+test("--verify size and sha256 hold a present file to its built-in kit's size and hash", async () => {
+  const models = join(dir, "kit-models");
+  put(join(models, "checkpoints/sd_xl_base_1.0.safetensors"), GOOD);
+  const workflow = join(dir, "sdxl.json");
+  put(
+    workflow,
+    JSON.stringify({
+      "1": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "sd_xl_base_1.0.safetensors" } },
+      "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "x" } },
+    }),
+  );
+  const exists = await check([workflow, "--models-dir", models, "--json"]);
+  expect(JSON.parse(exists.stdout).workflows[0].weights[0].status).toBe("present");
+  expect(exists.code).toBe(0);
+  for (const level of ["size", "sha256"]) {
+    const { code, stdout } = await check([workflow, "--models-dir", models, "--verify", level, "--json"]);
+    expect(JSON.parse(stdout).workflows[0].weights[0]).toMatchObject({
+      status: "size_mismatch",
+      reason: `${GOOD.length} bytes, expected 6938078334`,
+    });
+    expect(code).toBe(3);
+  }
 });
