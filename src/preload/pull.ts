@@ -86,9 +86,17 @@ export function cliModelRoots(config: Config): Promise<FolderRoots> {
   return configuredModelRoots(config);
 }
 
-/** Tokens and connections from the configuration (SPEC §3). */
+/**
+ * Tokens and connections from the configuration (SPEC §3). A Hugging Face mirror (HF_ENDPOINT) or a Civitai stand-in
+ * (CIVITAI_BASE_URL) gets the host's token and conventions, as the public host does.
+ */
 export function downloadSettings(config: Config): FetcherDownloadOptions {
-  return { connections: config.DOWNLOAD_CONNECTIONS, hfToken: config.HF_TOKEN, civitaiToken: config.CIVITAI_TOKEN };
+  return {
+    connections: config.DOWNLOAD_CONNECTIONS,
+    hfToken: config.HF_TOKEN,
+    civitaiToken: config.CIVITAI_TOKEN,
+    endpoints: { huggingface: config.HF_ENDPOINT, civitai: config.CIVITAI_BASE_URL },
+  };
 }
 
 /** Counts results; `ok` when nothing failed, is invalid or lacks a source. */

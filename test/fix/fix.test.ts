@@ -131,6 +131,12 @@ describe("fix resolves each missing weight from the first source that knows it, 
     expect(hosts.authorized.some((r) => r.startsWith("/api/models?search=gated-model"))).toBe(true);
     expect(hosts.authorized.some((r) => r.startsWith("/api/models/gatedco/gated-model"))).toBe(true);
     expect(withToken.stdout).not.toContain("hf_fake_token_value_123456");
+    // and the download itself carries it to HF_ENDPOINT (a mirror), as it would to the public host
+    const fetched = await fix([dir, "--yes"], env);
+    expect(weight(fetched.report, "gated-model.safetensors").status).toBe("downloaded");
+    expect(await Bun.file(join(env.MODELS_DIR, "loras/gated-model.safetensors")).text()).toBe("gated");
+    expect(hosts.authorized.some((r) => r.includes("gated-model.safetensors") && !r.startsWith("/api/"))).toBe(true);
+    expect(fetched.stdout + fetched.stderr).not.toContain("hf_fake_token_value_123456");
   });
 });
 
