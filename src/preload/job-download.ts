@@ -91,7 +91,8 @@ async function _item(
   }
   if (!report.source) return undefined;
   await checkJobWeightUrl(report.source.url, weightKey(report), options);
-  return { ...base, source: report.source, from: ["job"] };
+  // a missing file's report carries the size its workflow declares
+  return { ...base, source: report.source, ...(report.size !== undefined ? { size: report.size } : {}), from: ["job"] };
 }
 
 /**

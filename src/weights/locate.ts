@@ -16,6 +16,7 @@ export interface WeightReport {
   name: string;
   status: WeightStatus;
   path?: string;
+  /** The file's size; for a missing file, the size its workflow declares (if it does). */
   size?: number;
   sha256?: string;
   /** What is wrong with a present file (corrupt, size or hash mismatch). */
@@ -90,7 +91,14 @@ async function _locate(snapshot: ModelSnapshot, weight: RequiredWeight, options:
   const path = resolveWeight(snapshot, weight);
   if (path === undefined) {
     const candidates = options.candidates?.(weight.folder, weight.name) ?? [];
-    return { ...base, searched: snapshot.searched(weight.lookup), ...(candidates.length ? { candidates } : {}) };
+    // a missing file's size is the one its workflow declares, which its download is then held to
+    const declared = weight.size !== undefined ? { size: weight.size } : {};
+    return {
+      ...base,
+      ...declared,
+      searched: snapshot.searched(weight.lookup),
+      ...(candidates.length ? { candidates } : {}),
+    };
   }
   if (options.level === "exists") {
     // listed means present; the size is only for the report (a remote listing has no local file)

@@ -140,6 +140,24 @@ describe("fix resolves each missing weight from the first source that knows it, 
   });
 });
 
+test("a size the workflow's metadata declares holds its download: another size fails and is not kept", async () => {
+  const url = `${hosts.url}/files/4x-UltraSharp.pth`;
+  const dir = await folderWith({
+    "wf.json": sdWorkflow({ ckpt: "sized.safetensors" }, [
+      { folder: "checkpoints", name: "sized.safetensors", url, size: 5 },
+    ]),
+  });
+  const env = fixEnv(hosts);
+  const { code, report } = await fix([dir, "--yes"], env);
+  expect(weight(report, "sized.safetensors")).toMatchObject({
+    status: "failed",
+    chosen: { source: "workflow", size: 5 },
+  });
+  expect(weight(report, "sized.safetensors").reason).toContain(`${ULTRA.length} bytes but 5 are expected`);
+  expect(await Bun.file(join(env.MODELS_DIR, "checkpoints/sized.safetensors")).exists()).toBe(false);
+  expect(code).toBe(4);
+});
+
 test("without --yes and without a terminal to ask on, nothing is downloaded and the report says how to proceed", async () => {
   const dir = await folderWith({
     "wf.json": sdWorkflow({ ckpt: PRESENT_CKPT, loras: ["detail-tweaker.safetensors"] }),

@@ -23,10 +23,10 @@ afterAll(() => {
 });
 
 /** An API workflow file whose checkpoint is `ckpt`, declaring `url` as its source when given. */
-async function workflowFile(ckpt: string, url?: string, sha256?: string): Promise<string> {
+async function workflowFile(ckpt: string, url?: string, sha256?: string, size?: number): Promise<string> {
   const workflow = sd15Workflow();
   workflow["4"].inputs.ckpt_name = ckpt;
-  if (url) workflow["4"]._meta = { required_weights: [{ folder: "checkpoints", name: ckpt, url, sha256 }] };
+  if (url) workflow["4"]._meta = { required_weights: [{ folder: "checkpoints", name: ckpt, url, sha256, size }] };
   const path = join(work.dir, `${crypto.randomUUID()}.json`);
   await Bun.write(path, JSON.stringify(workflow));
   return path;
@@ -174,4 +174,18 @@ test("WEIGHTS_MODE=download still fails fast for a weight with no source, and re
   const loopback = await runsync(await Bun.file(await workflowFile(name, host.url("/shared.safetensors"))).json());
   expect(loopback.error).toContain("only https URLs are fetched");
   expect((await getJson(`${w.comfy.url}/history`)) ?? {}).toEqual({});
+});
+
+test("WEIGHTS_MODE=download holds a job's download to the size its workflow declares", async () => {
+  host.serve("/sized.safetensors", { size: MB / 4, seed: 54 });
+  const w = await startTestWorker(
+    { WEIGHTS_MODE: "download", DOWNLOAD_ALLOW_HOSTS: "127.0.0.1", DOWNLOAD_CONNECTIONS: "1" },
+    { allowPrivateDownloads: true },
+  );
+  track(w);
+  const name = `sized-${crypto.randomUUID()}.safetensors`;
+  const workflow = await Bun.file(await workflowFile(name, host.url("/sized.safetensors"), undefined, 1000)).json();
+  const result = (await (await w.api("/runsync?wait=20000", jsonPost({ input: { workflow } }))).json()) as Json;
+  expect(result).toMatchObject({ status: "FAILED", output: { details: { code: "E_DOWNLOAD" } } });
+  expect(result.error).toContain(`${MB / 4} bytes but 1000 are expected`);
 });
