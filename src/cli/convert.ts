@@ -48,6 +48,13 @@ export default defineCommand({
     for (const node of result.unknownNodes) {
       log.warn(`unknown node type "${node.class_type}"${node.pack ? ` (node pack: ${node.pack})` : ""}`);
     }
+    // ComfyUI refuses a prompt without nodes; printing `{}` would only move the error to the queue
+    if (Object.keys(result.api).length === 0) {
+      throw new WorkerError(
+        "E_INPUT",
+        `${args.workflow}: no node is left to convert (the workflow is empty, or every node is muted or bypassed)`,
+      );
+    }
     const json = `${JSON.stringify(result.api, null, 2)}\n`;
     if (args.out)
       await writeFile(args.out, json).catch((error: unknown) => {

@@ -135,4 +135,10 @@ test("a malformed workflow or --object-info exits 2 naming the file and the prob
   expect(badInfo.error).toContain(`--object-info ${info}: not a GET /object_info response`);
   const missing = await run(["convert", join(dir, "nope.json")]);
   expect([missing.code, missing.error]).toEqual([2, expect.stringContaining("nope.json: no such file")]);
+  // nothing to convert: ComfyUI would refuse the `{}` this would print
+  const empty = join(dir, "empty.json");
+  await Bun.write(empty, JSON.stringify({ version: 0.4, nodes: [], links: [] }));
+  const none = await run(["convert", empty]);
+  expect([none.code, none.stdout]).toEqual([2, ""]);
+  expect(none.error).toContain(`${empty}: no node is left to convert`);
 });
