@@ -88,7 +88,7 @@ export async function checkModelPathFiles(files: readonly string[]): Promise<voi
   if (bad.length === 0) return;
   throw new WorkerError(
     "E_CONFIG",
-    `EXTRA_MODEL_PATHS names ${bad.length > 1 ? "files that do" : "a file that does"} not exist: ${bad.join(", ")}; fix the path or remove it from EXTRA_MODEL_PATHS`,
+    `EXTRA_MODEL_PATHS (or --extra-model-paths) names ${bad.length > 1 ? "files that do" : "a file that does"} not exist: ${bad.join(", ")}; fix the path or remove it`,
     { details: { files: bad } },
   );
 }

@@ -38,7 +38,7 @@ test("the binary: serve with a missing EXTRA_MODEL_PATHS file is a configuration
     env: { EXTRA_MODEL_PATHS: missing, PORT: String(await freePort()), COMFY_PORT: String(await freePort()) },
   });
   expect(code).toBe(2);
-  expect(stderr).toContain(`EXTRA_MODEL_PATHS names a file that does not exist: ${missing}`);
+  expect(stderr).toContain(`EXTRA_MODEL_PATHS (or --extra-model-paths) names a file that does not exist: ${missing}`);
 });
 
 // The binary turns off zod's support for reference cycles in parsed input (src/main.ts). YAML aliases can make
