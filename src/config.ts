@@ -126,8 +126,12 @@ export const ConfigSchema = z.object({
   RUNPOD_S3_SECRET_KEY: z.string().optional().describe("network-volume S3 API secret (rps_…)"),
   AWS_ACCESS_KEY_ID: z.string().optional().describe("S3 access key id, when the RUNPOD_S3_* pair is unset"),
   AWS_SECRET_ACCESS_KEY: z.string().optional().describe("S3 secret key, when the RUNPOD_S3_* pair is unset"),
-  HF_ENDPOINT: url.default("https://huggingface.co").describe("Hugging Face (or a mirror): `fix` lookups, and where HF_TOKEN is sent"),
-  CIVITAI_BASE_URL: url.default("https://civitai.com").describe("Civitai (or a stand-in): `fix` lookups, and where CIVITAI_TOKEN is sent"),
+  HF_ENDPOINT: url
+    .default("https://huggingface.co")
+    .describe("Hugging Face (or a mirror): `fix` lookups, and where HF_TOKEN is sent"),
+  CIVITAI_BASE_URL: url
+    .default("https://civitai.com")
+    .describe("Civitai (or a stand-in): `fix` lookups, and where CIVITAI_TOKEN is sent"),
   MODEL_LIST_URL: url
     .default("https://raw.githubusercontent.com/Comfy-Org/ComfyUI-Manager/main/model-list.json")
     .describe("ComfyUI-Manager's public model list, for `fix`"),

@@ -59,7 +59,9 @@ test("a missing EXTRA_MODEL_PATHS file is a configuration error (exit 2, naming 
   ]) {
     const result = await runCliCaptured(args, env);
     expect([args[0], result.code]).toEqual([args[0], 2]);
-    expect(result.stderr).toContain(`EXTRA_MODEL_PATHS (or --extra-model-paths) names a file that does not exist: ${missing}`);
+    expect(result.stderr).toContain(
+      `EXTRA_MODEL_PATHS (or --extra-model-paths) names a file that does not exist: ${missing}`,
+    );
     expect(result.stderr).not.toContain("exited before it was ready");
   }
 });
