@@ -1,4 +1,5 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
+import { isWorkerError, WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type EndpointClient, type FollowOptions, followJob, type StatusReply } from "../remote/index.ts";
 import type { BrowserHub } from "./hub.ts";
@@ -105,11 +106,15 @@ async function _follow(
   jobId: string,
 ): Promise<StatusReply | undefined> {
   const stop = new AbortController();
+  let cancelFailed: Error | undefined;
   const onCancel = () => {
     deps.log.info(`interrupt: cancelling remote job ${jobId}`);
-    void deps.client
-      .cancel(jobId)
-      .catch((error: unknown) => deps.log.warn(`cancel of ${jobId} failed: ${String(error)}`));
+    // the client tries a failed cancel again for a few seconds before it gives up
+    void deps.client.cancel(jobId).catch((error: unknown) => {
+      cancelFailed = error instanceof Error ? error : new Error(String(error));
+      deps.log.warn(`cancel of ${jobId} failed: ${cancelFailed.message}`);
+      stop.abort(cancelFailed);
+    });
     setTimeout(() => stop.abort(new Error("cancel not confirmed")), deps.cancelWaitMs ?? CANCEL_WAIT_MS).unref?.();
   };
   if (item.cancel.signal.aborted) onCancel();
@@ -123,8 +128,15 @@ async function _follow(
       else if (event.type === "terminal") return event.job;
     }
   } catch (error) {
-    if (stop.signal.aborted) return undefined;
-    throw error;
+    if (!stop.signal.aborted) throw error;
+    // an interrupt that could not reach the endpoint is no interrupt: the job may still run, and bill
+    if (cancelFailed) {
+      throw new WorkerError(
+        isWorkerError(cancelFailed) ? cancelFailed.code : "E_COMFY_UNAVAILABLE",
+        `could not cancel remote job ${jobId} (${cancelFailed.message}); it may still be running on the endpoint: cancel it in the RunPod console`,
+      );
+    }
+    return undefined;
   } finally {
     item.cancel.signal.removeEventListener("abort", onCancel);
   }

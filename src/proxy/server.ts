@@ -111,7 +111,8 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
       for (const item of ctx.queue.pending()) ctx.queue.delete(item.promptId);
       ctx.queue.running()?.cancel.abort();
       ctx.queue.close();
-      await Promise.race([worker, Bun.sleep(options.cancelWaitMs ?? 5_000)]);
+      // time for the endpoint client's cancel retries (about 7 s) to reach the endpoint
+      await Promise.race([worker, Bun.sleep(options.cancelWaitMs ?? 10_000)]);
       hub.closeAll();
       await server.stop(true);
     },

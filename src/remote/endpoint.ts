@@ -19,7 +19,7 @@ export interface EndpointClient {
   status(jobId: string, signal?: AbortSignal): Promise<StatusReply>;
   /** `GET /stream/{id}`: chunks not delivered before; may long-poll on the server side. */
   stream(jobId: string, signal?: AbortSignal): Promise<StreamReply>;
-  /** `POST /cancel/{id}`. */
+  /** `POST /cancel/{id}`, tried again on 429, 5xx or no answer (a cancel is idempotent). */
   cancel(jobId: string, signal?: AbortSignal): Promise<CancelReply>;
   /** `GET /health`: queue depth and worker counts (to tell a cold start from a queue). */
   health(signal?: AbortSignal): Promise<HealthReply>;
@@ -38,6 +38,8 @@ export interface EndpointClientOptions {
   streamTimeoutMs?: number;
   /** Submit attempts on 429/503 (default 4). */
   submitAttempts?: number;
+  /** Cancel attempts on 429, 5xx or no answer (default 4). */
+  cancelAttempts?: number;
 }
 
 export const DEFAULT_ENDPOINT_BASE_URL = "https://api.runpod.ai/v2";
@@ -46,6 +48,9 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const STREAM_TIMEOUT_MS = 45_000;
 const SUBMIT_ATTEMPTS = 4;
 const SUBMIT_BACKOFF = { initialMs: 1_000, maxMs: 8_000 };
+// about 7 s of tries before a caller says the cancel failed
+const CANCEL_ATTEMPTS = 4;
+const CANCEL_BACKOFF = { initialMs: 1_000, maxMs: 4_000 };
 
 /**
  * Creates a client for one endpoint. Throws E_USAGE for a malformed `--endpoint` and E_AUTH when an endpoint
@@ -98,9 +103,9 @@ export function createEndpointClient(options: EndpointClientOptions): EndpointCl
   return {
     target,
     submit: (body, signal) =>
-      _submitWithRetry(
+      _withRetry(
         () => call(SubmitReply, "run", "/run", { method: "POST", body }),
-        options.submitAttempts ?? SUBMIT_ATTEMPTS,
+        { attempts: options.submitAttempts ?? SUBMIT_ATTEMPTS, backoff: SUBMIT_BACKOFF, retryable: _notQueued },
         signal,
       ),
     status: (jobId, signal) => call(StatusReply, "status", `/status/${job(jobId)}`, { method: "GET", signal, jobId }),
@@ -111,9 +116,14 @@ export function createEndpointClient(options: EndpointClientOptions): EndpointCl
         jobId,
         timeoutMs: options.streamTimeoutMs ?? STREAM_TIMEOUT_MS,
       }),
-    // RunPod's JS SDK posts `{}`; the Python one posts nothing: both are accepted
+    // RunPod's JS SDK posts `{}`; the Python one posts nothing: both are accepted. A cancel is idempotent, so any
+    // retryable failure is tried again: a job left running keeps billing
     cancel: (jobId, signal) =>
-      call(CancelReply, "cancel", `/cancel/${job(jobId)}`, { method: "POST", body: {}, signal, jobId }),
+      _withRetry(
+        () => call(CancelReply, "cancel", `/cancel/${job(jobId)}`, { method: "POST", body: {}, signal, jobId }),
+        { attempts: options.cancelAttempts ?? CANCEL_ATTEMPTS, backoff: CANCEL_BACKOFF, retryable: isRetryable },
+        signal,
+      ),
     health: (signal) => call(HealthReply, "health", "/health", { method: "GET", signal }),
   };
 }
@@ -133,17 +143,24 @@ export function endpointClientFromConfig(
 }
 
 // a 429 or 503 means the job was not queued, so sending it again cannot run it twice; anything else might have been
-async function _submitWithRetry<T>(attempt: () => Promise<T>, attempts: number, signal?: AbortSignal): Promise<T> {
+function _notQueued(error: unknown): boolean {
+  const status = (error as WorkerError).details?.http_status;
+  return isRetryable(error) && (status === 429 || status === 503);
+}
+
+async function _withRetry<T>(
+  attempt: () => Promise<T>,
+  policy: { attempts: number; backoff: { initialMs: number; maxMs: number }; retryable: (error: unknown) => boolean },
+  signal?: AbortSignal,
+): Promise<T> {
   for (let n = 0; ; n++) {
     signal?.throwIfAborted();
     try {
       return await attempt();
     } catch (error) {
-      const status = (error as WorkerError).details?.http_status;
-      const safe = isRetryable(error) && (status === 429 || status === 503);
-      if (!safe || n + 1 >= attempts) throw error;
+      if (!policy.retryable(error) || n + 1 >= policy.attempts) throw error;
       const after = (error as WorkerError).details.retry_after_ms as number | undefined;
-      await abortableSleep(Math.max(after ?? 0, backoffMs(n, SUBMIT_BACKOFF)), signal);
+      await abortableSleep(Math.max(after ?? 0, backoffMs(n, policy.backoff)), signal);
     }
   }
 }

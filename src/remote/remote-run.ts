@@ -55,7 +55,8 @@ export interface RemoteRunResult {
   cost: { usd: number; per_second: number; source: string } | null;
 }
 
-const CANCEL_TIMEOUT_MS = 5_000;
+// the client tries a failed cancel about 7 s before it gives up
+const CANCEL_TIMEOUT_MS = 8_000;
 
 /**
  * Runs one job on an endpoint: submit with /run, follow it to the end (progress, phases), record it in the

@@ -17,6 +17,9 @@ const log = createLogger({ level: "error", format: "json", redactor: new Redacto
 
 let local: SpawnedEmulator;
 let fake: ReturnType<typeof Bun.serve>;
+let cancels = 0;
+let cancelFailures = 0;
+let cancelled = false;
 const proxies: ProxyHandle[] = [];
 
 beforeAll(async () => {
@@ -28,6 +31,17 @@ beforeAll(async () => {
     fetch(req) {
       const path = new URL(req.url).pathname;
       if (path.startsWith("/v2/badkey/")) return new Response("Unauthorized", { status: 401 });
+      // a job that runs until it is cancelled, on an endpoint whose cancel fails `cancelFailures` times
+      if (path.startsWith("/v2/stuck/")) {
+        if (path.endsWith("/run")) return Response.json({ id: "stuck-1", status: "IN_QUEUE" });
+        if (path.includes("/cancel/")) {
+          cancels += 1;
+          if (cancels <= cancelFailures) return new Response("upstream error", { status: 502 });
+          cancelled = true;
+          return Response.json({ id: "stuck-1", status: "CANCELLED" });
+        }
+        return Response.json({ id: "stuck-1", status: cancelled ? "CANCELLED" : "IN_PROGRESS", stream: [] });
+      }
       if (path.endsWith("/x.png")) return new Response(encodePng(gradientImage(4, 4, 1)));
       return new Response("not found", { status: 404 });
     },
@@ -77,6 +91,32 @@ describe("endpoint errors reach the UI as execution_error", () => {
     expect(error.exception_type).toBe("E_NOT_FOUND");
     expect(String(error.exception_message)).toContain("404");
   });
+
+  test("an interrupt whose cancel fails is tried again; one that never reaches the endpoint is an error, not a stop", async () => {
+    const interrupt = async (failures: number) => {
+      [cancels, cancelFailures, cancelled] = [0, failures, false];
+      const c = new FrontendClient(proxyTo("stuck").url);
+      await c.init();
+      const { prompt_id } = await c.queuePrompt(0, { output: WORKFLOW, workflow: {} });
+      await c.waitFor((e) => e.type === "execution_start" && e.data.prompt_id === prompt_id, 10_000);
+      await c.interrupt(prompt_id);
+      await c.finished(prompt_id, 20_000);
+      const events = c.eventsOf(prompt_id);
+      c.close();
+      return events;
+    };
+    // two failed tries, then the endpoint takes it: the job is cancelled and the UI sees an interrupt
+    const retried = await interrupt(2);
+    expect(cancels).toBe(3);
+    expect(retried.some((e) => e.type === "execution_interrupted")).toBe(true);
+    // every try fails: the UI is told the job may still run, rather than that it stopped
+    const failed = await interrupt(100);
+    expect(cancels).toBe(4);
+    const error = failed.find((e) => e.type === "execution_error")?.data ?? {};
+    expect(String(error.exception_message)).toContain("could not cancel remote job stuck-1");
+    expect(String(error.exception_message)).toContain("cancel it in the RunPod console");
+    expect(failed.some((e) => e.type === "execution_interrupted")).toBe(false);
+  }, 40_000);
 
   test("an output URL on a private address is refused unless PRIVATE_HOSTS_ALLOWED names it", async () => {
     const out = mkdtempSync(join(tmpdir(), "cw-proxy-url-"));
