@@ -116,17 +116,34 @@ async function _historyItem(req: Request, ctx: ProxyContext, id: string): Promis
 
 // GET /api/jobs/{id} and POST /api/jobs/{id}/cancel for our prompts; anything else is ComfyUI's
 async function _job(req: Request, ctx: ProxyContext, rest: string): Promise<Response> {
+  if (req.method === "POST" && rest === "cancel") return _cancelBatch(req, ctx);
   const [rawId, action] = rest.split("/");
   const id = decodeURIComponent(rawId ?? "");
   const ours = ctx.queue.has(id) || ctx.queue.history.has(id);
   if (!ours) return ctx.upstream.forward(req);
   if (req.method === "GET" && action === undefined)
     return Response.json(remoteJobs(ctx.queue, true).find((j) => j.id === id));
-  if (req.method === "POST" && action === "cancel") {
-    _cancel(ctx, id);
-    return Response.json({});
-  }
+  if (req.method === "POST" && action === "cancel") return Response.json({ cancelled: _cancel(ctx, id) });
   return ctx.upstream.forward(req);
+}
+
+// POST /api/jobs/cancel {job_ids}: ours are cancelled here, the rest by ComfyUI, which checks every id first (a
+// malformed one is its 400, and then nothing is cancelled); `cancelled` is true when either side cancelled one
+async function _cancelBatch(req: Request, ctx: ProxyContext): Promise<Response> {
+  const text = await req.text();
+  const ids = (_parse(text) as { job_ids?: unknown } | undefined)?.job_ids;
+  if (!Array.isArray(ids)) return ctx.upstream.forward(req, text);
+  const ours = ids.filter((id) => typeof id === "string" && (ctx.queue.has(id) || ctx.queue.history.has(id)));
+  const theirs = ids.filter((id) => !ours.includes(id));
+  let local = false;
+  if (theirs.length > 0) {
+    const res = await ctx.upstream.forward(req, JSON.stringify({ job_ids: theirs }));
+    // an older ComfyUI without the route (404) has nothing of ours to cancel either
+    if (res.status !== 200 && res.status !== 404) return res;
+    local = res.status === 200 && ((await res.json().catch(() => ({}))) as { cancelled?: unknown }).cancelled === true;
+  }
+  const cancelled = ours.map((id) => _cancel(ctx, id)).some(Boolean);
+  return Response.json({ cancelled: cancelled || local });
 }
 
 // ComfyUI removes pending items only; a remote prompt named in a delete is cancelled even when running
@@ -155,10 +172,13 @@ async function _interrupt(req: Request, ctx: ProxyContext): Promise<Response> {
   return ctx.upstream.forward(req, text);
 }
 
-function _cancel(ctx: ProxyContext, promptId: string): void {
-  if (ctx.queue.delete(promptId)) return;
+/** Cancels a remote prompt, pending or running; false when there was nothing to cancel (as ComfyUI answers). */
+function _cancel(ctx: ProxyContext, promptId: string): boolean {
+  if (ctx.queue.delete(promptId)) return true;
   const running = ctx.queue.running();
-  if (running?.promptId === promptId && !running.cancel.signal.aborted) running.cancel.abort();
+  if (running?.promptId !== promptId || running.cancel.signal.aborted) return false;
+  running.cancel.abort();
+  return true;
 }
 
 async function _view(req: Request, ctx: ProxyContext, query: URLSearchParams): Promise<Response> {

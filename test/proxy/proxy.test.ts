@@ -140,6 +140,32 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     c.close();
   }, 60_000);
 
+  test("POST /api/jobs/cancel cancels remote prompts, running and pending, and leaves the rest to ComfyUI", async () => {
+    const c = await client(proxy.url);
+    const seeded = (seed: number) =>
+      workflow((w) => {
+        (w["3"] as { inputs: Record<string, unknown> }).inputs.seed = seed;
+      });
+    const running = await c.queuePrompt(0, { output: seeded(4321), workflow: UI_WORKFLOW });
+    const pending = await c.queuePrompt(0, { output: seeded(4322), workflow: UI_WORKFLOW });
+    await c.waitFor((e) => e.type === "progress" && e.data.prompt_id === running.prompt_id, 30_000);
+    const cancel = (ids: unknown[]) =>
+      fetch(`${proxy.url}/api/jobs/cancel`, { method: "POST", body: JSON.stringify({ job_ids: ids }) });
+    // a malformed id is ComfyUI's 400, and then nothing is cancelled
+    expect((await cancel([running.prompt_id, "not-an-id"])).status).toBe(400);
+    expect((await c.getQueue()).queue_pending.map((item) => item[1])).toContain(pending.prompt_id);
+    // ours and an id ComfyUI does not know
+    const res = await cancel([running.prompt_id, pending.prompt_id, crypto.randomUUID()]);
+    expect(await res.json()).toEqual({ cancelled: true });
+    await c.finished(running.prompt_id, 30_000);
+    expect(c.eventsOf(running.prompt_id).some((e) => e.type === "execution_interrupted")).toBe(true);
+    expect((await c.getQueue()).queue_pending.map((item) => item[1])).not.toContain(pending.prompt_id);
+    // ComfyUI's answer for a job with nothing left to cancel
+    const again = await fetch(`${proxy.url}/api/jobs/${running.prompt_id}/cancel`, { method: "POST" });
+    expect(await again.json()).toEqual({ cancelled: false });
+    c.close();
+  }, 60_000);
+
   test("a client reconnecting mid-run is told the executing node, as ComfyUI tells it", async () => {
     const c = await client(proxy.url);
     const wf = workflow((w) => {
