@@ -51,7 +51,8 @@ export class PromptEvents {
     this.#start(chunk.node);
     if (chunk.max > 0) {
       const data = { value: chunk.value, max: chunk.max, prompt_id: this.item.promptId, node: chunk.node };
-      this.#toClient("progress", data);
+      // main.py's progress hook sends to the prompt's client, or to everyone when it named none
+      this.hub.send("progress", data, this.item.clientId);
     }
     if (chunk.max > 0) this.#state(chunk.node, "running", chunk.value, chunk.max);
   }
@@ -113,7 +114,9 @@ export class PromptEvents {
       parent_node_id: null,
       real_node_id: node,
     };
-    this.hub.send("progress_state", { prompt_id: this.item.promptId, nodes: this.#states }, null);
+    // progress.py sends it to the prompt's client only (everyone when it named none): another tab must not show
+    // this prompt's node states, which the frontend applies whatever their prompt_id
+    this.hub.send("progress_state", { prompt_id: this.item.promptId, nodes: this.#states }, this.item.clientId);
   }
 
   #toClient(event: string, data: Record<string, unknown>): void {

@@ -140,6 +140,20 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     c.close();
   }, 60_000);
 
+  test("another tab gets none of a prompt's events, progress_state included, as with ComfyUI", async () => {
+    const [mine, other] = [await client(proxy.url), await client(proxy.url)];
+    const wf = workflow((w) => {
+      (w["3"] as { inputs: Record<string, unknown> }).inputs.seed = 777;
+    });
+    const { prompt_id } = await mine.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW });
+    await mine.finished(prompt_id, 30_000);
+    expect(mine.eventsOf(prompt_id).some((e) => e.type === "progress_state")).toBe(true);
+    expect(mine.eventsOf(prompt_id).some((e) => e.type === "progress")).toBe(true);
+    expect(other.eventsOf(prompt_id).map((e) => e.type)).toEqual([]);
+    mine.close();
+    other.close();
+  }, 60_000);
+
   test("POST /api/jobs/cancel cancels remote prompts, running and pending, and leaves the rest to ComfyUI", async () => {
     const c = await client(proxy.url);
     const seeded = (seed: number) =>
