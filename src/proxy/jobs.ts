@@ -40,6 +40,21 @@ export function mergeJobs(local: unknown, queue: RemoteQueue, query: URLSearchPa
   };
 }
 
+/**
+ * The query for ComfyUI's part of a merged page: the first `offset + limit` of its jobs, since the page is cut from
+ * the merged list once (ComfyUI cutting its own page first lost jobs). Values ComfyUI would refuse go as they are,
+ * for its 400.
+ */
+export function localJobsQuery(query: URLSearchParams): URLSearchParams {
+  const limit = Number(query.get("limit") ?? Number.NaN);
+  const offset = Number(query.get("offset") ?? 0);
+  if (!Number.isInteger(offset) || (query.has("limit") && !(Number.isInteger(limit) && limit > 0))) return query;
+  const local = new URLSearchParams(query);
+  local.delete("offset");
+  if (query.has("limit")) local.set("limit", String(Math.max(0, offset) + limit));
+  return local;
+}
+
 function _queued(item: RemotePrompt, status: string, detail: boolean): Job {
   return _pruned({
     id: item.promptId,

@@ -27,6 +27,23 @@ export function mergeHistory(local: unknown, queue: RemoteQueue, query: URLSearc
   return Object.fromEntries(entries.slice(start, end).map(([id, entry]) => [id, entry]));
 }
 
+/**
+ * The query for ComfyUI's part of a merged /history: with an offset, its entries from the start up to the merged
+ * page's end, since the page is cut from the merged list once; without one, its newest `max_items` already hold
+ * every local entry of the merged newest `max_items`.
+ */
+export function localHistoryQuery(query: URLSearchParams): URLSearchParams {
+  const offset = _int(query.get("offset"));
+  const maxItems = _int(query.get("max_items"));
+  if (offset === undefined || offset < 0 || (query.has("max_items") && maxItems === undefined)) return query;
+  const local = new URLSearchParams(query);
+  // from the oldest: without an offset ComfyUI would answer its newest max_items
+  local.set("offset", "0");
+  if (maxItems === undefined) local.delete("max_items");
+  else local.set("max_items", String(offset + maxItems));
+  return local;
+}
+
 function _time(entry: unknown): number {
   const extra = (entry as { prompt?: unknown[] })?.prompt?.[3] as { create_time?: unknown } | undefined;
   return typeof extra?.create_time === "number" ? extra.create_time : 0;

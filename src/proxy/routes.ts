@@ -3,9 +3,9 @@ import type { ObjectInfo } from "../comfy/object-info.ts";
 import type { Logger } from "../log.ts";
 import type { EndpointClient } from "../remote/index.ts";
 import type { BrowserHub } from "./hub.ts";
-import { mergeJobs, remoteJobs } from "./jobs.ts";
+import { localJobsQuery, mergeJobs, remoteJobs } from "./jobs.ts";
 import type { KnownMissing } from "./known-missing.ts";
-import { mergeHistory, mergeQueue } from "./merge.ts";
+import { localHistoryQuery, mergeHistory, mergeQueue } from "./merge.ts";
 import { postPrompt } from "./post-prompt.ts";
 import type { RemoteQueue } from "./queue.ts";
 import { resolveStoredView } from "./store.ts";
@@ -49,7 +49,7 @@ export async function handleRequest(req: Request, ctx: ProxyContext): Promise<Re
   if (url.pathname === TARGET_ROUTE) return _target(req, ctx);
   // the Jobs API exists only under /api
   if (url.pathname === "/api/jobs" && req.method === "GET")
-    return _merged(req, ctx, (local) => mergeJobs(local, ctx.queue, url.searchParams));
+    return _merged(req, ctx, (local) => mergeJobs(local, ctx.queue, url.searchParams), localJobsQuery);
   if (url.pathname.startsWith("/api/jobs/")) return _job(req, ctx, url.pathname.slice(10));
   // every ComfyUI route also answers under /api
   const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
@@ -57,7 +57,8 @@ export async function handleRequest(req: Request, ctx: ProxyContext): Promise<Re
   if (key === "POST /prompt") return _prompt(req, ctx);
   if (key === "GET /prompt") return _merged(req, ctx, (local) => _withRemaining(local, ctx));
   if (key === "GET /queue") return _merged(req, ctx, (local) => mergeQueue(local, ctx.queue));
-  if (key === "GET /history") return _merged(req, ctx, (local) => mergeHistory(local, ctx.queue, url.searchParams));
+  if (key === "GET /history")
+    return _merged(req, ctx, (local) => mergeHistory(local, ctx.queue, url.searchParams), localHistoryQuery);
   if (req.method === "GET" && path.startsWith("/history/")) return _historyItem(req, ctx, path.slice(9));
   if (key === "POST /queue" || key === "POST /history") return _listEdit(req, ctx, path);
   if (key === "POST /interrupt") return _interrupt(req, ctx);
@@ -92,8 +93,15 @@ function _where(ctx: ProxyContext): string {
   return describeTarget(ctx.state.target, ctx.client.target.id, ctx.upstream.url);
 }
 
-async function _merged(req: Request, ctx: ProxyContext, merge: (local: unknown) => unknown): Promise<Response> {
-  const res = await ctx.upstream.forward(req);
+async function _merged(
+  req: Request,
+  ctx: ProxyContext,
+  merge: (local: unknown) => unknown,
+  localQuery?: (query: URLSearchParams) => URLSearchParams,
+): Promise<Response> {
+  const url = new URL(req.url);
+  if (localQuery) url.search = localQuery(url.searchParams).toString();
+  const res = await ctx.upstream.forward(localQuery ? new Request(url.href, req) : req);
   if (res.status !== 200 || !res.headers.get("content-type")?.includes("json")) return res;
   const local = await res.json().catch(() => undefined);
   const headers = new Headers(res.headers);

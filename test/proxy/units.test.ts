@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseListen } from "../../src/cli/proxy.ts";
 import { encodePng, gradientImage } from "../../src/emulator/png.ts";
-import { mergeJobs } from "../../src/proxy/jobs.ts";
+import { localJobsQuery, mergeJobs } from "../../src/proxy/jobs.ts";
 import { KNOWN_MISSING_TTL_MS, KnownMissing } from "../../src/proxy/known-missing.ts";
-import { mergeHistory } from "../../src/proxy/merge.ts";
+import { localHistoryQuery, mergeHistory } from "../../src/proxy/merge.ts";
 import { addPngInfo } from "../../src/proxy/png-info.ts";
 import { type RemotePrompt, RemoteQueue } from "../../src/proxy/queue.ts";
 import { missingAsNodeErrors } from "../../src/proxy/remote-failure.ts";
@@ -111,6 +111,62 @@ describe("proxy pieces", () => {
       ["r", "completed"],
     ]);
     expect(jobs.pagination.total).toBe(2);
+  });
+
+  test("pages of merged jobs and history hold every job once: ComfyUI's part is cut once, with the merged page", () => {
+    const queue = new RemoteQueue(() => {});
+    const entry = {
+      prompt: [],
+      outputs: {},
+      status: { status_str: "success" as const, completed: true, messages: [] },
+      meta: {},
+    };
+    for (const [id, at] of [
+      ["r1", 25],
+      ["r2", 45],
+    ] as const)
+      queue.history.set(id, { item: prompt(id, at), entry, outcome: "success", endedAt: at + 1 });
+    const localJobs = [10, 20, 30, 40, 50].map((at) => ({ id: `l${at}`, status: "completed", create_time: at }));
+    // ComfyUI's GET /api/jobs: newest first, then its own offset and limit
+    const comfyJobs = (query: URLSearchParams) => {
+      const offset = Number(query.get("offset") ?? 0);
+      const limit = query.has("limit") ? Number(query.get("limit")) : undefined;
+      const sorted = [...localJobs].sort((a, b) => b.create_time - a.create_time);
+      const jobs = sorted.slice(offset, limit === undefined ? undefined : offset + limit);
+      return { jobs, pagination: { offset, limit: limit ?? null, total: sorted.length, has_more: false } };
+    };
+    const seen: string[] = [];
+    for (let offset = 0; offset < 10; offset += 2) {
+      const query = new URLSearchParams(`limit=2&offset=${offset}`);
+      const page = mergeJobs(comfyJobs(localJobsQuery(query)), queue, query) as { jobs: { id: string }[] };
+      seen.push(...page.jobs.map((j) => j.id));
+    }
+    expect(seen).toEqual(["l50", "r2", "l40", "l30", "r1", "l20", "l10"]);
+    // values ComfyUI refuses reach it unchanged, for its 400
+    expect(localJobsQuery(new URLSearchParams("limit=0")).toString()).toBe("limit=0");
+    expect(localJobsQuery(new URLSearchParams("limit=2&offset=x")).toString()).toBe("limit=2&offset=x");
+
+    // ComfyUI's GET /history: oldest first, offset then max_items (-1 and max_items: the newest max_items)
+    const localHistory = Object.fromEntries(
+      [10, 20, 30].map((at) => [`h${at}`, { prompt: [0, `h${at}`, {}, { create_time: at }, []] }]),
+    );
+    const comfyHistory = (query: URLSearchParams) => {
+      const ids = Object.keys(localHistory);
+      const max = query.has("max_items") ? Number(query.get("max_items")) : undefined;
+      let offset = query.has("offset") ? Number(query.get("offset")) : -1;
+      if (offset < 0 && max !== undefined) offset = ids.length - max;
+      const kept = ids.slice(Math.max(0, offset), max === undefined ? undefined : Math.max(0, offset) + max);
+      return Object.fromEntries(kept.map((id) => [id, localHistory[id]]));
+    };
+    const history = (q: string) => {
+      const query = new URLSearchParams(q);
+      return Object.keys(mergeHistory(comfyHistory(localHistoryQuery(query)), queue, query) as object);
+    };
+    expect(history("max_items=2&offset=0")).toEqual(["h10", "h20"]);
+    expect(history("max_items=2&offset=2")).toEqual(["r1", "h30"]);
+    expect(history("max_items=2&offset=4")).toEqual(["r2"]);
+    expect(history("max_items=3")).toEqual(["r1", "h30", "r2"]);
+    expect(history("offset=3")).toEqual(["h30", "r2"]);
   });
 
   test("--listen takes HOST:PORT, [V6]:PORT or a bare port", () => {
