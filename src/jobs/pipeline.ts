@@ -21,6 +21,7 @@ import { knownNodePack } from "../workflow/node-packs.ts";
 import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
 import { executionFailure, recoverAfter } from "./failure.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
+import { InputNames, renameInputs } from "./input-names.ts";
 import { collectOutputs, type OutputUploader } from "./outputs.ts";
 import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
 import { type JobPreview, jobPreviews } from "./previews.ts";
@@ -54,6 +55,8 @@ export interface JobDeps {
     job?: { ui?: UiWorkflow; onProgress?: (progress: JobProgress) => void },
   ) => Promise<void>;
   upload?: OutputUploader;
+  /** Input file names in use by running jobs, shared by every job on this ComfyUI (see input-names.ts). */
+  inputNames?: InputNames;
   fetch?: typeof fetch;
   lookup?: LookupFn;
 }
@@ -104,8 +107,16 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
   // runPrompt's timestamps are epoch ms, so queue time is measured on that clock
   const validatedAt = Date.now();
 
-  await _uploadInputs(deps.client, files);
-  const result = await _execute(deps, run, workflow, input);
+  // a name another running job uses for other bytes gets a variant, and the workflow names that
+  const names = (deps.inputNames ?? new InputNames()).lease(files);
+  renameInputs(workflow, names.renamed);
+  let result: PromptResult;
+  try {
+    await _uploadInputs(deps.client, names.files);
+    result = await _execute(deps, run, workflow, input);
+  } finally {
+    names.release();
+  }
   const executed = performance.now();
   const collected = await collectOutputs(deps.client, result.entry.outputs ?? {}, {
     includeTemp: input.output?.include_temp ?? false,

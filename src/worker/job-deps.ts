@@ -2,6 +2,7 @@ import type { ComfyClient } from "../comfy/client.ts";
 import { comfyFileDirs } from "../comfy/file-dirs.ts";
 import type { ComfyHandle } from "../comfy/supervisor.ts";
 import type { Config } from "../config.ts";
+import { InputNames } from "../jobs/input-names.ts";
 import type { JobDeps } from "../jobs/pipeline.ts";
 import { primeJobRun } from "../jobs/prime.ts";
 import type { Logger } from "../log.ts";
@@ -76,7 +77,18 @@ export function createJobDeps(
   // a supervised ComfyUI (or the emulator) writes where we can read; an attached one is only reached over HTTP
   const localFiles = models?.baseDir ? comfyFileDirs(config, models.baseDir, models.comfyDir) : undefined;
   const files = localFiles ? { localFiles } : {};
-  const deps: WorkerJobDeps = { client, comfy, config, log, objectInfo, ...files, ...check, weights, coldStart };
+  const deps: WorkerJobDeps = {
+    client,
+    comfy,
+    config,
+    log,
+    objectInfo,
+    ...files,
+    ...check,
+    weights,
+    coldStart,
+    inputNames: new InputNames(),
+  };
   // the warm-up job runs against a stand-in ComfyUI while the real one boots; a one-shot `run` has no later job
   const primed = oneShot ? Promise.resolve() : warmUp(() => primeJobRun(deps), warmUps).then(() => {});
   deps.warmed = warmComfy(comfy, client, { objectInfo, listFolders, primeWeights }, primed);
