@@ -1,7 +1,7 @@
 import { deadlineSignal, delay } from "../lib/time.ts";
 
-/** Outcome of one GET /system_stats. */
-export type ProbeResult = "ok" | "timeout" | "refused" | "bad-status";
+/** Outcome of one GET /system_stats: "refused" is nothing listening, "failed" any other transport error. */
+export type ProbeResult = "ok" | "timeout" | "refused" | "failed" | "bad-status";
 
 // ComfyUI binds its port seconds after spawn; a refused connection is cheap, so poll briskly
 export const READY_POLL_MS = 250;
@@ -14,8 +14,9 @@ export async function probeComfy(url: string, timeoutMs: number, signal?: AbortS
     // read the (small) body so the keep-alive connection is released
     await res.arrayBuffer();
     return res.status === 200 ? "ok" : "bad-status";
-  } catch {
-    return deadline.signal.aborted ? "timeout" : "refused";
+  } catch (error) {
+    if (deadline.signal.aborted) return "timeout";
+    return (error as { code?: unknown })?.code === "ECONNREFUSED" ? "refused" : "failed";
   } finally {
     deadline.dispose();
   }
@@ -93,7 +94,8 @@ export interface WatchHealthOptions {
 
 /**
  * Watches a ready ComfyUI: returns "ended" the moment the process exits, and "hang" once it has not
- * answered /system_stats for `timeoutMs` (probed every `intervalMs`; either ≤ 0 turns hang detection off);
+ * answered /system_stats for `timeoutMs` or refuses connections twice in a row (probed every `intervalMs`; either
+ * ≤ 0 turns hang detection off);
  * "aborted" when `signal` aborts.
  */
 export async function watchHealth(o: WatchHealthOptions): Promise<"hang" | "ended" | "aborted"> {
@@ -116,9 +118,19 @@ async function _pollHealth(o: WatchHealthOptions, signal: AbortSignal): Promise<
   while (await delay(o.intervalMs, signal)) {
     const result = await probeComfy(o.url, o.timeoutMs, signal);
     if (signal.aborted) break;
-    // one refused or failed probe (e.g. a reset keep-alive socket) is not a hang; silence for timeoutMs is
+    // nothing listening, asked twice: ComfyUI is gone now, and every job sent to it would fail until it is back
+    if (result === "refused" && (await _refusedAgain(o.url, signal))) return "hang";
+    // one failed probe (e.g. a reset keep-alive socket) is not a hang; silence for timeoutMs is
     if (result === "ok") lastOk = Date.now();
     else if (Date.now() - lastOk >= o.timeoutMs) return "hang";
   }
   return "aborted";
 }
+
+async function _refusedAgain(url: string, signal: AbortSignal): Promise<boolean> {
+  if (!(await delay(REFUSED_RECHECK_MS, signal))) return false;
+  return (await probeComfy(url, REFUSED_RECHECK_MS * 10, signal)) === "refused";
+}
+
+// a port being rebound (a fast restart) is refused for a moment; a second look this much later tells
+const REFUSED_RECHECK_MS = 200;

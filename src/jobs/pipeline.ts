@@ -19,6 +19,7 @@ import {
 import { convertUiToApi } from "../workflow/convert.ts";
 import { knownNodePack } from "../workflow/node-packs.ts";
 import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
+import { cancelWhenBack, watchComfy } from "./comfy-left.ts";
 import { executionFailure, recoverAfter } from "./failure.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
 import { InputNames, renameInputs } from "./input-names.ts";
@@ -207,22 +208,16 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
     ...(input.comfy_org_api_key ? { api_key_comfy_org: input.comfy_org_api_key } : {}),
     ...previews?.extraData,
   };
-  const stopWatching = deps.comfy.onExit((exit) => {
-    const how = exit.reason === "hang" ? "stopped responding" : `exited (code ${exit.code ?? exit.signal})`;
-    stop.abort(
-      new WorkerError("E_JOB_FAILED", `ComfyUI ${how} while running this job; it is being restarted`, {
-        // heard once its output has been read to the end: the lines that can be this job's end here
-        details: { last_log_lines: exit.lastLines, comfy_exited_at: Date.now() },
-      }),
-    );
-  });
+  let queuedId: string | undefined;
+  const left = watchComfy(deps);
   try {
-    const result = await runPrompt(deps.client, workflow, {
+    const running = runPrompt(deps.client, workflow, {
       extraData,
       ...(previews ? { onPreview: previews.onFrame } : {}),
-      signal: AbortSignal.any([run.signal, stop.signal]),
+      signal: AbortSignal.any([run.signal, stop.signal, left.signal]),
       health: () => (deps.comfy.generation !== generation ? "ComfyUI was restarted while running this job" : undefined),
       onEvent: (event) => {
+        if (event.type === "queued") queuedId = event.promptId;
         if (event.type === "executing" || event.type === "progress") node = event.node;
         progress(event);
         // ComfyUI queues a prompt with only its valid outputs; a job that silently loses outputs is a failure
@@ -230,12 +225,19 @@ async function _execute(deps: JobDeps, run: JobRun, workflow: ApiWorkflow, input
           stop.abort(_partialFailure(event.nodeErrors));
       },
     });
+    // once ComfyUI has gone the job fails at once: cancelling its prompt would wait on a hung server (it is taken
+    // out when ComfyUI is back, below), so that attempt ends in the background
+    running.catch(() => {});
+    const result = await Promise.race([running, left.failed]);
     if (result.status === "success") return result;
     const failure = executionFailure(result, workflow);
     await recoverAfter(failure, deps.client, deps.log);
     throw failure;
+  } catch (error) {
+    if (left.signal.aborted && queuedId && !deps.comfy.supervised) cancelWhenBack(deps, queuedId);
+    throw error;
   } finally {
-    stopWatching();
+    left.dispose();
     previews?.close();
   }
 }

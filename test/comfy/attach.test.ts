@@ -50,6 +50,29 @@ describe("attachComfy", () => {
     expect((await fetch(`http://127.0.0.1:${again.port}/system_stats`)).status).toBe(200);
   });
 
+  test("a ComfyUI that stops listening is gone at the next probe, long before the hang timeout", async () => {
+    const port = await freePort();
+    const server = serve(port);
+    // a hang is only called after a minute of silence; a refused connection is no hang
+    const handle = attachComfy({
+      url: `http://127.0.0.1:${port}`,
+      healthIntervalMs: 100,
+      healthTimeoutMs: 60_000,
+      log: memoryLogger(),
+    });
+    cleanup.handles.push(handle);
+    await handle.start();
+    const exited = nextExit(handle);
+    await server.stop(true);
+    const outcome = await Promise.race([exited, Bun.sleep(10_000).then(() => "still ready" as const)]);
+    expect(outcome).toMatchObject({ reason: "hang" });
+    expect(handle.state).toBe("restarting");
+    serve(port);
+    await handle.waitReady(AbortSignal.timeout(3000));
+    expect(handle.state).toBe("ready");
+    await handle.stop();
+  }, 20_000);
+
   test("start() fails with E_COMFY_START when nothing answers within the ready timeout", async () => {
     const port = await freePort();
     const handle = attachComfy({

@@ -1,0 +1,69 @@
+import { afterAll, expect, test } from "bun:test";
+import { loadConfig } from "../../src/config.ts";
+import { Redactor } from "../../src/lib/redact.ts";
+import { createLogger } from "../../src/log.ts";
+import { startWorker, type WorkerHandle } from "../../src/worker/start.ts";
+import { freePort, type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
+import { eventually, type Json, jsonPost } from "../helpers/worker.ts";
+
+// An attached ComfyUI that hangs mid-job (SIGSTOP) fails that job; once it answers again (SIGCONT), the failed job's
+// prompt must not run on ahead of later jobs.
+let emulator: SpawnedEmulator | undefined;
+let worker: WorkerHandle | undefined;
+afterAll(async () => {
+  if (emulator) process.kill(emulator.proc.pid, "SIGCONT");
+  await worker?.stop();
+  await emulator?.stop();
+});
+
+test("a job failed by a hung attached ComfyUI has its prompt taken out once ComfyUI answers again", async () => {
+  emulator = await spawnEmulator({ args: ["--node-ms", "1000"] });
+  const config = loadConfig({
+    env: {
+      PORT: String(await freePort()),
+      COMFY_URL: emulator.url,
+      COMFY_HEALTH_INTERVAL_S: "0.2",
+      COMFY_HEALTH_TIMEOUT_S: "1",
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+    },
+  });
+  const log = createLogger({
+    level: config.LOG_LEVEL,
+    format: "json",
+    redactor: new Redactor(),
+    stream: process.stderr,
+  });
+  worker = await startWorker(config, log);
+  const w = worker;
+  const workflow = {
+    "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+    "2": { class_type: "ImageInvert", inputs: { image: ["1", 0] } },
+    "3": { class_type: "ImageInvert", inputs: { image: ["2", 0] } },
+    "4": { class_type: "ImageInvert", inputs: { image: ["3", 0] } },
+    "5": { class_type: "ImageInvert", inputs: { image: ["4", 0] } },
+    "6": { class_type: "SaveImage", inputs: { images: ["5", 0], filename_prefix: "hang" } },
+  };
+  const { id } = (await (await fetch(`${w.url}/run`, jsonPost({ input: { workflow } }))).json()) as Json;
+  const status = async () => (await (await fetch(`${w.url}/status/${id}`)).json()) as Json;
+  await eventually(async () => (await status()).status === "IN_PROGRESS", "the job running", 10_000);
+  const pid = emulator.proc.pid;
+  process.kill(pid, "SIGSTOP");
+  await eventually(async () => (await status()).status === "FAILED", "the job failed", 15_000);
+  expect((await status()).error).toContain("jobs wait until it answers again");
+  process.kill(pid, "SIGCONT");
+  // its prompt ends interrupted, not run to the end
+  const url = emulator.url;
+  let entry: Json | undefined;
+  await eventually(
+    async () => {
+      const history = (await (await fetch(`${url}/history`)).json()) as Record<string, Json>;
+      entry = Object.values(history).find((e) => e.prompt?.[3]?.comfy_worker_job_id === id);
+      return entry !== undefined;
+    },
+    "the prompt to end",
+    20_000,
+  );
+  const events = ((entry?.status.messages ?? []) as [string, unknown][]).map(([event]) => event);
+  expect(events).toContain("execution_interrupted");
+  expect(events).not.toContain("execution_success");
+}, 60_000);
