@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { WorkerError } from "../errors.ts";
+import type { Redactor } from "../lib/redact.ts";
 import type { UrlGuard } from "../lib/url-guard.ts";
 import type { Logger } from "../log.ts";
 import { healthReport, type WorkerHealth } from "./health.ts";
@@ -17,6 +18,8 @@ export interface AppDeps {
   apiToken?: string;
   /** Largest request body accepted (MAX_BODY_MB); RunPod allows 20 MB on /runsync and 30 MB on load-balanced endpoints. */
   maxBodyBytes?: number;
+  /** Secrets the worker knows (config's); /health and /logs never show them. */
+  redactor?: Redactor;
   /** Where a job's webhook and s3Config endpoint may point (PRIVATE_HOSTS_ALLOWED); default: no private address. */
   urlGuard?: Pick<UrlGuard, "privateAllowed" | "lookup">;
 }
@@ -53,7 +56,7 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
-  app.route("/", healthRoutes(deps.health, deps.metrics));
+  app.route("/", healthRoutes(deps.health, deps.metrics, deps.redactor));
   app.get("/v2/:endpointId/health", (c) => {
     const { jobs: counts, workers } = healthReport(deps.health);
     return c.json({ jobs: counts, workers });

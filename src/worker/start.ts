@@ -100,6 +100,7 @@ export async function startWorker(
     apiToken: config.API_TOKEN,
     maxBodyBytes: config.MAX_BODY_MB * 1_048_576,
     urlGuard: { privateAllowed: config.PRIVATE_HOSTS_ALLOWED },
+    redactor: config.redactor,
   };
   const app = createApp(appDeps);
   let http: HttpListener;

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { Redactor } from "../../lib/redact.ts";
 import { healthReport, type WorkerHealth, workerStatus } from "../health.ts";
 import type { Metrics } from "../metrics.ts";
 import { coldStartMetrics } from "../metrics-startup.ts";
@@ -7,12 +8,15 @@ import { zv } from "../validate.ts";
 
 const LogsQuery = z.object({ lines: z.coerce.number().int().min(1).max(100_000).optional() });
 
-/** /health, /ready, /ping (no auth), /logs and /metrics (SPEC §5). */
-export function healthRoutes(health: WorkerHealth, metrics: Metrics) {
+/**
+ * /health, /ready, /ping (no auth), /logs and /metrics (SPEC §5). /health and /logs pass through `redactor`: a
+ * COMFY_URL with a password, or a secret ComfyUI printed, must not reach an unauthenticated caller.
+ */
+export function healthRoutes(health: WorkerHealth, metrics: Metrics, redactor = new Redactor()) {
   return new Hono()
     .get("/health", (c) => {
       const report = healthReport(health);
-      return c.json(report, report.status === "failed" ? 503 : 200);
+      return c.json(redactor.value(report), report.status === "failed" ? 503 : 200);
     })
     .get("/ready", (c) => {
       const status = workerStatus(health);
@@ -27,7 +31,7 @@ export function healthRoutes(health: WorkerHealth, metrics: Metrics) {
     })
     .get("/logs", zv("query", LogsQuery), (c) => {
       const lines = health.comfy.logs(c.req.valid("query").lines ?? 100);
-      return c.text(lines.length > 0 ? `${lines.join("\n")}\n` : "");
+      return c.text(lines.length > 0 ? redactor.text(`${lines.join("\n")}\n`) : "");
     })
     .get("/metrics", (c) =>
       c.text(metricsText(health, metrics), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),

@@ -1,0 +1,33 @@
+import { afterAll, expect, test } from "bun:test";
+import { loadConfig } from "../../src/config.ts";
+import { Redactor } from "../../src/lib/redact.ts";
+import { createLogger } from "../../src/log.ts";
+import { startWorker, type WorkerHandle } from "../../src/worker/start.ts";
+import { freePort, type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
+
+let emulator: SpawnedEmulator | undefined;
+let worker: WorkerHandle | undefined;
+afterAll(async () => {
+  await worker?.stop();
+  await emulator?.stop();
+});
+
+test("a password in COMFY_URL reaches neither /health nor /logs", async () => {
+  emulator = await spawnEmulator();
+  const config = loadConfig({
+    env: {
+      PORT: String(await freePort()),
+      COMFY_URL: `http://user:s3cretpw@127.0.0.1:${emulator.port}`,
+      LOG_LEVEL: "error",
+    },
+  });
+  worker = await startWorker(
+    config,
+    createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr }),
+  );
+  const health = await (await fetch(`${worker.url}/health`)).text();
+  expect(health).toContain(`"url":"http://***@127.0.0.1:${emulator.port}"`);
+  const logs = await (await fetch(`${worker.url}/logs`)).text();
+  expect(logs).toContain("http://***@");
+  expect(health + logs).not.toContain("s3cretpw");
+}, 30_000);
