@@ -97,6 +97,10 @@ export function formatSyncSummary(reports: TargetReport[], dryRun: boolean, seco
   for (const report of reports) {
     const count = (outcome: SyncFileResult["outcome"]) => report.files.filter((f) => f.outcome === outcome).length;
     lines.push(`${report.volume}${report.datacenter ? ` (${report.datacenter})` : ""}  ${report.url}`);
+    if (report.error) {
+      lines.push(`  FAILED: ${report.error}`);
+      continue;
+    }
     if (dryRun) {
       for (const file of report.files.filter((f) => f.outcome !== "unchanged"))
         lines.push(
@@ -105,6 +109,8 @@ export function formatSyncSummary(reports: TargetReport[], dryRun: boolean, seco
       lines.push(
         `  ${count("would_upload")} to send (${formatBytes(report.to_send)}), ${count("unchanged")} unchanged, ${count("would_delete")} to delete`,
       );
+      for (const file of report.files.filter((f) => f.outcome === "failed"))
+        lines.push(`  FAILED ${file.rel}: ${file.reason}`);
     } else {
       lines.push(
         `  ${count("uploaded")} sent (${formatBytes(report.sent)}), ${count("unchanged")} unchanged, ${count("deleted")} deleted, ${report.failed} failed`,

@@ -3,6 +3,8 @@ import { defineCommand } from "citty";
 import { EXIT_CODES, WorkerError } from "../errors.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { stderr, stdout } from "../lib/stdio.ts";
+import { checkGlob } from "../sync/local.ts";
+import { normalizePrefix } from "../sync/plan.ts";
 import { defaultStateDir } from "../sync/state.ts";
 import { syncVolumes } from "../sync/sync.ts";
 import { resolveTargets } from "../sync/targets.ts";
@@ -79,6 +81,12 @@ export default defineCommand({
         "E_USAGE",
         `--part-size must be a whole number of MiB from 1 to ${MAX_PART_MIB}, got ${args["part-size"]}`,
       );
+    // the command line is checked before anything is asked of RunPod
+    const prefix = String(args.prefix ?? "models/");
+    normalizePrefix(prefix);
+    const filter = { include: repeatedFlag(rawArgs, "--include"), exclude: repeatedFlag(rawArgs, "--exclude") };
+    for (const glob of filter.include) checkGlob(glob, "--include");
+    for (const glob of filter.exclude) checkGlob(glob, "--exclude");
     const interrupt = new AbortController();
     void waitForSignal().then(() => interrupt.abort(new WorkerError("E_INTERRUPTED", "interrupted")));
     const targets = await resolveTargets(
@@ -91,8 +99,8 @@ export default defineCommand({
     const started = performance.now();
     const reports = await syncVolumes(targets, {
       dir: resolve(String(args.dir)),
-      prefix: String(args.prefix ?? "models/"),
-      filter: { include: repeatedFlag(rawArgs, "--include"), exclude: repeatedFlag(rawArgs, "--exclude") },
+      prefix,
+      filter,
       dryRun,
       delete: Boolean(args.delete),
       partBytes: partMib * 2 ** 20,

@@ -31,6 +31,13 @@ export async function listAll(s3: S3Client, prefix: string, options: ListOptions
   let stuck = 0;
   for (;;) {
     const page = await _page(s3, prefix, token, options);
+    // a first page that says "more" but gives no token to ask for it is no listing we can follow
+    if (page !== "same-token" && page.truncated && !page.nextToken && token === undefined) {
+      throw new WorkerError(
+        "E_DOWNLOAD",
+        `listing ${s3.label(prefix)} said more keys follow but gave no continuation token; is --endpoint-url an S3 API?`,
+      );
+    }
     if (page === "same-token" || (page.truncated && page.nextToken === token)) {
       stuck++;
       if (stuck >= (options.sameTokenAttempts ?? SAME_TOKEN_ATTEMPTS))

@@ -1,4 +1,5 @@
-import { readdir, stat } from "node:fs/promises";
+import type { Dirent } from "node:fs";
+import { readdir, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { WorkerError } from "../errors.ts";
 
@@ -28,25 +29,61 @@ export function wanted(rel: string, filter: PathFilter): boolean {
   return !filter.exclude.some((glob) => new Bun.Glob(glob).match(rel));
 }
 
-/** Every wanted file under `dir` (symlinks followed), sorted by path. */
-export async function walkLocal(dir: string, filter: PathFilter): Promise<LocalFile[]> {
+/** A folder under the models folder that could not be listed; nothing under it is sent or deleted. */
+export interface Unreadable {
+  rel: string;
+  reason: string;
+}
+
+/**
+ * Every wanted file under `dir` (symlinks followed, but never into a folder that contains the link: a loop), sorted
+ * by path, and the folders that could not be read.
+ */
+export async function walkLocal(
+  dir: string,
+  filter: PathFilter,
+): Promise<{ files: LocalFile[]; unreadable: Unreadable[] }> {
   const top = await stat(dir).catch(() => undefined);
   if (!top?.isDirectory())
     throw new WorkerError("E_USAGE", `${dir} is not a folder: give the local models folder to sync`);
   const files: LocalFile[] = [];
-  const visit = async (folder: string): Promise<void> => {
-    for (const entry of await readdir(folder, { withFileTypes: true })) {
+  const unreadable: Unreadable[] = [];
+  const visit = async (folder: string, ancestors: ReadonlySet<string>): Promise<void> => {
+    const rel = relative(dir, folder).split(sep).join("/");
+    const real = await realpath(folder).catch(() => folder);
+    if (ancestors.has(real)) return;
+    const inside = new Set(ancestors).add(real);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(folder, { withFileTypes: true });
+    } catch (error) {
+      if (rel === "") throw new WorkerError("E_USAGE", `cannot read ${dir}: ${(error as Error).message}`);
+      unreadable.push({ rel, reason: `cannot list this folder (${(error as NodeJS.ErrnoException).code ?? error})` });
+      return;
+    }
+    for (const entry of entries) {
       const path = join(folder, entry.name);
       const info = await stat(path).catch(() => undefined);
       if (!info) continue;
-      const rel = relative(dir, path).split(sep).join("/");
+      const fileRel = relative(dir, path).split(sep).join("/");
       if (info.isDirectory()) {
-        if (!entry.name.startsWith(".")) await visit(path);
-      } else if (info.isFile() && wanted(rel, filter)) {
-        files.push({ rel, path, size: info.size, mtimeMs: info.mtimeMs });
+        if (!entry.name.startsWith(".")) await visit(path, inside);
+      } else if (info.isFile() && wanted(fileRel, filter)) {
+        files.push({ rel: fileRel, path, size: info.size, mtimeMs: info.mtimeMs });
       }
     }
   };
-  await visit(dir);
-  return files.sort((a, b) => (a.rel < b.rel ? -1 : 1));
+  await visit(dir, new Set());
+  return { files: files.sort((a, b) => (a.rel < b.rel ? -1 : 1)), unreadable };
+}
+
+/** Refuses a glob that matches nothing by mistake: empty, or with a `[` or `{` left open. */
+export function checkGlob(glob: string, flag: string): void {
+  const open = (a: string, b: string) => glob.split(a).length !== glob.split(b).length;
+  if (glob.trim() === "" || open("[", "]") || open("{", "}")) {
+    throw new WorkerError(
+      "E_USAGE",
+      `${flag} ${JSON.stringify(glob)} is not a usable glob (empty, or a [ or { left open); e.g. ${flag} "loras/**"`,
+    );
+  }
 }

@@ -5,7 +5,7 @@ import { type RetryOptions, withRetry } from "../download/retry.ts";
 import { hashFile } from "../weights/hash.ts";
 import { errorMessage } from "./_errors.ts";
 import { type ListOptions, listAll } from "./list.ts";
-import { type LocalFile, type PathFilter, walkLocal } from "./local.ts";
+import { type LocalFile, type PathFilter, type Unreadable, walkLocal } from "./local.ts";
 import { normalizePrefix, type PlannedFile, planSync } from "./plan.ts";
 import { S3Client } from "./s3/client.ts";
 import { deleteObject } from "./s3/ops.ts";
@@ -50,6 +50,8 @@ export interface TargetReport {
   to_send: number;
   sent: number;
   failed: number;
+  /** Why the volume could not be synced at all (listing refused, no such volume), when several were. */
+  error?: string;
 }
 
 /** Knobs of a sync run. */
@@ -75,24 +77,46 @@ export interface SyncOptions {
 export async function syncVolumes(targets: VolumeTarget[], options: SyncOptions): Promise<TargetReport[]> {
   const local = await walkLocal(options.dir, options.filter);
   const reports: TargetReport[] = [];
-  for (const target of targets) reports.push(await syncTarget(target, local, options));
+  for (const target of targets) {
+    try {
+      reports.push(await syncTarget(target, local, options));
+    } catch (error) {
+      // one volume alone: its error is the command's; of several, the others are still synced
+      if (targets.length === 1 || options.signal?.aborted) throw error;
+      reports.push(_volumeFailed(target, normalizePrefix(options.prefix), errorMessage(error)));
+    }
+  }
   return reports;
+}
+
+function _volumeFailed(target: VolumeTarget, prefix: string, reason: string): TargetReport {
+  return {
+    volume: target.volume,
+    url: new S3Client(target).label(prefix),
+    files: [],
+    to_send: 0,
+    sent: 0,
+    failed: 1,
+    error: reason,
+    ...(target.datacenter ? { datacenter: target.datacenter } : {}),
+  };
 }
 
 /** Lists, plans, and (unless dry-run) uploads, verifies and deletes on one volume. */
 export async function syncTarget(
   target: VolumeTarget,
-  local: LocalFile[],
+  local: { files: LocalFile[]; unreadable: Unreadable[] },
   options: SyncOptions,
 ): Promise<TargetReport> {
   const s3 = new S3Client(target);
   const prefix = normalizePrefix(options.prefix);
   const remote = await listAll(s3, prefix, { ...options.list, signal: options.signal });
   const hashCacheDir = join(tmpdir(), "comfy-worker-sha256");
-  const plan = await planSync(s3, prefix, local, remote, {
+  const plan = await planSync(s3, prefix, local.files, remote, {
     delete: options.delete,
     filter: options.filter,
     hashCacheDir,
+    unreadable: local.unreadable.map((folder) => folder.rel),
     signal: options.signal,
   });
   options.onPlan?.(target.volume, plan);
@@ -112,6 +136,19 @@ export async function syncTarget(
     if (result.outcome === "failed") report.failed++;
     options.onResult?.(result);
   };
+  // a folder that could not be listed fails this run (exit 4), and nothing under it was planned
+  for (const folder of local.unreadable) {
+    const key = `${prefix}${folder.rel}/`;
+    record({
+      rel: `${folder.rel}/`,
+      key,
+      action: "new",
+      size: 0,
+      volume: target.volume,
+      outcome: "failed",
+      reason: folder.reason,
+    });
+  }
   const slots = createDownloadQueue(options.partsInFlight ?? PARTS_IN_FLIGHT);
   const files = createDownloadQueue(FILES_IN_FLIGHT);
   await Promise.all(

@@ -12,10 +12,13 @@ const seen: string[] = [];
 const ENDPOINTS: Record<string, object> = {
   ep2: { id: "ep2", name: "flux", networkVolumeId: "vol-ro", networkVolumeIds: ["vol-ro", "vol-is"], workersMax: 3 },
   none: { id: "none", name: "bare", networkVolumeIds: [] },
+  ep3: { id: "ep3", name: "one gone", networkVolumeIds: ["vol-gone", "vol-ro"] },
 };
 const VOLUMES: Record<string, object> = {
   "vol-ro": { id: "vol-ro", name: "models-ro", size: 100, dataCenterId: "EU-RO-1" },
   "vol-is": { id: "vol-is", name: "models-is", size: 100, dataCenterId: "EUR-IS-1" },
+  // known to the REST API, but its S3 bucket is not there
+  "vol-gone": { id: "vol-gone", name: "models-gone", size: 100, dataCenterId: "EU-RO-1" },
 };
 
 beforeAll(async () => {
@@ -67,6 +70,26 @@ test("--endpoint syncs to every network volume of the endpoint, one per datacent
   expect(seen).toContain("/v1/endpoints/ep2");
   expect(seen).toContain("/v1/networkvolumes/vol-is");
   expect(result.stdout + result.stderr).not.toContain(S3_SECRET);
+});
+
+test("a volume of the endpoint that cannot be synced fails alone: the others are still synced, and the exit is 4", async () => {
+  const bytes = patterned(500, 9);
+  const dir = await modelsDir({ "loras/one.safetensors": bytes });
+  const result = await runCliCaptured(
+    ["sync", dir, "--endpoint", "ep3", "--endpoint-url", server.endpoint, "--json"],
+    env(),
+    { captureStderr: true },
+  );
+  expect(result.code).toBe(4);
+  const report = JSON.parse(result.stdout);
+  expect(report.ok).toBe(false);
+  expect(report.volumes[0]).toMatchObject({
+    volume: "vol-gone",
+    failed: 1,
+    error: expect.stringContaining("vol-gone"),
+  });
+  expect(report.volumes[1]).toMatchObject({ volume: "vol-ro", failed: 0 });
+  expect(await server.head("vol-ro", "models/loras/one.safetensors")).toEqual({ size: 500, sha256: sha256(bytes) });
 });
 
 test("an endpoint without volumes, an unknown endpoint and a wrong API key are errors that say what to do", async () => {

@@ -202,6 +202,15 @@ export async function listPage(
 ): Promise<ListPage> {
   const query: Record<string, string> = { "list-type": "2", prefix, ...(token ? { "continuation-token": token } : {}) };
   const text = await s3.text({ method: "GET", query, timeoutMs: CALL_TIMEOUT_MS, signal });
+  // a cut-off body or a proxy's HTML page would read as "nothing there": sync would send everything again, and
+  // check call every weight missing. It is asked again, then fails the volume
+  if (!/<ListBucketResult[\s>][\s\S]*<\/ListBucketResult>/.test(text)) {
+    throw new WorkerError(
+      "E_DOWNLOAD",
+      `listing ${s3.label(prefix)} answered with something that is no S3 listing (${JSON.stringify(text.slice(0, 80))}); is --endpoint-url an S3 API?`,
+      { details: { transient: true } },
+    );
+  }
   const objects = xmlBlocks(text, "Contents").map((block) => {
     const modifiedMs = Date.parse(xmlText(block, "LastModified") ?? "");
     return {

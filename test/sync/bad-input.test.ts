@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdir, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { listAll } from "../../src/sync/list.ts";
+import { planSync } from "../../src/sync/plan.ts";
+import { S3Client } from "../../src/sync/s3/client.ts";
+import { runCliCaptured } from "../helpers/cli.ts";
+import { modelsDir, patterned, startVolumeServer, syncEnv, type VolumeServer } from "./_harness.ts";
+
+let server: VolumeServer;
+let odd: ReturnType<typeof Bun.serve>;
+beforeAll(async () => {
+  server = await startVolumeServer(["vol1", "vol2"]);
+  // an "S3 API" that answers listings with an HTML page, or a first page saying "more" without a token
+  odd = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req) =>
+      new URL(req.url).pathname.startsWith("/html")
+        ? new Response("<html><body>Sign in</body></html>", { headers: { "content-type": "text/html" } })
+        : new Response("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>"),
+  });
+});
+afterAll(async () => {
+  odd.stop(true);
+  await server.stop();
+});
+
+const sync = (args: string[]) =>
+  runCliCaptured(["sync", ...args, "--endpoint-url", server.endpoint, "--json"], syncEnv(server), {
+    captureStderr: true,
+  });
+
+test("a --prefix with . or .. parts, and a glob left open or empty, are usage errors; nothing is written", async () => {
+  const dir = await modelsDir({ "loras/x.safetensors": patterned(100) });
+  for (const prefix of ["../vol2/pwned/", "models/../", "./models", "a\\b"]) {
+    const result = await sync([dir, "--volume", "vol1", "--prefix", prefix]);
+    expect([prefix, result.code]).toEqual([prefix, 2]);
+    expect(result.stderr).toContain("must be a plain key prefix");
+  }
+  for (const glob of ["[", "", "{a,b"]) {
+    const result = await sync([dir, "--volume", "vol1", "--include", glob]);
+    expect([glob, result.code]).toEqual([glob, 2]);
+    expect(result.stderr).toContain("is not a usable glob");
+  }
+  expect(await server.list("vol1")).toEqual({});
+  expect(await server.list("vol2")).toEqual({});
+});
+
+test("a symlink loop is not followed round: each file is sent once", async () => {
+  const dir = await modelsDir({ "loras/sub/x.safetensors": patterned(100, 3) });
+  await symlink(".", join(dir, "loras/sub/loop"));
+  await mkdir(join(dir, "vae"));
+  await symlink(join(dir, "loras"), join(dir, "vae/up"));
+  const result = await sync([dir, "--volume", "vol2", "--prefix", "loop/"]);
+  expect(result.code).toBe(0);
+  // the link to a folder outside its own chain is followed once, as ComfyUI would see it
+  expect(Object.keys(await server.list("vol2"))).toEqual([
+    "loop/loras/sub/x.safetensors",
+    "loop/vae/up/sub/x.safetensors",
+  ]);
+});
+
+test("a listing that is no S3 listing fails instead of reading as an empty volume", async () => {
+  const client = (path: string) =>
+    new S3Client({
+      endpoint: `http://127.0.0.1:${odd.port}${path}`,
+      bucket: "vol1",
+      volume: "vol1",
+      region: "us-east-1",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+    });
+  await expect(listAll(client("/html"), "models/", { retryInitialMs: 1 })).rejects.toThrow("no S3 listing");
+  await expect(listAll(client("/notoken"), "models/")).rejects.toThrow("gave no continuation token");
+});
+
+test("with --delete, nothing under a local folder that could not be listed is deleted", async () => {
+  const s3 = {} as S3Client;
+  const remote = [
+    { key: "models/locked/a.safetensors", size: 1 },
+    { key: "models/gone.safetensors", size: 1 },
+  ];
+  const plan = await planSync(s3, "models/", [], remote, {
+    delete: true,
+    filter: { include: [], exclude: [] },
+    hashCacheDir: "/tmp",
+    unreadable: ["locked"],
+  });
+  expect(plan.map((file) => [file.key, file.action])).toEqual([["models/gone.safetensors", "delete"]]);
+});
