@@ -6,7 +6,7 @@ import { VERSION } from "../version.ts";
 import type { WeightsState } from "../weights/weight-state.ts";
 import type { JobStore } from "./job-store.ts";
 
-export type WorkerStatus = "starting" | "ready" | "degraded" | "failed";
+export type WorkerStatus = "starting" | "ready" | "draining" | "degraded" | "failed";
 
 /** Weight state for /health (SPEC's `{state, pending, missing}` plus per-file `files`); kept by the weights feature. */
 export type WeightsHealth = WeightsState;
@@ -29,6 +29,8 @@ export interface WorkerHealth {
 /** The worker's overall status: ready only when serving with a ready ComfyUI. */
 export function workerStatus(health: WorkerHealth): WorkerStatus {
   if (health.phase === "failed" || health.comfy.state === "failed") return "failed";
+  // shutting down: running jobs finish, nothing new is taken
+  if (health.phase === "stopping") return "draining";
   if (health.phase !== "serving") return "starting";
   return health.comfy.state === "ready" && health.jobs.accepting ? "ready" : "degraded";
 }

@@ -25,8 +25,9 @@ export function healthRoutes(health: WorkerHealth, metrics: Metrics, redactor = 
     .get("/ping", (c) => {
       const status = workerStatus(health);
       if (status === "ready") return c.json({ status: "healthy" }, 200);
-      // RunPod load balancers keep 204 workers as "initializing" and drop anything else
-      if (status === "failed") return c.json({ status: "unhealthy" }, 503);
+      // RunPod load balancers keep 204 workers as "initializing" and drop anything else: a worker that is
+      // leaving must be dropped, not waited for
+      if (status === "failed" || status === "draining") return c.json({ status: "unhealthy" }, 503);
       return c.body(null, 204);
     })
     .get("/logs", zv("query", LogsQuery), (c) => {
