@@ -59,8 +59,9 @@ export function jobRoutes(jobs: JobStore, guard: Pick<UrlGuard, "privateAllowed"
       return c.json({ id: job.id, status: job.status });
     })
     .post("/retry/:id", async (c) => {
-      const job = await jobs.retry(found(c.req.param("id")).id);
-      return c.json({ id: c.req.param("id"), status: job?.status ?? "IN_QUEUE" });
+      await jobs.retry(found(c.req.param("id")).id);
+      // RunPod answers the state it put the job in; an idle runner may already have taken it
+      return c.json({ id: c.req.param("id"), status: "IN_QUEUE" });
     })
     .post("/purge-queue", (c) => c.json({ removed: jobs.purge(), status: "completed" }));
 }
