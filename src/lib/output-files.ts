@@ -60,6 +60,8 @@ async function _saveOne(item: OutputItem, outDir: string, fetchOutput?: FetchOut
     else await Bun.write(path, body);
   } catch (error) {
     await rm(path, { force: true });
+    // a body that broke off while it was written is a failed download, not a folder that refuses files
+    if (body instanceof Response && !_isDiskError(error)) throw _downloadError(item, error);
     throw error;
   }
   const shown = join(outDir, relative(resolve(outDir), path));
@@ -70,12 +72,27 @@ async function _saveOne(item: OutputItem, outDir: string, fetchOutput?: FetchOut
 
 async function _fetch(item: OutputItem, fetchOutput?: FetchOutput): Promise<Response> {
   if (!fetchOutput) throw new WorkerError("E_INPUT", `output ${item.filename} is a URL and nothing may fetch it here`);
-  const res = await fetchOutput(item.data);
+  const res = await fetchOutput(item.data).catch((error: unknown) => {
+    throw _downloadError(item, error);
+  });
   if (!res.ok) {
     await res.body?.cancel();
     throw new WorkerError("E_DOWNLOAD", `output ${item.filename}: ${new URL(item.data).host} answered ${res.status}`);
   }
   return res;
+}
+
+// errors of the disk or the folder; anything else while a fetched body is written came from the network
+const DISK_ERRORS = new Set(["EACCES", "EPERM", "ENOENT", "ENOTDIR", "EISDIR", "ENOSPC", "EROFS", "EEXIST", "EDQUOT"]);
+
+function _isDiskError(error: unknown): boolean {
+  return DISK_ERRORS.has(String((error as NodeJS.ErrnoException)?.code));
+}
+
+function _downloadError(item: OutputItem, error: unknown): Error {
+  if (error instanceof WorkerError) return error;
+  const why = (error as NodeJS.ErrnoException)?.code ?? (error as Error)?.message ?? String(error);
+  return new WorkerError("E_DOWNLOAD", `output ${item.filename}: fetching ${item.data} failed (${why})`);
 }
 
 function _target(outDir: string, item: OutputItem): string {

@@ -46,24 +46,55 @@ export function outputItems(output: RemoteOutput): OutputItem[] {
 /**
  * How `s3_url` outputs are fetched: a URL on a loopback, private or link-local address is refused, unless the
  * endpoint itself is on such an address (our own `serve`, a LAN bucket next to it): the job-URL guard reversed,
- * so a remote result cannot make this machine reach into its own network.
+ * so a remote result cannot make this machine reach into its own network. Link-local addresses (a cloud's metadata
+ * service) are refused even then, and every redirect is checked the same way. A download that sends nothing for
+ * OUTPUT_STALL_MS, or whose run is stopped (`signal`: Ctrl-C, --timeout), ends with an error.
  */
-export async function outputFetcher(target: EndpointTarget, lookup: LookupFn = lookupAll): Promise<FetchOutput> {
+export async function outputFetcher(
+  target: EndpointTarget,
+  lookup: LookupFn = lookupAll,
+  signal?: AbortSignal,
+): Promise<FetchOutput> {
   const host = new URL(target.url).hostname.replace(/^\[|\]$/g, "");
   const addresses = nodeNet().isIP(host) ? [host] : await lookup(host).catch(() => [] as string[]);
-  if (addresses.length > 0 && addresses.every(isPrivateAddress)) return (url) => fetch(url);
-  return (url) =>
-    guardedFetch(url, {}, "output URL", { privateAllowed: [], protocols: ["https:", "http:"], lookup }).catch(
-      (error: unknown) => {
-        if (error instanceof WorkerError)
-          throw new WorkerError(
-            error.code,
-            `${error.message}: the endpoint ${target.id} is not on this network, so its outputs may not point into it`,
-          );
-        throw error;
-      },
-    );
+  const local = addresses.length > 0 && addresses.every(isPrivateAddress);
+  const guard = { privateAllowed: local ? LOCAL_NETWORKS : [], protocols: ["https:", "http:"], lookup };
+  return async (url) => {
+    const stalled = new AbortController();
+    const stop = signal ? AbortSignal.any([signal, stalled.signal]) : stalled.signal;
+    const stallError = () =>
+      new WorkerError("E_DOWNLOAD", `output ${url}: nothing arrived for ${OUTPUT_STALL_MS / 1000} s`);
+    let timer = setTimeout(() => stalled.abort(stallError()), OUTPUT_STALL_MS);
+    try {
+      const res = await guardedFetch(url, { signal: stop }, "output URL", guard);
+      // each chunk that arrives restarts the stall timer; a stopped run or a stall cuts the body off
+      const body = res.body?.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, out) {
+            clearTimeout(timer);
+            timer = setTimeout(() => stalled.abort(stallError()), OUTPUT_STALL_MS);
+            out.enqueue(chunk);
+          },
+          flush: () => clearTimeout(timer),
+        }),
+      );
+      return new Response(body ?? null, { status: res.status, headers: res.headers });
+    } catch (error) {
+      clearTimeout(timer);
+      if (stop.aborted) throw stop.reason;
+      if (error instanceof WorkerError && !local)
+        throw new WorkerError(
+          error.code,
+          `${error.message}: the endpoint ${target.id} is not on this network, so its outputs may not point into it`,
+        );
+      throw error;
+    }
+  };
 }
+
+// a local endpoint's outputs may be on this machine or its LAN, never on a link-local (metadata) address
+const LOCAL_NETWORKS = ["127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+const OUTPUT_STALL_MS = 60_000;
 
 /** The human sentence of a FAILED job's `error` (plain text, or RunPod's SDK-shaped JSON with error_message). */
 export function remoteErrorText(error: unknown): string {

@@ -226,9 +226,14 @@ async function _save(client: EndpointClient, output: RemoteOutput, options: Remo
   const { saved, failed } = await saveOutputFiles(
     outputItems(output),
     options.outDir,
-    await outputFetcher(client.target, options.lookup),
+    await outputFetcher(client.target, options.lookup, options.signal),
   );
   if (failed.length === 0) return saved;
+  // Ctrl-C or --timeout while saving: that is how the run ended (the result is kept below all the same)
+  if (options.signal.aborted) {
+    await _keepResult(output, join(options.outDir, `${id}.result.json`));
+    throw options.signal.reason;
+  }
   const kept = await _keepResult(output, join(options.outDir, `${id}.result.json`));
   const first = failed[0]?.error as Error;
   const code = first instanceof WorkerError ? first.code : "E_DOWNLOAD";

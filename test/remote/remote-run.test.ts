@@ -17,7 +17,21 @@ const config = loadConfig({ env: {} });
 const view = { progress: () => {}, phase: () => {}, note: () => {} };
 const BYTES = Buffer.from("not really a png");
 // a file host on loopback, standing in for a bucket URL a result points at
-const files = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(BYTES) });
+let hung = 0;
+// `/hang` never answers; `/metadata` redirects to a link-local (cloud metadata) address
+const files = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  fetch(req) {
+    const path = new URL(req.url).pathname;
+    if (path === "/hang") {
+      hung++;
+      return new Promise<Response>(() => {});
+    }
+    if (path === "/metadata") return Response.redirect("http://169.254.169.254/latest/meta-data/", 302);
+    return new Response(BYTES);
+  },
+});
 afterAll(() => files.stop(true));
 let fake: FakeEndpoint;
 afterEach(() => fake?.stop());
@@ -109,6 +123,29 @@ function abortableRun(name: string, extra: Partial<Parameters<typeof runRemote>[
   );
   return { controller, run, ledger };
 }
+
+test("an output that never arrives ends with the run: Ctrl-C while saving stops it, and the result is kept", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = plan([{ ...byUrl, filename: "slow.png", data: `http://127.0.0.1:${files.port}/hang` }]);
+  const out = join(dir, "hang");
+  const controller = new AbortController();
+  const run = runRemote(createEndpointClient({ endpoint: fake.url }), options(out, { signal: controller.signal }));
+  for (let i = 0; i < 300 && hung === 0; i++) await Bun.sleep(10);
+  controller.abort(new Error("interrupted"));
+  await expect(run).rejects.toThrow("interrupted");
+  expect(readdirSync(out).filter((name) => name.endsWith(".result.json"))).toHaveLength(1);
+  expect(existsSync(join(out, "slow.png"))).toBe(false);
+});
+
+test("even a local endpoint's output may not lead to a link-local (metadata) address", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = plan([{ ...byUrl, data: `http://127.0.0.1:${files.port}/metadata` }]);
+  const error = (await runRemote(createEndpointClient({ endpoint: fake.url }), options(join(dir, "meta"))).catch(
+    (e: unknown) => e,
+  )) as WorkerError;
+  expect(error.message).toContain("169.254.169.254");
+  expect(error.message).toContain("were not saved");
+});
 
 test("aborting cancels the remote job and records it as CANCELLED", async () => {
   fake = startFakeEndpoint();

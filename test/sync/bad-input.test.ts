@@ -66,7 +66,6 @@ test("a listing that is no S3 listing fails instead of reading as an empty volum
     new S3Client({
       endpoint: `http://127.0.0.1:${odd.port}${path}`,
       bucket: "vol1",
-      volume: "vol1",
       region: "us-east-1",
       accessKeyId: "k",
       secretAccessKey: "s",
