@@ -15,7 +15,8 @@ export default defineCommand({
     since: { type: "string", description: "only runs this recent: 90s, 30m, 12h, 7d, 2w", valueHint: "DURATION" },
   },
   async run({ args }) {
-    const sinceMs = args.since === undefined ? 0 : Date.now() - parseDuration(args.since);
+    // a duration reaching before 1970 means every run
+    const sinceMs = args.since === undefined ? 0 : Math.max(0, Date.now() - parseDuration(args.since));
     const { config, log } = createCommandContext({ args });
     const path = ledgerPath(config);
     const { runs, skipped } = await readRuns(path, sinceMs);

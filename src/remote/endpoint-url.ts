@@ -6,6 +6,8 @@ export interface EndpointTarget {
   id: string;
   /** Base of every operation: `<url>/run`, `<url>/status/<job>`, … (no trailing slash). */
   url: string;
+  /** `url` as it may be shown: a user name and password in it are `***` (notes, errors, the runs ledger). */
+  shown: string;
   /** True when given as a full URL (our own `serve --mode api`, a test fake): an API key is then optional. */
   explicitUrl: boolean;
 }
@@ -30,7 +32,7 @@ export function resolveEndpoint(value: string, baseUrl: string): EndpointTarget 
     url.hash = "";
     const base = url.toString().replace(/\/+$/, "");
     const id = url.pathname.split("/").filter(Boolean).pop() ?? "";
-    return { id: id || url.host, url: base, explicitUrl: true };
+    return { id: id || url.host, url: base, shown: shownUrl(base), explicitUrl: true };
   }
   if (!ENDPOINT_ID.test(given)) {
     throw new WorkerError(
@@ -38,5 +40,15 @@ export function resolveEndpoint(value: string, baseUrl: string): EndpointTarget 
       `--endpoint "${given}" is neither an endpoint id (letters, digits, - and _) nor an http(s)://…/v2/ID URL`,
     );
   }
-  return { id: given, url: `${baseUrl.replace(/\/+$/, "")}/${given}`, explicitUrl: false };
+  const url = `${baseUrl.replace(/\/+$/, "")}/${given}`;
+  return { id: given, url, shown: shownUrl(url), explicitUrl: false };
+}
+
+/** A URL without the credentials it may carry (`http://***@host/…`). */
+export function shownUrl(raw: string): string {
+  const url = URL.parse(raw);
+  if (!url || (!url.username && !url.password)) return raw;
+  url.username = "***";
+  url.password = "";
+  return url.toString().replace(/\/+$/, "");
 }

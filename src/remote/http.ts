@@ -48,7 +48,7 @@ export async function endpointRequest(
   } catch (error) {
     if (init.signal?.aborted) throw init.signal.reason ?? error;
     const why = timeout.aborted ? `no answer within ${init.timeoutMs / 1000} s` : _cause(error);
-    throw _error(op, 0, `cannot reach ${transport.target.url} (${why}); check the network and --endpoint`, {
+    throw _error(op, 0, `cannot reach ${transport.target.shown} (${why}); check the network and --endpoint`, {
       retryable: true,
       jobId: init.jobId,
     });
@@ -58,7 +58,7 @@ export async function endpointRequest(
     text = await res.text();
   } catch (error) {
     if (init.signal?.aborted) throw init.signal.reason ?? error;
-    throw _error(op, res.status, `the connection to ${transport.target.url} dropped mid-answer (${_cause(error)})`, {
+    throw _error(op, res.status, `the connection to ${transport.target.shown} dropped mid-answer (${_cause(error)})`, {
       retryable: true,
       jobId: init.jobId,
     });

@@ -3,11 +3,14 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import type { Config } from "../config.ts";
+import { WorkerError } from "../errors.ts";
+import { shownUrl } from "./endpoint-url.ts";
 
 /** One remote run as the ledger keeps it (a JSON line). */
 export const LedgerEntry = z.object({
   time: z.string(),
-  endpoint: z.string(),
+  // an endpoint URL's user name and password are never written, nor shown from an older ledger
+  endpoint: z.string().transform(shownUrl),
   job_id: z.string(),
   workflow: z.string(),
   status: z.string(),
@@ -38,15 +41,20 @@ export async function readRuns(path: string, sinceMs = 0): Promise<{ runs: Ledge
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { runs: [], skipped: 0 };
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { runs: [], skipped: 0 };
+    throw new WorkerError(
+      "E_CONFIG",
+      `cannot read the runs ledger ${path} (${code ?? error}); set RUNS_LEDGER to a file`,
+    );
   }
   const runs: LedgerEntry[] = [];
   let skipped = 0;
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     const parsed = _parse(line);
-    if (!parsed) skipped++;
+    // a line without a readable time cannot be placed in time: it is counted with the lines that are no runs
+    if (!parsed || Number.isNaN(Date.parse(parsed.time))) skipped++;
     else if (Date.parse(parsed.time) >= sinceMs) runs.push(parsed);
   }
   return { runs, skipped };

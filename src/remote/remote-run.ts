@@ -72,7 +72,7 @@ export async function runRemote(client: EndpointClient, options: RemoteRunOption
   if (options.timeoutMs) prepared.body.policy = { executionTimeout: Math.max(5_000, options.timeoutMs) };
   const submittedAt = Date.now();
   const id = await _submit(client, prepared.body, options);
-  options.view.note(`submitted job ${id} to ${client.target.url}`);
+  options.view.note(`submitted job ${id} to ${client.target.shown}`);
   // RunPod's delayTime lumps queue wait and cold start together; whether a worker was ready tells them apart
   const coldStart = client.health(options.signal).then(_noWorkerReady, () => null);
   const job = await _follow(client, id, options, coldStart);
@@ -190,7 +190,7 @@ async function _record(
   try {
     await appendRun(options.ledger, {
       time: new Date().toISOString(),
-      endpoint: client.target.explicitUrl ? client.target.url : client.target.id,
+      endpoint: client.target.explicitUrl ? client.target.shown : client.target.id,
       job_id: run.id,
       workflow: options.workflowName,
       status: run.status,

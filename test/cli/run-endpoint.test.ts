@@ -189,6 +189,30 @@ test("a FAILED job exits 5 with the worker's sentence; the ledger records it", a
   expect(ledger(e)[0]).toMatchObject({ status: "FAILED" });
 });
 
+test("a user name and password in the endpoint URL reach neither the output, the ledger nor `runs`", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = completed([png("cred.png")]);
+  const e = env();
+  const withCredentials = fake.url.replace("http://", "http://alice:hunter2pass@");
+  const args = ["run", EXAMPLE, "--endpoint", withCredentials, "--out", join(dir, "out-cred"), "--log-level", "debug"];
+  const result = await runCliCaptured(args, e, QUIET);
+  expect(result.code).toBe(0);
+  expect(result.stderr).toContain("http://***@127.0.0.1");
+  expect(ledger(e)[0].endpoint).toStartWith("http://***@127.0.0.1:");
+  // a ledger an older version wrote with the password is shown without it
+  await Bun.write(
+    e.RUNS_LEDGER as string,
+    `${readFileSync(e.RUNS_LEDGER as string, "utf8")}${JSON.stringify({ ...ledger(e)[0], endpoint: withCredentials })}\n`,
+  );
+  const runs = await runCliCaptured(["runs", "--json"], e, QUIET);
+  const shown = await runCliCaptured(["runs"], e, QUIET);
+  expect(result.stdout + result.stderr + readFileSync(e.RUNS_LEDGER as string, "utf8").split("\n")[0]).not.toContain(
+    "hunter2pass",
+  );
+  expect(runs.stdout + shown.stdout).not.toContain("hunter2pass");
+  expect(JSON.parse(runs.stdout).runs).toHaveLength(2);
+});
+
 test("an expired result is a clear error, not a resubmit", async () => {
   fake = startFakeEndpoint();
   fake.plan = { queueMs: 300, ...completed([]) };

@@ -56,6 +56,18 @@ test("runs shows recent runs and totals; --since filters; junk lines are skipped
   const bad = await runCliCaptured(["runs", "--since", "yesterday"], { XDG_STATE_HOME: state }, QUIET);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain("90s, 30m, 12h, 7d, 2w");
+  // a duration reaching before 1970 is every run; a line with no readable time is counted as skipped
+  appendFileSync(path, `${JSON.stringify({ ...entry("yesterday", "COMPLETED", 1, null) })}\n`);
+  const ages = await runCliCaptured(
+    ["runs", "--json", "--since", "100000000w"],
+    { XDG_STATE_HOME: state, LOG_LEVEL: "warn" },
+    QUIET,
+  );
+  expect([ages.code, JSON.parse(ages.stdout).totals.runs]).toEqual([0, 3]);
+  expect(ages.stderr).toContain("2 line(s)");
+  // a ledger path that is a folder is a configuration error, not a crash
+  const folder = await runCliCaptured(["runs"], { RUNS_LEDGER: state }, QUIET);
+  expect([folder.code, folder.stderr]).toEqual([2, expect.stringContaining("set RUNS_LEDGER to a file")]);
 });
 
 test("prices: --gpu-price wins, --gpu reads GPU_PRICES over the built-in table, unknown types list the known ones", () => {
