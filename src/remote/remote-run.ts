@@ -14,7 +14,7 @@ import { prepareRequest } from "./inputs.ts";
 import { appendRun } from "./ledger.ts";
 import { outputFetcher, outputItems, parseRemoteOutput, type RemoteOutput, remoteErrorText } from "./outputs.ts";
 import { billedSeconds, type GpuPrice } from "./pricing.ts";
-import type { HealthReply, StatusReply, SubmitBody } from "./schemas.ts";
+import { type HealthReply, type StatusReply, type SubmitBody, TERMINAL } from "./schemas.ts";
 
 /** Where a remote run shows what happens (the CLI's progress renderer fits). */
 export interface RunView {
@@ -115,9 +115,19 @@ async function _follow(
     }
   } catch (error) {
     if (!options.signal.aborted) {
-      // the job may still run (and bill): the ledger says we lost track of it rather than nothing at all
-      const lost = (error as WorkerError).code === "E_NOT_FOUND" ? "EXPIRED" : "UNKNOWN";
-      await _record(options, client, { id, status: lost, job: { id, status: "IN_QUEUE" }, billed: 0, cost: null });
+      if ((error as WorkerError).code === "E_NOT_FOUND") {
+        await _record(options, client, {
+          id,
+          status: "EXPIRED",
+          job: { id, status: "IN_QUEUE" },
+          billed: 0,
+          cost: null,
+        });
+        throw error;
+      }
+      // we can no longer follow it, so it must not run on (and bill) unseen: cancelled, and recorded as it ended
+      options.log.warn(`stopped following job ${id} (${(error as Error).message}); cancelling it on the endpoint`);
+      await _cancel(client, id, options);
       throw error;
     }
     await _cancel(client, id, options);
@@ -164,8 +174,10 @@ async function _submit(client: EndpointClient, body: SubmitBody, options: Remote
 
 // Ctrl-C or --timeout: the remote job must not keep running (and billing) after we stop following it
 async function _cancel(client: EndpointClient, id: string, options: RemoteRunOptions): Promise<void> {
+  let cancelled = false;
   try {
     const reply = await client.cancel(id, AbortSignal.timeout(CANCEL_TIMEOUT_MS));
+    cancelled = true;
     options.view.note(`cancelled job ${id} on the endpoint (${reply.status ?? "no status"})`);
   } catch (error) {
     options.log.warn(
@@ -173,9 +185,11 @@ async function _cancel(client: EndpointClient, id: string, options: RemoteRunOpt
     );
   }
   const status = await client.status(id, AbortSignal.timeout(CANCEL_TIMEOUT_MS)).catch(() => undefined);
+  // the ledger says how the job ended: it may have finished first, and a cancel that never got through is no cancel
+  const ended = status && TERMINAL.has(status.status) ? status.status : cancelled ? "CANCELLED" : "UNKNOWN";
   await _record(options, client, {
     id,
-    status: "CANCELLED",
+    status: ended,
     job: status ?? { id, status: "CANCELLED" },
     billed: billedSeconds(status?.executionTime),
     cost: options.price ? billedSeconds(status?.executionTime) * options.price.perSecond : null,

@@ -19,17 +19,25 @@ export const TERMINAL: ReadonlySet<RemoteJobStatus> = new Set(["COMPLETED", "FAI
 export const SubmitReply = z.looseObject({ id: z.string().min(1), status: RemoteJobStatus });
 export type SubmitReply = z.infer<typeof SubmitReply>;
 
+function _absentWhenNull<T extends z.ZodType>(schema: T) {
+  return schema
+    .nullish()
+    .transform((value) => value ?? undefined)
+    .optional();
+}
+
 /** `GET /status/{id}` (and webhook, runsync) reply. `output` is the progress value while IN_PROGRESS. */
 export const StatusReply = z.looseObject({
   id: z.string(),
   status: RemoteJobStatus,
+  // null while not known yet (seen from RunPod's API for a queued job): the same as absent
   /** ms in the queue, cold start included. */
-  delayTime: z.number().optional(),
+  delayTime: _absentWhenNull(z.number()),
   /** ms running on the worker: what RunPod bills. */
-  executionTime: z.number().optional(),
+  executionTime: _absentWhenNull(z.number()),
   output: z.unknown().optional(),
   error: z.unknown().optional(),
-  workerId: z.string().optional(),
+  workerId: _absentWhenNull(z.string()),
 });
 export type StatusReply = z.infer<typeof StatusReply>;
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { WorkerError } from "../../src/errors.ts";
 import { createEndpointClient, type FollowEvent, followJob } from "../../src/remote/index.ts";
+import { StatusReply } from "../../src/remote/schemas.ts";
 import { type FakeEndpoint, startFakeEndpoint } from "../helpers/fake-endpoint.ts";
 
 const KEY = "rpa_test_key";
@@ -171,5 +172,22 @@ describe("endpoint client against a fake of RunPod's endpoint API", () => {
     expect(events.some((e) => e.type === "progress" && e.progress.value === 2)).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: "terminal", job: { status: "COMPLETED" } });
     expect(fake.requests.filter((r) => r.includes("/stream/"))).toHaveLength(1);
+  });
+});
+
+test("a status reply with null timings (a queued job on RunPod's API) reads as one without them", () => {
+  const reply = StatusReply.parse({
+    id: "j",
+    status: "IN_QUEUE",
+    delayTime: null,
+    executionTime: null,
+    workerId: null,
+  });
+  expect(reply).toEqual({
+    id: "j",
+    status: "IN_QUEUE",
+    delayTime: undefined,
+    executionTime: undefined,
+    workerId: undefined,
   });
 });

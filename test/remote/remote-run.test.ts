@@ -158,6 +158,28 @@ test("aborting cancels the remote job and records it as CANCELLED", async () => 
   expect(JSON.parse(readFileSync(ledger, "utf8"))).toMatchObject({ status: "CANCELLED" });
 });
 
+test("a cancel that never gets through is recorded as UNKNOWN, not CANCELLED; a failed try is tried again", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = { queueMs: 30_000 };
+  fake.failNext("cancel", 500, 1);
+  const retried = abortableRun("cancel-retried");
+  for (let i = 0; i < 200 && fake.jobs.size === 0; i++) await Bun.sleep(10);
+  retried.controller.abort(new Error("stop"));
+  await expect(retried.run).rejects.toThrow("stop");
+  expect(JSON.parse(readFileSync(retried.ledger, "utf8"))).toMatchObject({ status: "CANCELLED" });
+  fake.stop();
+
+  fake = startFakeEndpoint();
+  fake.plan = { queueMs: 30_000 };
+  fake.failNext("cancel", 500, 100);
+  const failed = abortableRun("cancel-failed");
+  for (let i = 0; i < 200 && fake.jobs.size === 0; i++) await Bun.sleep(10);
+  failed.controller.abort(new Error("stop"));
+  await expect(failed.run).rejects.toThrow("stop");
+  expect(fake.cancels).toEqual([]);
+  expect(JSON.parse(readFileSync(failed.ledger, "utf8"))).toMatchObject({ status: "UNKNOWN" });
+}, 30_000);
+
 test("aborting while /run is on its way waits for the job's id and cancels the job it queued", async () => {
   fake = startFakeEndpoint();
   fake.plan = { queueMs: 30_000 };
