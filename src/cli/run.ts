@@ -1,9 +1,10 @@
+import { mkdir } from "node:fs/promises";
 import { basename } from "node:path";
 import { defineCommand } from "citty";
 import type { Config } from "../config.ts";
 import { WorkerError } from "../errors.ts";
 import { PreviewRequest } from "../jobs/previews.ts";
-import type { SavedOutput } from "../lib/output-files.ts";
+import { type SavedOutput, writeError } from "../lib/output-files.ts";
 import { waitForSignal } from "../lib/signals.ts";
 import { stdout } from "../lib/stdio.ts";
 import { secondsToTimerMs } from "../lib/time.ts";
@@ -100,6 +101,10 @@ export default defineCommand({
       if (args.endpoint) {
         const { resolveGpuPrice } = await import("../remote/pricing.ts");
         const price = resolveGpuPrice({ gpuPrice: args["gpu-price"], gpu: args.gpu }, config.GPU_PRICES);
+        // a paid job must not run only to find --out unusable
+        await mkdir(args.out, { recursive: true }).catch((error: unknown) => {
+          throw writeError(error, args.out);
+        });
         const result = await _remote(config, log, view, {
           ...args,
           endpoint: args.endpoint,

@@ -25,6 +25,8 @@ export interface SaveOutputsResult {
 /** Fetches the bytes behind an `s3_url` output; throws a WorkerError when the URL is refused. */
 export type FetchOutput = (url: string) => Promise<Response>;
 
+// some workers send base64 as a data: URI
+const DATA_URI_PREFIX = /^data:[^,]*;base64,/i;
 // ComfyUI names outputs prefix_00001_.png; the next free name keeps that pattern with the next number
 const COMFY_COUNTER = /^(.*_)(\d{5,})(_?)$/;
 const MAX_FREE_NAME_TRIES = 100_000;
@@ -52,7 +54,7 @@ export async function saveOutputFiles(
 async function _saveOne(item: OutputItem, outDir: string, fetchOutput?: FetchOutput): Promise<SavedOutput> {
   // fetch first: a refused or failed URL leaves no empty file behind
   const body: Buffer | Response =
-    item.type === "base64" ? Buffer.from(item.data, "base64") : await _fetch(item, fetchOutput);
+    item.type === "base64" ? Buffer.from(item.data.replace(DATA_URI_PREFIX, ""), "base64") : await _fetch(item, fetchOutput);
   const wanted = _target(outDir, item);
   const path = await reserveFreePath(wanted);
   try {

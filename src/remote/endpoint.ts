@@ -48,6 +48,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const STREAM_TIMEOUT_MS = 45_000;
 const SUBMIT_ATTEMPTS = 4;
 const SUBMIT_BACKOFF = { initialMs: 1_000, maxMs: 8_000 };
+const MAX_RETRY_AFTER_MS = 30_000;
 // about 7 s of tries before a caller says the cancel failed
 const CANCEL_ATTEMPTS = 4;
 const CANCEL_BACKOFF = { initialMs: 1_000, maxMs: 4_000 };
@@ -159,8 +160,12 @@ async function _withRetry<T>(
       return await attempt();
     } catch (error) {
       if (!policy.retryable(error) || n + 1 >= policy.attempts) throw error;
-      const after = (error as WorkerError).details.retry_after_ms as number | undefined;
-      await abortableSleep(Math.max(after ?? 0, backoffMs(n, policy.backoff)), signal);
+      // a Retry-After of hours would be a silent hang: at most MAX_RETRY_AFTER_MS, then the next try
+      const after = Math.min(
+        ((error as WorkerError).details.retry_after_ms as number | undefined) ?? 0,
+        MAX_RETRY_AFTER_MS,
+      );
+      await abortableSleep(Math.max(after, backoffMs(n, policy.backoff)), signal);
     }
   }
 }

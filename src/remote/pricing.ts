@@ -59,7 +59,7 @@ export function resolveGpuPrice(
 ): GpuPrice | undefined {
   if (flags.gpuPrice !== undefined) {
     const perSecond = Number(flags.gpuPrice);
-    if (!(perSecond >= 0) || flags.gpuPrice.trim() === "")
+    if (!(perSecond >= 0 && Number.isFinite(perSecond)) || flags.gpuPrice.trim() === "")
       throw new WorkerError(
         "E_USAGE",
         `--gpu-price must be dollars per second (e.g. 0.00076), got "${flags.gpuPrice}"`,

@@ -242,3 +242,26 @@ test("no worker ready: the wait is shown as a cold start; --timeout cancels the 
   expect((job?.body as { policy?: unknown } | undefined)?.policy).toEqual({ executionTimeout: 5_000 });
   expect(ledger(e)[0]).toMatchObject({ status: "CANCELLED" });
 });
+
+test("checked before anything is submitted: an --out that is a file, a --gpu-price that is no number; a week at most goes as the job's timeout", async () => {
+  fake = startFakeEndpoint();
+  fake.plan = completed([{ ...png("data.png"), data: `data:image/png;base64,${PNG.toString("base64")}` }]);
+  const file = join(dir, "a-file");
+  await Bun.write(file, "x");
+  const notFolder = await runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url, "--out", file], env(), QUIET);
+  expect([notFolder.code, notFolder.stderr]).toEqual([2, expect.stringContaining(`cannot write ${file}`)]);
+  const price = await runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url, "--gpu-price", "1e400"], env(), QUIET);
+  expect([price.code, price.stderr]).toEqual([2, expect.stringContaining("--gpu-price must be dollars per second")]);
+  expect(fake.jobs.size).toBe(0);
+  const out = join(dir, "out-week");
+  const long = await runCliCaptured(
+    ["run", EXAMPLE, "--endpoint", fake.url, "--out", out, "--timeout", "1e9"],
+    env(),
+    QUIET,
+  );
+  expect(long.code).toBe(0);
+  const [job] = [...fake.jobs.values()];
+  expect((job?.body as { policy?: unknown } | undefined)?.policy).toEqual({ executionTimeout: 7 * 86_400_000 });
+  // a base64 output sent as a data: URI is saved as its bytes
+  expect(readFileSync(join(out, "data.png"))).toEqual(PNG);
+});
