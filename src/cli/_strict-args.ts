@@ -56,6 +56,9 @@ export function findUsageProblem(args: ArgsDef, rawArgs: readonly string[]): str
       while (i + 1 < rawArgs.length && !(rawArgs[i + 1] as string).startsWith("-")) i++;
       continue;
     }
+    // a switch given a value (`--local-queue=maybe`) would silently count as on
+    if (!spec.takesValue && eq > 0 && !["true", "false"].includes(arg.slice(eq + 1)))
+      return `${spec.shown} is a switch and takes no value (got ${JSON.stringify(arg.slice(eq + 1))})`;
     if (!spec.takesValue || eq > 0) continue;
     if (rawArgs[i + 1] === undefined) return `${spec.shown} needs a value`;
     i++;

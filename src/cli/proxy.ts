@@ -98,7 +98,8 @@ export function parseListen(value: string): { host: string; port: number } {
   const port = match?.[3] ?? (host && /^\d+$/.test(host) ? host : undefined);
   const hostname = host && !/^\d+$/.test(host) ? host : "127.0.0.1";
   const n = Number(port ?? 8188);
-  if (!match || !Number.isInteger(n) || n < 0 || n > 65_535)
+  // "HOST:" names no port: the default would hide a typo
+  if (!match || value.trim().endsWith(":") || !Number.isInteger(n) || n < 0 || n > 65_535)
     throw new WorkerError("E_USAGE", `--listen ${value}: give HOST:PORT, for example 127.0.0.1:8188`);
   return { host: hostname, port: n };
 }

@@ -54,7 +54,9 @@ export async function saveOutputFiles(
 async function _saveOne(item: OutputItem, outDir: string, fetchOutput?: FetchOutput): Promise<SavedOutput> {
   // fetch first: a refused or failed URL leaves no empty file behind
   const body: Buffer | Response =
-    item.type === "base64" ? Buffer.from(item.data.replace(DATA_URI_PREFIX, ""), "base64") : await _fetch(item, fetchOutput);
+    item.type === "base64"
+      ? Buffer.from(item.data.replace(DATA_URI_PREFIX, ""), "base64")
+      : await _fetch(item, fetchOutput);
   const wanted = _target(outDir, item);
   const path = await reserveFreePath(wanted);
   try {

@@ -29,6 +29,12 @@ test("--timeout must be a finite number of seconds", async () => {
   expect(stderr).toContain('--timeout must be a positive number of seconds, got "1e400"');
 });
 
+test("a switch given a value other than true or false is a usage error, not on", async () => {
+  const { code, stderr } = await runCliCaptured(["run", EXAMPLE, "--emulate=maybe"]);
+  expect(code).toBe(2);
+  expect(stderr).toContain('--emulate is a switch and takes no value (got "maybe")');
+});
+
 test("extra positional arguments are usage errors; check takes several workflows", async () => {
   const extra = await runCliCaptured(["run", EXAMPLE, EXAMPLE, "--emulate"]);
   expect(extra.code).toBe(2);

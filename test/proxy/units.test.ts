@@ -174,5 +174,6 @@ describe("proxy pieces", () => {
     expect(parseListen("[::1]:9000")).toEqual({ host: "::1", port: 9000 });
     expect(parseListen("9001")).toEqual({ host: "127.0.0.1", port: 9001 });
     expect(() => parseListen("host:99999")).toThrow("--listen");
+    expect(() => parseListen("127.0.0.1:")).toThrow("--listen");
   });
 });
