@@ -11,7 +11,7 @@ import type { ProxyContext } from "./routes.ts";
 const PromptBody = z.looseObject({
   prompt: z.unknown().optional(),
   client_id: z.string().nullish(),
-  prompt_id: z.union([z.string(), z.number()]).optional(),
+  prompt_id: z.unknown().optional(),
   number: z.coerce.number().optional(),
   front: z.unknown().optional(),
   extra_data: z.record(z.string(), z.unknown()).optional(),
@@ -40,8 +40,22 @@ export async function postPrompt(text: string, ctx: ProxyContext): Promise<Respo
     const error = { type: "invalid_prompt", message: "Cannot execute because the request is malformed.", details };
     return Response.json({ error: { ...error, extra_info: {} }, node_errors: {} }, { status: 400 });
   }
+  // ComfyUI 0.28.2: absent or null mints one; anything but a canonical UUID is refused before validation
+  const id = body.data.prompt_id;
+  if (id !== undefined && id !== null && !(typeof id === "string" && CANONICAL_UUID.test(id))) {
+    const error = {
+      type: "invalid_prompt_id",
+      message: "prompt_id must be a valid UUID",
+      details:
+        "prompt_id must be a UUID string in canonical lowercase hyphenated form; omit it to let the server generate one",
+      extra_info: {},
+    };
+    return Response.json({ error, node_errors: {} }, { status: 400 });
+  }
   return _checkAndQueue(prompt as Prompt, body.data, ctx);
 }
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContext): Promise<Response> {
   let info: Awaited<ReturnType<ProxyContext["objectInfo"]>>;
@@ -62,8 +76,9 @@ async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContex
     ctx.log.info(`invalid prompt: ${check.error.message}: ${check.error.details}`);
     return Response.json({ error: check.error, node_errors: check.nodeErrors }, { status: 400 });
   }
-  const number = body.number ?? _nextNumber(ctx, Boolean(body.front));
-  const promptId = String(body.prompt_id ?? crypto.randomUUID());
+  const number = body.number ?? (await ctx.numbers.take(Boolean(body.front)));
+  if (body.number !== undefined) ctx.numbers.saw(body.number);
+  const promptId = typeof body.prompt_id === "string" ? body.prompt_id : crypto.randomUUID();
   const extraData: Record<string, unknown> = { ...body.extra_data };
   const apiKey = extraData.api_key_comfy_org;
   for (const key of SENSITIVE_KEYS) delete extraData[key];
@@ -93,12 +108,6 @@ async function _checkAndQueue(prompt: Prompt, body: PromptBody, ctx: ProxyContex
     cancel: new AbortController(),
   });
   return Response.json({ prompt_id: promptId, number, node_errors: check.nodeErrors });
-}
-
-function _nextNumber(ctx: ProxyContext, front: boolean): number {
-  const number = ctx.state.number;
-  ctx.state.number += 1;
-  return front ? -number : number;
 }
 
 function _parse(text: string): unknown {

@@ -6,6 +6,7 @@ import type { BrowserHub } from "./hub.ts";
 import { localJobsQuery, mergeJobs, remoteJobs } from "./jobs.ts";
 import type { KnownMissing } from "./known-missing.ts";
 import { localHistoryQuery, mergeHistory, mergeQueue } from "./merge.ts";
+import type { QueueNumbers } from "./numbers.ts";
 import { postPrompt } from "./post-prompt.ts";
 import type { RemoteQueue } from "./queue.ts";
 import { resolveStoredView } from "./store.ts";
@@ -19,10 +20,10 @@ export interface ProxyContext {
   hub: BrowserHub;
   known: KnownMissing;
   queue: RemoteQueue;
+  /** Queue numbers shared by remote and local prompts. */
+  numbers: QueueNumbers;
   state: {
     target: QueueTarget;
-    /** ComfyUI's `self.number`, for prompts that come without one. */
-    number: number;
     executing: { clientId: string | null; node: () => string | undefined } | undefined;
   };
   outDir: string;
@@ -69,8 +70,23 @@ export async function handleRequest(req: Request, ctx: ProxyContext): Promise<Re
 async function _prompt(req: Request, ctx: ProxyContext): Promise<Response> {
   const override = Target.safeParse(req.headers.get(TARGET_HEADER)?.toLowerCase());
   const target = override.success ? override.data : ctx.state.target;
-  if (target === "local") return ctx.upstream.forward(req);
+  if (target === "local") return _localPrompt(req, ctx);
   return postPrompt(await req.text(), ctx);
+}
+
+// ComfyUI numbers the prompt as we say, so local and remote prompts share one sequence; a body that is no JSON
+// object goes as it came, for ComfyUI's own answer
+async function _localPrompt(req: Request, ctx: ProxyContext): Promise<Response> {
+  const text = await req.text();
+  const body = _parse(text);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return ctx.upstream.forward(req, text);
+  const fields = body as { number?: unknown; front?: unknown };
+  if (fields.number !== undefined) {
+    ctx.numbers.saw(Number(fields.number));
+    return ctx.upstream.forward(req, text);
+  }
+  const number = await ctx.numbers.take(Boolean(fields.front));
+  return ctx.upstream.forward(req, JSON.stringify({ ...body, number }));
 }
 
 async function _target(req: Request, ctx: ProxyContext): Promise<Response> {

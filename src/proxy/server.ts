@@ -6,6 +6,7 @@ import type { Logger } from "../log.ts";
 import type { EndpointClient, FollowOptions } from "../remote/index.ts";
 import { BrowserHub, type BrowserSocketData } from "./hub.ts";
 import { KnownMissing } from "./known-missing.ts";
+import { QueueNumbers } from "./numbers.ts";
 import { SERVER_ERROR } from "./post-prompt.ts";
 import { RemoteQueue } from "./queue.ts";
 import { handleRequest, type ProxyContext, type QueueTarget } from "./routes.ts";
@@ -61,7 +62,8 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
     queue: new RemoteQueue(() => {
       hub.send("status", { status: { exec_info: { queue_remaining: localRemaining + ctx.queue.remaining() } } }, null);
     }),
-    state: { target: options.target, number: 0, executing: undefined },
+    numbers: new QueueNumbers(upstream.url),
+    state: { target: options.target, executing: undefined },
     outDir: options.outDir,
     client: options.client,
     log: options.log,

@@ -36,9 +36,12 @@ export function createUpstream(url: string, fetchImpl: typeof fetch = fetch): Up
   const forward = async (req: Request, body?: string | null) => {
     const incoming = new URL(req.url);
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    const headers = forwardHeaders(req.headers);
+    // a body read (and maybe rewritten) here gets its own length
+    if (body !== undefined) headers.delete("content-length");
     const init = {
       method: req.method,
-      headers: forwardHeaders(req.headers),
+      headers,
       body: body !== undefined ? body : hasBody ? req.body : null,
       redirect: "manual",
       decompress: false,

@@ -311,11 +311,34 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
       expect(through.status).toBe(400);
       expect(await through.json()).toEqual(await direct.json());
     }
+    // a prompt_id that is no canonical UUID is refused as the emulator (0.28.2) refuses it
+    for (const prompt_id of ["my-id", 7, "6F9619FF-8B86-D011-B42D-00C04FC964FF"]) {
+      const post = (base: string) =>
+        fetch(`${base}/api/prompt`, { method: "POST", body: JSON.stringify({ prompt: workflow(), prompt_id }) });
+      const [direct, through] = await Promise.all([post(local.url), post(proxy.url)]);
+      expect([prompt_id, through.status]).toEqual([prompt_id, 400]);
+      expect(await through.json()).toEqual(await direct.json());
+    }
+    // null is "mint one", as with no prompt_id
+    const minted = await fetch(`${proxy.url}/api/prompt`, {
+      method: "POST",
+      headers: { "Comfy-Worker-Target": "remote" },
+      body: JSON.stringify({ prompt: workflow(), prompt_id: null }),
+    });
+    expect(minted.status).toBe(200);
+    const mintedId = ((await minted.json()) as { prompt_id: string }).prompt_id;
+    expect(mintedId).toMatch(/^[0-9a-f-]{36}$/);
     const noPrompt = await fetch(`${proxy.url}/prompt`, { method: "POST", body: "{}" });
     expect(noPrompt.status).toBe(400);
     expect(((await noPrompt.json()) as { error: { type: string } }).error.type).toBe("no_prompt");
-    expect(proxy.jobIds().length).toBe(submitted);
-  }, 30_000);
+    // only the minted one went to the endpoint; it is let finish before the next test
+    for (let i = 0; i < 300; i++) {
+      const entry = (await (await fetch(`${proxy.url}/history/${mintedId}`)).json()) as object;
+      if (Object.keys(entry).length > 0) break;
+      await Bun.sleep(100);
+    }
+    expect(proxy.jobIds().length).toBe(submitted + 1);
+  }, 60_000);
 
   test("another site's page may not queue through the proxy (ComfyUI's origin check)", async () => {
     const submitted = proxy.jobIds().length;
@@ -362,6 +385,36 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     expect((await flip("elsewhere")).status).toBe(400);
     c.close();
   }, 30_000);
+
+  test("local and remote prompts share one sequence of queue numbers, as the frontend's queue panel needs", async () => {
+    const c = await client(proxy.url);
+    const queue = async (target: string, seed: number) => {
+      const res = await fetch(`${proxy.url}/api/prompt`, {
+        method: "POST",
+        headers: { "Comfy-Worker-Target": target },
+        body: JSON.stringify({
+          prompt: workflow((w) => {
+            (w["3"] as { inputs: Record<string, unknown> }).inputs.seed = seed;
+          }),
+          client_id: c.clientId,
+        }),
+      });
+      const { prompt_id, number } = (await res.json()) as { prompt_id: string; number: number };
+      await c.finished(prompt_id, 30_000);
+      return { prompt_id, number };
+    };
+    const runs = [await queue("remote", 501), await queue("local", 502), await queue("local", 503)];
+    runs.push(await queue("remote", 504));
+    const numbers = runs.map((r) => r.number);
+    const first = numbers[0] ?? Number.NaN;
+    expect(numbers).toEqual([first, first + 1, first + 2, first + 3]);
+    // above every number ComfyUI gave before (earlier tests queued there), and ComfyUI keeps the ones we gave
+    const history = (await (await fetch(`${local.url}/history`)).json()) as Record<string, { prompt: number[] }>;
+    const before = Object.entries(history).filter(([id]) => !runs.some((r) => r.prompt_id === id));
+    expect(Math.max(...before.map(([, e]) => e.prompt[0] as number))).toBeLessThan(first);
+    expect(history[runs[1]?.prompt_id as string]?.prompt[0]).toBe(numbers[1]);
+    c.close();
+  }, 60_000);
 
   test("a remote prompt whose preview method asks for previews shows them as ComfyUI's binary frames", async () => {
     const c = await client(proxy.url);
