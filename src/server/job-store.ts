@@ -3,26 +3,24 @@ import type { JobProgress } from "../jobs/pipeline.ts";
 import { timerMs } from "../lib/time.ts";
 import { ANSWERED_DELAY_MS, JobRetention, RUNSYNC_RESULT_KEEP_MS } from "./job-retention.ts";
 import { pushPreview, pushProgress, takeStream } from "./job-stream.ts";
-import type { JobRequest } from "./schemas.ts";
-import { Waiters } from "./waiters.ts";
-
-export type { JobExecution, JobRecord, JobStatus, JobStoreOptions, JobView } from "./job-types.ts";
-
 import {
+  DEFAULT_TTL_MS,
   type JobRecord,
   type JobStatus,
   type JobStoreOptions,
   type JobView,
   jobView,
+  newJob,
   RETRY_RESET,
   RETRYABLE,
   TERMINAL_STATUSES,
 } from "./job-types.ts";
+import type { JobRequest } from "./schemas.ts";
+import { Waiters } from "./waiters.ts";
 
+export type { JobExecution, JobRecord, JobStatus, JobStoreOptions, JobView } from "./job-types.ts";
 export { TERMINAL_STATUSES } from "./job-types.ts";
 
-// RunPod's default job lifespan when policy.ttl is absent
-const DEFAULT_TTL_MS = 86_400_000;
 const SWEEP_INTERVAL_MS = 10_000;
 const SHUTDOWN_QUEUED = "cancelled: the worker shut down";
 const SHUTDOWN_RUNNING = "cancelled: the worker shut down before the job finished";
@@ -67,16 +65,7 @@ export class JobStore {
   submit(request: JobRequest, id: string = crypto.randomUUID(), options: { sync?: boolean } = {}): JobRecord {
     if (!this.#accepting)
       throw new WorkerError("E_COMFY_UNAVAILABLE", "the worker is shutting down and takes no new jobs");
-    const now = this.#now();
-    const job: JobRecord = {
-      id,
-      status: "IN_QUEUE",
-      request,
-      createdAt: now,
-      stream: [],
-      expiresAt: now + (request.policy?.ttl ?? DEFAULT_TTL_MS),
-      ...(options.sync ? { sync: true } : {}),
-    };
+    const job = newJob(id, request, this.#now(), options.sync);
     this.#jobs.set(id, job);
     this.#queue.push(id);
     queueMicrotask(() => this.#pump());
@@ -228,7 +217,13 @@ export class JobStore {
     this.#waiters.notify(job.id);
     const limit = job.request.policy?.executionTimeout ?? this.#options.timeoutMs;
     const timeout = () => new WorkerError("E_JOB_TIMEOUT", `the job ran past its ${limit / 1000} s execution timeout`);
-    const timer = limit > 0 ? setTimeout(() => controller.abort(timeout()), timerMs(limit)) : undefined;
+    // TIMED_OUT at the limit, as a cancel is CANCELLED at once; ComfyUI is stopped behind it, holding the slot
+    const expire = () => {
+      const error = timeout();
+      this.#fail(job, error);
+      controller.abort(error);
+    };
+    const timer = limit > 0 ? setTimeout(expire, timerMs(limit)) : undefined;
     try {
       const output = await this.#options.execute(job, {
         signal: controller.signal,
@@ -244,9 +239,7 @@ export class JobStore {
       // a job cancelled while running is already CANCELLED; what its run returns after that is dropped
       if (job.status === "IN_PROGRESS") this.#finish(job, "COMPLETED", { output });
     } catch (error) {
-      const failure = this.#options.fail(error, job);
-      if (job.status === "IN_PROGRESS")
-        this.#finish(job, failure.status, { error: failure.error, output: { details: failure.details } });
+      this.#fail(job, error);
     } finally {
       clearTimeout(timer);
       job.controller = undefined;
@@ -255,12 +248,20 @@ export class JobStore {
     }
   }
 
+  // a job already ended (cancelled, timed out) keeps the status it was given
+  #fail(job: JobRecord, error: unknown): void {
+    const failure = this.#options.fail(error, job);
+    if (job.status === "IN_PROGRESS")
+      this.#finish(job, failure.status, { error: failure.error, output: { details: failure.details } });
+  }
+
   #finish(job: JobRecord, status: JobStatus, result: { output?: unknown; error?: string }): void {
     const finishedAt = this.#now();
     Object.assign(job, { status, finishedAt, ...result });
     job.expiresAt = Math.min(job.expiresAt, finishedAt + this.#options.resultTtlMs);
     if (status === "COMPLETED") this.counts.completed++;
-    else this.counts.failed++;
+    // a cancelled job did not fail
+    else if (status !== "CANCELLED") this.counts.failed++;
     this.#waiters.notify(job.id);
     this.#options.onFinish?.(job);
     // a /runsync job waits for `returned`; a /run one leaves the heap once its answer and webhook have it

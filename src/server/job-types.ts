@@ -91,3 +91,19 @@ export interface JobStoreOptions {
   /** The clock (epoch ms) behind retention and expiry; tests move it instead of waiting. */
   now?: () => number;
 }
+
+// RunPod's default job lifespan when policy.ttl is absent
+export const DEFAULT_TTL_MS = 86_400_000;
+
+/** A job as it is queued: IN_QUEUE, kept until its policy's ttl (RunPod's default: a day). */
+export function newJob(id: string, request: JobRequest, now: number, sync?: boolean): JobRecord {
+  return {
+    id,
+    status: "IN_QUEUE",
+    request,
+    createdAt: now,
+    stream: [],
+    expiresAt: now + (request.policy?.ttl ?? DEFAULT_TTL_MS),
+    ...(sync ? { sync: true } : {}),
+  };
+}

@@ -114,6 +114,33 @@ test("a cancelled running job stays CANCELLED while it winds down, and keeps its
   expect(store.view(running)).toMatchObject({ status: "CANCELLED", error: "the job was cancelled" });
   expect(store.view(running).output).toBeUndefined();
   expect(next.status).toBe("COMPLETED");
+  // a cancelled job did not fail
+  expect(store.counts).toMatchObject({ completed: 1, failed: 0 });
+});
+
+test("a job past its execution timeout is TIMED_OUT at once while ComfyUI winds it down, and keeps its slot", async () => {
+  let release = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const store = createStore(
+    async (job, execution) => {
+      if (job.request.input.next) return "next";
+      await new Promise((resolve) => execution.signal.addEventListener("abort", resolve));
+      await stopped;
+      throw new WorkerError("E_JOB_FAILED", "the prompt was interrupted in ComfyUI");
+    },
+    { timeoutMs: 30 },
+  );
+  const slow = store.submit({ input: {} });
+  const next = store.submit({ input: { next: true } });
+  await store.wait(slow.id, 2_000);
+  expect(store.view(slow)).toMatchObject({ status: "TIMED_OUT", error: expect.stringContaining("execution timeout") });
+  expect(next.status).toBe("IN_QUEUE");
+  release();
+  await store.wait(next.id, 2_000);
+  expect(store.view(slow).status).toBe("TIMED_OUT");
+  expect(next.status).toBe("COMPLETED");
   expect(store.counts).toMatchObject({ completed: 1, failed: 1 });
 });
 
