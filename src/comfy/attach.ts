@@ -78,7 +78,7 @@ class Attached extends HandleBase implements ComfyHandle {
     if (outcome !== "ready") {
       const message =
         `ComfyUI at ${this.url} did not answer GET /system_stats within ${Math.round(timeoutMs / 1000)} s; ` +
-        "check COMFY_URL and that ComfyUI is running and reachable from here";
+        "check COMFY_URL and that ComfyUI is running and reachable from here (COMFY_READY_TIMEOUT_S sets the wait)";
       const error = new WorkerError("E_COMFY_START", message, { details: { url: this.url } });
       this.fail(error);
       throw error;

@@ -33,7 +33,9 @@ export async function createComfy(
   // a missing YAML is a configuration error, not "ComfyUI exited before it was ready"
   await checkModelPathFiles(config.EXTRA_MODEL_PATHS ?? []);
   if (config.COMFY_URL && !options.emulate) {
-    const comfy = attachComfy({ url: resolveComfyUrl(config), healthIntervalMs, healthTimeoutMs, log });
+    // COMFY_READY_TIMEOUT_S also bounds the wait for an attached ComfyUI to answer at start
+    const readyTimeoutMs = secondsToTimerMs(config.COMFY_READY_TIMEOUT_S);
+    const comfy = attachComfy({ url: resolveComfyUrl(config), healthIntervalMs, healthTimeoutMs, readyTimeoutMs, log });
     return { comfy, dispose: async () => {}, models: {} };
   }
   if (!options.emulate && !config.COMFY_CMD) _checkComfyDir(config.COMFY_DIR);

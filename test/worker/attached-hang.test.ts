@@ -67,3 +67,23 @@ test("a job failed by a hung attached ComfyUI has its prompt taken out once Comf
   expect(events).toContain("execution_interrupted");
   expect(events).not.toContain("execution_success");
 }, 60_000);
+
+test("COMFY_READY_TIMEOUT_S bounds the wait for an attached ComfyUI at start", async () => {
+  const config = loadConfig({
+    env: {
+      PORT: String(await freePort()),
+      COMFY_URL: `http://127.0.0.1:${await freePort()}`,
+      COMFY_READY_TIMEOUT_S: "1",
+      LOG_LEVEL: "error",
+    },
+  });
+  const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
+  const outcome = await Promise.race([
+    startWorker(config, log).then(
+      (started) => started.stop().then(() => "started"),
+      (error: Error) => error.message,
+    ),
+    Bun.sleep(15_000).then(() => "still waiting"),
+  ]);
+  expect(outcome).toContain("did not answer GET /system_stats within 1 s");
+}, 30_000);
