@@ -38,6 +38,8 @@ const PACKS: Record<string, readonly string[]> = {
   "Fannovel16/ComfyUI-Frame-Interpolation": ["RIFE VFI", "FILM VFI"],
   "Gourieff/ComfyUI-ReActor": ["ReActorFaceSwap"],
   "ssitu/ComfyUI_UltimateSDUpscale": ["UltimateSDUpscale"],
+  "WASasquatch/was-node-suite-comfyui": ["Load Text File", "Text Multiline", "Text Concatenate", "Image Resize"],
+  "omar92/ComfyUI-QualityOfLifeSuit_Omar92": ["Text _O", "Note _O", "seed _O"],
   "Slickytail/ComfyUI-InstantX-IPAdapter-SD3": ["IPAdapterSD3Loader", "ApplyIPAdapterSD3"],
   "ltdrdata/was-node-suite-comfyui": ["Text Multiline", "Image Resize", "Image Save"],
   "yolain/ComfyUI-Easy-Use": ["easy fullLoader", "easy seed"],

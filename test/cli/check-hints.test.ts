@@ -30,6 +30,15 @@ test("an unknown node without cnr_id still names the pack known to provide it", 
   ]);
 });
 
+test("the messy corpus workflow's custom nodes are named with their packs (WAS, Omar92's QoL suite)", async () => {
+  const file = join(CORPUS, "ui-sd15-lora-stack-embeddings-messy.json");
+  const { stdout } = await runCliCaptured(["check", file, "--json"], { COMFY_DIR: "/nonexistent" });
+  expect(JSON.parse(stdout).workflows[0].unknown_nodes).toEqual([
+    { class_type: "Load Text File", pack: "WASasquatch/was-node-suite-comfyui" },
+    { class_type: "Text _O", pack: "omar92/ComfyUI-QualityOfLifeSuit_Omar92" },
+  ]);
+});
+
 test("the built-in node map: exact types, rgthree's name pattern, nothing for core or unknown types", () => {
   expect(knownNodePack("VHS_VideoCombine")).toBe("Kosinkadink/ComfyUI-VideoHelperSuite");
   expect(knownNodePack("Power Lora Loader (rgthree)")).toBe("rgthree/rgthree-comfy");
