@@ -19,7 +19,7 @@ export interface OutputRef {
 // enough to overlap transfers; more would only make a batch of a hundred frames compete with itself
 const FETCH_CONCURRENCY = 6;
 
-export type CollectedOutputs = Pick<JobOutput, "images" | "videos" | "audio" | "files" | "text">;
+export type CollectedOutputs = Pick<JobOutput, "images" | "videos" | "audio" | "files" | "text" | "errors">;
 
 /** Stores one output file somewhere else (a bucket) and returns its URL; absent = inline only. */
 export type OutputUploader = (ref: OutputRef, bytes: Uint8Array, mime: string) => Promise<string>;
@@ -41,10 +41,11 @@ export interface CollectOptions {
 export function listOutputs(
   outputs: Record<string, unknown>,
   includeTemp: boolean,
-): { files: OutputRef[]; text: CollectedOutputs["text"] } {
+): { files: OutputRef[]; text: CollectedOutputs["text"]; skippedTemp: number } {
   const files: OutputRef[] = [];
   const seen = new Set<string>();
   const text: CollectedOutputs["text"] = [];
+  let skippedTemp = 0;
   for (const [nodeId, ui] of Object.entries(outputs)) {
     if (typeof ui !== "object" || ui === null) continue;
     const animated = (ui as { animated?: unknown }).animated;
@@ -57,13 +58,14 @@ export function listOutputs(
       }
       for (const item of value) {
         const ref = _fileRef(nodeId, key, item, Array.isArray(animated) && animated.some(Boolean));
+        if (ref?.type === "temp" && !includeTemp) skippedTemp++;
         if (!ref || (ref.type === "temp" && !includeTemp) || seen.has(outputIdentity(ref))) continue;
         seen.add(outputIdentity(ref));
         files.push(ref);
       }
     }
   }
-  return { files, text };
+  return { files, text, skippedTemp };
 }
 
 function _fileRef(nodeId: string, key: string, item: unknown, animated: boolean): OutputRef | undefined {
@@ -86,7 +88,7 @@ export async function collectOutputs(
   outputs: Record<string, unknown>,
   options: CollectOptions,
 ): Promise<{ result: CollectedOutputs; uploadMs: number }> {
-  const { files, text } = listOutputs(outputs, options.includeTemp);
+  const { files, text, skippedTemp } = listOutputs(outputs, options.includeTemp);
   // a few at a time: one job's outputs come from the same ComfyUI, which answers /view concurrently
   const fetched = await _mapLimited(files, FETCH_CONCURRENCY, async (ref) => ({
     ref,
@@ -105,6 +107,11 @@ export async function collectOutputs(
     );
   }
   const result: CollectedOutputs = { images: [], videos: [], audio: [], files: [], text };
+  // a job whose only files are previews would come back empty without a word
+  if (files.length === 0 && skippedTemp > 0)
+    result.errors = [
+      `the workflow's only outputs are ${skippedTemp} temp file(s) (PreviewImage and the like), left out unless input.output.include_temp is true; add a SaveImage node or set it`,
+    ];
   const started = performance.now();
   const stored = await _mapLimited(fetched, FETCH_CONCURRENCY, async ({ ref, bytes }): Promise<OutputFile> => {
     const mime = mimeFromName(ref.filename);

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { listOutputs } from "../../src/jobs/outputs.ts";
+import type { ComfyClient } from "../../src/comfy/client.ts";
+import { collectOutputs, listOutputs } from "../../src/jobs/outputs.ts";
 
 const history = {
   "9": { images: [{ filename: "a_00001_.png", subfolder: "demo", type: "output" }] },
@@ -30,4 +31,17 @@ test("lists every output file of every node, classified, temp excluded by defaul
 test("includes temp outputs when asked", () => {
   const { files } = listOutputs(history, true);
   expect(files.find((f) => f.node_id === "10")).toMatchObject({ type: "temp", kind: "images" });
+});
+
+test("a job whose only files are temp previews says so in errors, rather than coming back empty without a word", async () => {
+  const previews = { "9": { images: [{ filename: "p.png", subfolder: "", type: "temp" }] } };
+  const options = { includeTemp: false, inlineMaxBytes: 1e9, mode: "auto" as const };
+  const { result } = await collectOutputs({} as ComfyClient, previews, options);
+  expect(result.images).toEqual([]);
+  expect(result.errors?.[0]).toContain("only outputs are 1 temp file(s)");
+  expect(result.errors?.[0]).toContain("include_temp");
+  const saved = { ...previews, "10": { images: [{ filename: "s.png", subfolder: "", type: "output" }] } };
+  const view = async () => new Response("x");
+  const both = await collectOutputs({ view } as unknown as ComfyClient, saved, options);
+  expect(both.result.errors).toBeUndefined();
 });
