@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import type { DownloadQueue } from "../download/queue.ts";
 import { type RetryOptions, withRetry } from "../download/retry.ts";
 import { WorkerError } from "../errors.ts";
@@ -65,6 +66,7 @@ export async function uploadFile(
 ): Promise<UploadOutcome> {
   const partBytes = partSizeFor(size, Math.min(options.partBytes, MAX_PART_BYTES));
   const retry = { ...options.retry, signal: options.signal };
+  const before = await stat(path);
   let outcome: UploadOutcome;
   if (size <= partBytes) {
     await options.slots.add(() =>
@@ -80,6 +82,13 @@ export async function uploadFile(
     throw new WorkerError(
       "E_DOWNLOAD",
       `${s3.label(key)} does not match after upload (${head ? `size ${head.size}, sha256 ${head.sha256 ?? "none"}` : "absent"}; expected size ${size}, sha256 ${sha256}); run sync again`,
+    );
+  // the HEAD can only confirm the sha256 we sent: bytes that changed while they were read make that a lie
+  const after = await stat(path);
+  if (before.size !== size || after.size !== size || after.mtimeMs !== before.mtimeMs)
+    throw new WorkerError(
+      "E_DOWNLOAD",
+      `${path} changed while it was uploaded to ${s3.label(key)}; run sync again once it is written`,
     );
   return outcome;
 }

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdir, symlink } from "node:fs/promises";
+import { mkdir, symlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
+import { createDownloadQueue } from "../../src/download/queue.ts";
 import { listAll } from "../../src/sync/list.ts";
 import { planSync } from "../../src/sync/plan.ts";
 import { S3Client } from "../../src/sync/s3/client.ts";
+import { uploadFile } from "../../src/sync/upload.ts";
 import { runCliCaptured } from "../helpers/cli.ts";
 import { modelsDir, patterned, startVolumeServer, syncEnv, type VolumeServer } from "./_harness.ts";
 
@@ -87,4 +89,48 @@ test("with --delete, nothing under a local folder that could not be listed is de
     unreadable: ["locked"],
   });
   expect(plan.map((file) => [file.key, file.action])).toEqual([["models/gone.safetensors", "delete"]]);
+});
+
+test("a file that changes while it is uploaded fails, though the HEAD confirms the sha256 that was sent", async () => {
+  const dir = await modelsDir({ "loras/moving.safetensors": patterned(1000, 5) });
+  const path = join(dir, "loras/moving.safetensors");
+  const stored = new Map<string, { size: number; sha?: string }>();
+  // an S3 API that is slow to take the body: the file is touched meanwhile
+  const s3 = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const key = new URL(req.url).pathname;
+      if (req.method === "PUT") {
+        const size = (await req.arrayBuffer()).byteLength;
+        stored.set(key, { size, sha: req.headers.get("x-amz-meta-sha256") ?? undefined });
+        await utimes(path, new Date(), new Date(Date.now() + 5_000));
+        return new Response(null, { status: 200 });
+      }
+      const object = stored.get(key);
+      if (!object) return new Response(null, { status: 404 });
+      return new Response(null, {
+        headers: { "content-length": String(object.size), ...(object.sha ? { "x-amz-meta-sha256": object.sha } : {}) },
+      });
+    },
+  });
+  try {
+    const client = new S3Client({
+      endpoint: `http://127.0.0.1:${s3.port}`,
+      bucket: "vol1",
+      region: "us-east-1",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+    });
+    const upload = uploadFile(client, path, "models/loras/moving.safetensors", 1000, "ab".repeat(32), {
+      slots: createDownloadQueue(1),
+      partBytes: 2 ** 20,
+      stateDir: join(dir, ".state"),
+      targetId: "test/vol1",
+      retry: { attempts: 1 },
+    });
+    await expect(upload).rejects.toThrow("changed while it was uploaded");
+  } finally {
+    s3.stop(true);
+  }
 });
