@@ -10,7 +10,7 @@ import type { QueueNumbers } from "./numbers.ts";
 import { postPrompt } from "./post-prompt.ts";
 import type { RemoteQueue } from "./queue.ts";
 import { resolveStoredView } from "./store.ts";
-import type { Upstream } from "./upstream.ts";
+import { UNREACHABLE_HEADER, type Upstream } from "./upstream.ts";
 
 export type QueueTarget = "remote" | "local";
 
@@ -43,6 +43,7 @@ const Target = z.enum(["remote", "local"]);
 const TargetBody = z.object({ target: Target });
 const ListEdit = z.looseObject({ clear: z.unknown().optional(), delete: z.array(z.coerce.string()).optional() });
 const InterruptBody = z.looseObject({ prompt_id: z.string().nullish() });
+const EMPTY_QUEUE = { queue_running: [], queue_pending: [] };
 
 /** Answers one HTTP request: the proxy's own routes, else ComfyUI's answer passed through. */
 export async function handleRequest(req: Request, ctx: ProxyContext): Promise<Response> {
@@ -50,16 +51,19 @@ export async function handleRequest(req: Request, ctx: ProxyContext): Promise<Re
   if (url.pathname === TARGET_ROUTE) return _target(req, ctx);
   // the Jobs API exists only under /api
   if (url.pathname === "/api/jobs" && req.method === "GET")
-    return _merged(req, ctx, (local) => mergeJobs(local, ctx.queue, url.searchParams), localJobsQuery);
+    return _merged(req, ctx, (local) => mergeJobs(local, ctx.queue, url.searchParams), localJobsQuery, {
+      jobs: [],
+      pagination: { total: 0 },
+    });
   if (url.pathname.startsWith("/api/jobs/")) return _job(req, ctx, url.pathname.slice(10));
   // every ComfyUI route also answers under /api
   const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
   const key = `${req.method} ${path}`;
   if (key === "POST /prompt") return _prompt(req, ctx);
   if (key === "GET /prompt") return _merged(req, ctx, (local) => _withRemaining(local, ctx));
-  if (key === "GET /queue") return _merged(req, ctx, (local) => mergeQueue(local, ctx.queue));
+  if (key === "GET /queue") return _merged(req, ctx, (local) => mergeQueue(local, ctx.queue), undefined, EMPTY_QUEUE);
   if (key === "GET /history")
-    return _merged(req, ctx, (local) => mergeHistory(local, ctx.queue, url.searchParams), localHistoryQuery);
+    return _merged(req, ctx, (local) => mergeHistory(local, ctx.queue, url.searchParams), localHistoryQuery, {});
   if (req.method === "GET" && path.startsWith("/history/")) return _historyItem(req, ctx, path.slice(9));
   if (key === "POST /queue" || key === "POST /history") return _listEdit(req, ctx, path);
   if (key === "POST /interrupt") return _interrupt(req, ctx);
@@ -109,15 +113,20 @@ function _where(ctx: ProxyContext): string {
   return describeTarget(ctx.state.target, ctx.client.target.id, ctx.upstream.url);
 }
 
+// ComfyUI's answer with ours merged in; with `unreachable` (ComfyUI's empty answer), the remote prompts the proxy
+// holds are still shown while ComfyUI is down
 async function _merged(
   req: Request,
   ctx: ProxyContext,
   merge: (local: unknown) => unknown,
   localQuery?: (query: URLSearchParams) => URLSearchParams,
+  unreachable?: unknown,
 ): Promise<Response> {
   const url = new URL(req.url);
   if (localQuery) url.search = localQuery(url.searchParams).toString();
   const res = await ctx.upstream.forward(localQuery ? new Request(url.href, req) : req);
+  if (unreachable !== undefined && res.headers.has(UNREACHABLE_HEADER))
+    return Response.json(merge(structuredClone(unreachable)));
   if (res.status !== 200 || !res.headers.get("content-type")?.includes("json")) return res;
   const local = await res.json().catch(() => undefined);
   const headers = new Headers(res.headers);
@@ -193,7 +202,9 @@ async function _interrupt(req: Request, ctx: ProxyContext): Promise<Response> {
   // like ComfyUI: with a prompt_id only that prompt, without one whatever runs (here: both sides)
   if (running && (!promptId || promptId === running.promptId)) _cancel(ctx, running.promptId);
   if (promptId && ctx.queue.has(promptId)) return new Response(null, { status: 200 });
-  return ctx.upstream.forward(req, text);
+  const res = await ctx.upstream.forward(req, text);
+  // the remote prompt was stopped: a local ComfyUI that is down has nothing to interrupt
+  return res.headers.has(UNREACHABLE_HEADER) && running ? new Response(null, { status: 200 }) : res;
 }
 
 /** Cancels a remote prompt, pending or running; false when there was nothing to cancel (as ComfyUI answers). */

@@ -17,6 +17,8 @@ const HOP_BY_HOP = new Set([
   "proxy-authorization",
 ]);
 const READ_TIMEOUT_MS = 30_000;
+/** Marks the proxy's own 502 for a ComfyUI it could not reach (ComfyUI itself never answers 502). */
+export const UNREACHABLE_HEADER = "comfy-worker-upstream-unreachable";
 
 /** The local ComfyUI: where it is and how to reach it. */
 export interface Upstream {
@@ -52,7 +54,10 @@ export function createUpstream(url: string, fetchImpl: typeof fetch = fetch): Up
       return new Response(res.body, { status: res.status, statusText: res.statusText, headers: _strip(res.headers) });
     } catch (error) {
       const text = `comfy-worker proxy: ComfyUI at ${base} is not reachable (${error instanceof Error ? error.message : String(error)}); is it running?`;
-      return new Response(text, { status: 502, headers: { "content-type": "text/plain; charset=utf-8" } });
+      return new Response(text, {
+        status: 502,
+        headers: { "content-type": "text/plain; charset=utf-8", [UNREACHABLE_HEADER]: "1" },
+      });
     }
   };
   return {

@@ -118,6 +118,59 @@ describe("endpoint errors reach the UI as execution_error", () => {
     expect(failed.some((e) => e.type === "execution_interrupted")).toBe(false);
   }, 40_000);
 
+  test("with the local ComfyUI down, the proxy's remote prompts still show in /queue, /history and /api/jobs", async () => {
+    [cancels, cancelFailures, cancelled] = [0, 0, false];
+    // a hop to the emulator that can be taken away, standing in for a ComfyUI that stops
+    const relay = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => {
+        const url = new URL(req.url);
+        return fetch(`${local.url}${url.pathname}${url.search}`, {
+          method: req.method,
+          headers: req.headers,
+          body: req.method === "GET" ? undefined : req.body,
+        });
+      },
+    });
+    const proxy = startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      comfyUrl: `http://127.0.0.1:${relay.port}`,
+      client: createEndpointClient({ endpoint: `http://127.0.0.1:${fake.port}/v2/stuck` }),
+      outDir: mkdtempSync(join(tmpdir(), "cw-proxy-down-")),
+      guard: { privateAllowed: [] },
+      target: "remote",
+      log,
+    });
+    proxies.push(proxy);
+    // no browser socket here (the hop carries no websockets): the prompt is followed through HTTP
+    const posted = await fetch(`${proxy.url}/api/prompt`, {
+      method: "POST",
+      headers: { origin: proxy.url },
+      body: JSON.stringify({ prompt: WORKFLOW }),
+    });
+    const { prompt_id } = (await posted.json()) as { prompt_id: string };
+    const running = async () =>
+      ((await (await fetch(`${proxy.url}/api/queue`)).json()) as { queue_running: unknown[][] }).queue_running;
+    for (let i = 0; i < 200 && (await running()).length === 0; i++) await Bun.sleep(25);
+    await relay.stop(true);
+    const queue = await fetch(`${proxy.url}/api/queue`);
+    expect(queue.status).toBe(200);
+    expect(((await queue.json()) as { queue_running: unknown[][] }).queue_running.map((item) => item[1])).toEqual([
+      prompt_id,
+    ]);
+    expect(await (await fetch(`${proxy.url}/api/history`)).json()).toEqual({});
+    const jobs = (await (await fetch(`${proxy.url}/api/jobs`)).json()) as { jobs: { id: string }[] };
+    expect(jobs.jobs.map((job) => job.id)).toEqual([prompt_id]);
+    const interrupt = await fetch(`${proxy.url}/api/interrupt`, { method: "POST", headers: { origin: proxy.url } });
+    expect(interrupt.status).toBe(200);
+    for (let i = 0; i < 400 && (await running()).length > 0; i++) await Bun.sleep(25);
+    expect(cancels).toBe(1);
+    const history = (await (await fetch(`${proxy.url}/api/history`)).json()) as Record<string, unknown>;
+    expect(Object.keys(history)).toEqual([prompt_id]);
+  }, 40_000);
+
   test("an output URL on a private address is refused unless PRIVATE_HOSTS_ALLOWED names it", async () => {
     const out = mkdtempSync(join(tmpdir(), "cw-proxy-url-"));
     const url = `http://127.0.0.1:${fake.port}/bucket/x.png`;
