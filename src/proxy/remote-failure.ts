@@ -84,7 +84,12 @@ export function missingAsNodeErrors(
       const input = Object.entries(node.inputs ?? {}).find(([, value]) => value === weight.name)?.[0];
       if (!input) continue;
       const entry = errors[id] ?? { errors: [], dependent_outputs: outputs, class_type: node.class_type };
-      entry.errors.push(valueNotInList(input, weight.name, _spec(info, node.class_type, input)));
+      // the local list may well hold the file: what is missing is the endpoint's copy, and the text says so
+      const reason = valueNotInList(input, weight.name, _spec(info, node.class_type, input));
+      entry.errors.push({
+        ...reason,
+        details: `${input}: '${weight.name}' is not on the endpoint (its workers lack this file; put it on the endpoint's network volume or in its image)`,
+      });
       errors[id] = entry;
     }
   }

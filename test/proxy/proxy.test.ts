@@ -223,7 +223,7 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     const error = c.eventsOf(prompt_id).find((e) => e.type === "execution_error");
     expect(error?.data).toMatchObject({ node_id: "4", node_type: "CheckpointLoaderSimple" });
     expect(String(error?.data.exception_message)).toContain(
-      "Value not in list: ckpt_name: 'not-on-endpoint.safetensors'",
+      "Value not in list: ckpt_name: 'not-on-endpoint.safetensors' is not on the endpoint",
     );
     const again = await c.queuePrompt(0, { output: wf, workflow: UI_WORKFLOW }).catch((e: unknown) => e);
     expect(again).toBeInstanceOf(PromptExecutionError);

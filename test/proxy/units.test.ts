@@ -42,7 +42,8 @@ describe("proxy pieces", () => {
         {
           type: "value_not_in_list",
           message: "Value not in list",
-          details: "ckpt_name: 'gone.safetensors' not in ['a.safetensors', 'b.safetensors']",
+          details:
+            "ckpt_name: 'gone.safetensors' is not on the endpoint (its workers lack this file; put it on the endpoint's network volume or in its image)",
           extra_info: { input_name: "ckpt_name", input_config: SPEC, received_value: "gone.safetensors" },
         },
       ],
