@@ -59,3 +59,30 @@ function _json(bytes: Uint8Array): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/**
+ * A PREVIEW_IMAGE_WITH_METADATA message (send_image_with_metadata): the frame a client that announced
+ * `supports_preview_metadata` gets instead of PREVIEW_IMAGE, naming the prompt and node the image belongs to.
+ */
+export function encodePreviewWithMetadata(
+  frame: Pick<PreviewFrame, "mime" | "image">,
+  meta: { promptId: string; nodeId: string | undefined },
+): Uint8Array {
+  const json = new TextEncoder().encode(
+    JSON.stringify({
+      node_id: meta.nodeId ?? null,
+      prompt_id: meta.promptId,
+      display_node_id: meta.nodeId ?? null,
+      parent_node_id: null,
+      real_node_id: meta.nodeId ?? null,
+      image_type: frame.mime,
+    }),
+  );
+  const out = new Uint8Array(8 + json.length + frame.image.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, PREVIEW_IMAGE_WITH_METADATA);
+  view.setUint32(4, json.length);
+  out.set(json, 8);
+  out.set(frame.image, 8 + json.length);
+  return out;
+}

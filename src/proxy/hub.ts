@@ -10,6 +10,8 @@ export interface BrowserSocketData {
   upstream?: WebSocket;
   /** Frames the browser sent before the ComfyUI socket was open. */
   backlog: (string | Uint8Array)[];
+  /** The client announced `supports_preview_metadata` in its feature_flags: previews go as event 4. */
+  previewMetadata?: boolean;
 }
 export type BrowserSocket = ServerWebSocket<BrowserSocketData>;
 
@@ -40,10 +42,10 @@ export class BrowserHub {
     }
   }
 
-  /** A binary frame (a preview image) to `sid`'s socket. */
-  sendBinary(data: Uint8Array, sid: string | null): void {
+  /** A binary frame (a preview image) to `sid`'s socket: `data(withMetadata)` builds the form that client reads. */
+  sendBinary(data: (withMetadata: boolean) => Uint8Array, sid: string | null): void {
     const ws = sid === null ? undefined : this.#sockets.get(sid);
-    if (ws?.readyState === 1) ws.send(data);
+    if (ws?.readyState === 1) ws.send(data(ws.data.previewMetadata === true));
   }
 
   closeAll(): void {

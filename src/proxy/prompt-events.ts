@@ -1,6 +1,6 @@
 import type { JobPreview } from "../jobs/previews.ts";
 import type { JobProgress } from "../jobs/progress.ts";
-import { encodePreviewMessage } from "../previews/frames.ts";
+import { encodePreviewMessage, encodePreviewWithMetadata } from "../previews/frames.ts";
 import type { BrowserHub } from "./hub.ts";
 import type { RemotePrompt } from "./queue.ts";
 import type { AnnouncedFile, UiOutput } from "./store.ts";
@@ -57,10 +57,14 @@ export class PromptEvents {
     if (chunk.max > 0) this.#state(chunk.node, "running", chunk.value, chunk.max);
   }
 
-  // the UI's live preview: ComfyUI's PREVIEW_IMAGE frame, which every frontend reads
+  // the UI's live preview: as ComfyUI sends it, with its prompt and node to a client that reads that form
   #preview(preview: JobPreview): void {
-    const image = Buffer.from(preview.data, "base64");
-    this.hub.sendBinary(encodePreviewMessage({ mime: preview.mime, image }), this.item.clientId);
+    const frame = { mime: preview.mime, image: Buffer.from(preview.data, "base64") };
+    const meta = { promptId: this.item.promptId, nodeId: preview.node ?? this.lastNode ?? undefined };
+    this.hub.sendBinary(
+      (withMetadata) => (withMetadata ? encodePreviewWithMetadata(frame, meta) : encodePreviewMessage(frame)),
+      this.item.clientId,
+    );
   }
 
   /** `executed` with each node's saved outputs (the bytes arrive with the job's result). */

@@ -54,6 +54,8 @@ export function bridgeHandlers(ctx: BridgeContext): WebSocketHandler<BrowserSock
     },
     message(ws, message) {
       const frame = typeof message === "string" ? message : new Uint8Array(message);
+      if (typeof frame === "string" && ws.data.previewMetadata === undefined)
+        ws.data.previewMetadata = _wantsMetadata(frame);
       const upstream = ws.data.upstream;
       if (upstream?.readyState === WebSocket.OPEN) upstream.send(frame);
       else ws.data.backlog.push(frame);
@@ -99,4 +101,15 @@ function _status(ctx: BridgeContext, ws: BrowserSocket, text: string): string {
 // 1005/1006 are reserved (no status, abnormal): they may not be sent in a close frame
 function _closeCode(code: number): number {
   return code === 1005 || code === 1006 || code < 1000 ? 1011 : code;
+}
+
+// the frontend's first message: {"type": "feature_flags", "data": {"supports_preview_metadata": true, …}}
+function _wantsMetadata(text: string): boolean | undefined {
+  try {
+    const message = JSON.parse(text) as { type?: unknown; data?: { supports_preview_metadata?: unknown } };
+    if (message?.type !== "feature_flags") return undefined;
+    return message.data?.supports_preview_metadata === true;
+  } catch {
+    return undefined;
+  }
 }

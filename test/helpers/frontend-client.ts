@@ -32,6 +32,8 @@ export class FrontendClient {
   constructor(
     readonly base: string,
     private readonly user = "",
+    /** The feature flags the client announces (an older frontend announces none). */
+    private readonly featureFlags: Record<string, unknown> = CLIENT_FEATURE_FLAGS,
   ) {}
 
   /** Opens the websocket (api.init → createSocket) and waits for the first `status`. */
@@ -43,7 +45,7 @@ export class FrontendClient {
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
     socket.addEventListener("open", () => {
-      socket.send(JSON.stringify({ type: "feature_flags", data: CLIENT_FEATURE_FLAGS }));
+      socket.send(JSON.stringify({ type: "feature_flags", data: this.featureFlags }));
     });
     socket.addEventListener("message", (event) => this.#onMessage(event.data));
     await this.waitFor((e) => e.type === "status", 10_000);

@@ -416,7 +416,7 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     c.close();
   }, 60_000);
 
-  test("a remote prompt whose preview method asks for previews shows them as ComfyUI's binary frames", async () => {
+  test("a remote prompt whose preview method asks for previews shows them as ComfyUI's binary frames, in the form each client reads", async () => {
     const c = await client(proxy.url);
     const seen = c.previews.length;
     // the frontend sends its "live preview" setting as extra_data.preview_method
@@ -430,11 +430,35 @@ describe("proxy in front of ComfyUI, Queue on the endpoint", () => {
     const frames = c.previews.slice(seen);
     expect(frames.length).toBeGreaterThan(0);
     for (const frame of frames) expect(["image/png", "image/jpeg"]).toContain(frame.mime);
+    // this client announced supports_preview_metadata: each frame names its prompt and a node of it, as ComfyUI's do
+    for (const frame of frames) {
+      expect(frame.promptId).toBe(prompt_id);
+      expect(Object.keys(WORKFLOW)).toContain(frame.nodeId as string);
+    }
+    // one that did not gets the plain PREVIEW_IMAGE frames
+    const old = new FrontendClient(proxy.url, "", {});
+    await old.init();
+    const asked = await fetch(`${proxy.url}/prompt`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      // another seed: the endpoint's ComfyUI would answer an unchanged prompt from its cache, with no previews
+      body: JSON.stringify({
+        prompt: workflow((w) => {
+          (w["3"] as { inputs: Record<string, unknown> }).inputs.seed = 4242;
+        }),
+        client_id: old.clientId,
+        extra_data: { preview_method: "auto" },
+      }),
+    });
+    await old.finished(((await asked.json()) as { prompt_id: string }).prompt_id);
+    expect(old.previews.length).toBeGreaterThan(0);
+    for (const frame of old.previews) expect(frame.promptId).toBeUndefined();
+    old.close();
     // without the setting, a remote prompt asks the endpoint for none
     const before = c.previews.length;
     const plain = await c.queuePrompt(0, { output: workflow(), workflow: UI_WORKFLOW });
     await c.finished(plain.prompt_id);
     expect(c.previews.length).toBe(before);
     c.close();
-  }, 30_000);
+  }, 60_000);
 });
