@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { basename } from "node:path";
 import { defineCommand } from "citty";
 import type { Config } from "../config.ts";
-import { WorkerError } from "../errors.ts";
+import { isWorkerError, WorkerError } from "../errors.ts";
 import { PreviewRequest } from "../jobs/previews.ts";
 import { type SavedOutput, writeError } from "../lib/output-files.ts";
 import { waitForSignal } from "../lib/signals.ts";
@@ -149,6 +149,11 @@ export default defineCommand({
       stdout.write(
         `timings: validate ${t.validate_ms} ms, queue ${t.queue_ms} ms, execution ${t.execution_ms} ms, collect ${t.collect_ms} ms, total ${t.total_ms} ms\n`,
       );
+    } catch (error) {
+      // a script reading --json learns why, with the job's details (remote ones included), not only the exit code
+      if (args.json && isWorkerError(error))
+        _json(config.redactor.value({ ok: false, code: error.code, error: error.message, details: error.details }));
+      throw error;
     } finally {
       view.done();
     }

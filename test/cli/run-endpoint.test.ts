@@ -187,6 +187,14 @@ test("a FAILED job exits 5 with the worker's sentence; the ledger records it", a
   expect(result.code).toBe(5);
   expect(result.stderr).toContain("failed on the endpoint: KSampler (node 3) failed: out of memory");
   expect(ledger(e)[0]).toMatchObject({ status: "FAILED" });
+  // with --json the failure is on stdout too, for scripts
+  const json = await runCliCaptured(["run", EXAMPLE, "--endpoint", fake.url, "--json"], env(), QUIET);
+  expect(json.code).toBe(5);
+  expect(JSON.parse(json.stdout)).toMatchObject({
+    ok: false,
+    code: "E_JOB_FAILED",
+    error: expect.stringContaining("KSampler (node 3) failed: out of memory"),
+  });
 });
 
 test("a user name and password in the endpoint URL reach neither the output, the ledger nor `runs`", async () => {
