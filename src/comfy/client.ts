@@ -274,7 +274,13 @@ function _transportError(url: string, what: string, error: unknown, timeoutMs: n
   const message = timedOut
     ? `ComfyUI at ${url} did not answer ${what} within ${timeoutMs} ms`
     : `ComfyUI at ${url} is not reachable (${what}: ${cause instanceof Error ? cause.message : String(cause)}); is it running?`;
-  const details = { transport: timedOut ? "timeout" : "refused", request: what };
+  // nothing listened: the request never reached ComfyUI (a reset, by contrast, may have come after it was read)
+  const notSent = (cause as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED";
+  const details = {
+    transport: timedOut ? "timeout" : "refused",
+    request: what,
+    ...(notSent ? { not_sent: true } : {}),
+  };
   return new WorkerError("E_COMFY_UNAVAILABLE", message, { cause: error, details });
 }
 

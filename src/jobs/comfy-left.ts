@@ -3,7 +3,8 @@
  * ComfyUI still holds is taken out when it answers again.
  */
 import { cancelPrompt } from "../comfy/cancel-prompt.ts";
-import { WorkerError } from "../errors.ts";
+import { isWorkerError, WorkerError } from "../errors.ts";
+import { delay } from "../lib/time.ts";
 import type { JobDeps } from "./pipeline.ts";
 
 /** Aborts (and `failed` rejects) when ComfyUI exits or hangs while the job runs. */
@@ -40,3 +41,33 @@ export function cancelWhenBack(deps: JobDeps, promptId: string): void {
     })
     .catch(() => {});
 }
+
+/**
+ * Runs `send` (upload the inputs, queue and follow the prompt); when ComfyUI refused the connection before anything
+ * of the prompt reached it (it had just gone, and the health probe has not said so yet), waits for it to be ready
+ * again and sends once more, as a job still in the worker's queue would wait. Anything else is thrown as it is.
+ */
+export async function sendWhenReady<T>(deps: JobDeps, signal: AbortSignal, send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!_notSent(error) || attempt >= NOT_SENT_TRIES || signal.aborted) throw error;
+      deps.log.warn(
+        `ComfyUI refused the connection before the job's prompt reached it; sending it again once it answers`,
+      );
+      // the health probe needs a moment to see ComfyUI gone; until then waitReady would return at once
+      if (!(await delay(NOT_SENT_PAUSE_MS, signal))) throw error;
+      await deps.comfy.waitReady(signal);
+    }
+  }
+}
+
+function _notSent(error: unknown): boolean {
+  if (!isWorkerError(error) || error.details.not_sent !== true) return false;
+  const request = String(error.details.request ?? "");
+  return request === "POST /prompt" || request === "POST /upload/image";
+}
+
+const NOT_SENT_TRIES = 5;
+const NOT_SENT_PAUSE_MS = 1_000;

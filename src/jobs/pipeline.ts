@@ -19,7 +19,7 @@ import {
 import { convertUiToApi } from "../workflow/convert.ts";
 import { knownNodePack } from "../workflow/node-packs.ts";
 import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
-import { cancelWhenBack, watchComfy } from "./comfy-left.ts";
+import { cancelWhenBack, sendWhenReady, watchComfy } from "./comfy-left.ts";
 import { executionFailure, recoverAfter } from "./failure.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
 import { InputNames, renameInputs } from "./input-names.ts";
@@ -113,8 +113,10 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
   renameInputs(workflow, names.renamed);
   let result: PromptResult;
   try {
-    await _uploadInputs(deps.client, names.files);
-    result = await _execute(deps, run, workflow, input);
+    result = await sendWhenReady(deps, run.signal, async () => {
+      await _uploadInputs(deps.client, names.files);
+      return _execute(deps, run, workflow, input);
+    });
   } finally {
     names.release();
   }

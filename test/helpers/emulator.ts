@@ -48,11 +48,13 @@ export interface SpawnEmulatorOptions {
   /** Skip waiting for /system_stats (startup-delay tests probe it themselves). */
   noWait?: boolean;
   readyTimeoutMs?: number;
+  /** This port instead of a free one (a ComfyUI that comes back where it was). */
+  port?: number;
 }
 
 /** Spawns `bun src/main.ts emulate` on a free port and waits until GET /system_stats answers 200. */
 export async function spawnEmulator(options: SpawnEmulatorOptions = {}): Promise<SpawnedEmulator> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const ownBase = options.base === undefined;
   const base = options.base ?? mkdtempSync(join(tmpdir(), "cw-emu-"));
   const argv = [

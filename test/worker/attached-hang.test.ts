@@ -10,10 +10,12 @@ import { eventually, type Json, jsonPost } from "../helpers/worker.ts";
 // prompt must not run on ahead of later jobs.
 let emulator: SpawnedEmulator | undefined;
 let worker: WorkerHandle | undefined;
+const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   if (emulator) process.kill(emulator.proc.pid, "SIGCONT");
   await worker?.stop();
   await emulator?.stop();
+  for (const cleanup of cleanups) await cleanup();
 });
 
 test("a job failed by a hung attached ComfyUI has its prompt taken out once ComfyUI answers again", async () => {
@@ -87,3 +89,37 @@ test("COMFY_READY_TIMEOUT_S bounds the wait for an attached ComfyUI at start", a
   ]);
   expect(outcome).toContain("did not answer GET /system_stats within 1 s");
 }, 30_000);
+
+test("a job sent to an attached ComfyUI that has just gone waits for it to come back, rather than failing", async () => {
+  const first = await spawnEmulator();
+  const port = first.port;
+  // probed rarely: the worker still believes ComfyUI is ready when the job's prompt is refused
+  const config = loadConfig({
+    env: {
+      PORT: String(await freePort()),
+      COMFY_URL: first.url,
+      COMFY_HEALTH_INTERVAL_S: "30",
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+    },
+  });
+  const log = createLogger({
+    level: config.LOG_LEVEL,
+    format: "json",
+    redactor: new Redactor(),
+    stream: process.stderr,
+  });
+  const w = await startWorker(config, log);
+  cleanups.push(() => w.stop());
+  await first.stop();
+  const workflow = {
+    "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+    "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "back" } },
+  };
+  const { id } = (await (await fetch(`${w.url}/run`, jsonPost({ input: { workflow } }))).json()) as Json;
+  await Bun.sleep(300);
+  const again = await spawnEmulator({ port });
+  cleanups.push(() => again.stop());
+  const done = (await (await fetch(`${w.url}/status-sync/${id}?wait=30000`)).json()) as Json;
+  expect(done.status).toBe("COMPLETED");
+  expect(done.output.images).toHaveLength(1);
+}, 60_000);
