@@ -74,7 +74,7 @@ export default defineCommand({
     },
   },
   async run({ args, rawArgs }) {
-    const { config } = createCommandContext({ args });
+    const { config, log } = createCommandContext({ args });
     const partMib = Number(args["part-size"] ?? 64);
     if (!Number.isInteger(partMib) || partMib < 1 || partMib > MAX_PART_MIB)
       throw new WorkerError(
@@ -106,6 +106,7 @@ export default defineCommand({
       partBytes: partMib * 2 ** 20,
       stateDir: defaultStateDir(config.env),
       signal: interrupt.signal,
+      log,
       onPlan: output.onPlan,
       onProgress: output.onProgress,
       onResult: output.onResult,

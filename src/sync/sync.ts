@@ -2,6 +2,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDownloadQueue } from "../download/queue.ts";
 import { type RetryOptions, withRetry } from "../download/retry.ts";
+import type { Logger } from "../log.ts";
 import { hashFile } from "../weights/hash.ts";
 import { errorMessage } from "./_errors.ts";
 import { type ListOptions, listAll } from "./list.ts";
@@ -9,6 +10,7 @@ import { type LocalFile, type PathFilter, type Unreadable, walkLocal } from "./l
 import { normalizePrefix, type PlannedFile, planSync } from "./plan.ts";
 import { S3Client } from "./s3/client.ts";
 import { deleteObject } from "./s3/ops.ts";
+import { abortStaleUploads } from "./stale-uploads.ts";
 import type { VolumeTarget } from "./targets.ts";
 import { uploadFile } from "./upload.ts";
 
@@ -69,6 +71,8 @@ export interface SyncOptions {
   signal?: AbortSignal;
   onProgress?: (progress: SyncProgress) => void;
   onResult?: (result: SyncFileResult) => void;
+  /** Notes what was done besides sending (unfinished uploads aborted). */
+  log?: Pick<Logger, "info">;
   /** Called once the plan of a volume is known, before anything is sent. */
   onPlan?: (volume: string, plan: PlannedFile[]) => void;
 }
@@ -120,6 +124,19 @@ export async function syncTarget(
     signal: options.signal,
   });
   options.onPlan?.(target.volume, plan);
+  if (!options.dryRun) {
+    const sending = new Set(plan.filter((f) => f.action === "new" || f.action === "changed").map((f) => f.key));
+    const targetId = `${target.endpoint}/${target.bucket}`;
+    const stale = await abortStaleUploads(s3, {
+      stateDir: options.stateDir,
+      targetId,
+      prefix,
+      sending,
+      signal: options.signal,
+    });
+    for (const key of stale)
+      options.log?.info(`aborted the unfinished upload of ${s3.label(key)}: nothing will resume it`);
+  }
   const toSend = plan.filter((f) => f.action === "new" || f.action === "changed").reduce((sum, f) => sum + f.size, 0);
   const report: TargetReport = {
     volume: target.volume,

@@ -125,7 +125,8 @@ function _target(
   endpointUrl: string | undefined,
   keys: { accessKeyId: string; secretAccessKey: string },
 ): VolumeTarget {
-  const endpoint = endpointUrl ?? runpodS3Endpoint(datacenter as string);
+  // one spelling per endpoint (no trailing slash): resume records are keyed by it
+  const endpoint = (endpointUrl ?? runpodS3Endpoint(datacenter as string)).replace(/\/+$/, "");
   return {
     volume,
     bucket: volume,

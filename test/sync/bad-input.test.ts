@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdir, symlink, utimes } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, utimes } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDownloadQueue } from "../../src/download/queue.ts";
 import { listAll } from "../../src/sync/list.ts";
 import { planSync } from "../../src/sync/plan.ts";
 import { S3Client } from "../../src/sync/s3/client.ts";
+import { abortStaleUploads } from "../../src/sync/stale-uploads.ts";
+import { saveState, statePath } from "../../src/sync/state.ts";
 import { uploadFile } from "../../src/sync/upload.ts";
 import { runCliCaptured } from "../helpers/cli.ts";
 import { modelsDir, patterned, startVolumeServer, syncEnv, type VolumeServer } from "./_harness.ts";
@@ -133,4 +136,81 @@ test("a file that changes while it is uploaded fails, though the HEAD confirms t
   } finally {
     s3.stop(true);
   }
+});
+
+test("an unfinished upload of a file this run will not send is aborted, and its record goes", async () => {
+  const seen: string[] = [];
+  const s3 = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req) {
+      const url = new URL(req.url);
+      seen.push(`${req.method} ${url.pathname}?${url.searchParams.get("uploadId") ?? ""}`);
+      return new Response(null, { status: 204 });
+    },
+  });
+  const stateDir = await mkdtemp(join(tmpdir(), "cw-stale-"));
+  try {
+    const endpoint = `http://127.0.0.1:${s3.port}`;
+    const targetId = `${endpoint}/vol1`;
+    const record = (key: string, target = targetId) => ({
+      version: 1 as const,
+      target,
+      key,
+      uploadId: `up-${key.split("/").pop()}`,
+      size: 10,
+      sha256: "ab".repeat(32),
+      partSize: 5,
+      parts: [],
+    });
+    for (const [key, target] of [
+      ["models/gone.safetensors", targetId],
+      ["models/sending.safetensors", targetId],
+      ["models/elsewhere.safetensors", "http://other/vol9"],
+      ["other/outside.safetensors", targetId],
+    ] as const)
+      await saveState(statePath(stateDir, target, key), record(key, target));
+    const client = new S3Client({
+      endpoint,
+      bucket: "vol1",
+      region: "us-east-1",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+    });
+    const aborted = await abortStaleUploads(client, {
+      stateDir,
+      targetId,
+      prefix: "models/",
+      sending: new Set(["models/sending.safetensors"]),
+    });
+    expect(aborted).toEqual(["models/gone.safetensors"]);
+    expect(seen).toEqual(["DELETE /vol1/models/gone.safetensors?up-gone.safetensors"]);
+    expect(await Bun.file(statePath(stateDir, targetId, "models/gone.safetensors")).exists()).toBe(false);
+    expect(await Bun.file(statePath(stateDir, targetId, "models/sending.safetensors")).exists()).toBe(true);
+  } finally {
+    s3.stop(true);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test("sync itself aborts an unfinished upload whose file is gone (and leaves a dry run's alone)", async () => {
+  const env = syncEnv(server);
+  const stateDir = join(env.XDG_CACHE_HOME, "comfy-worker", "sync");
+  const targetId = `${server.endpoint.replace(/\/+$/, "")}/vol2`;
+  const record = statePath(stateDir, targetId, "stale/gone.safetensors");
+  const state = { version: 1 as const, target: targetId, key: "stale/gone.safetensors", uploadId: "u1", size: 10 };
+  await saveState(record, { ...state, sha256: "ab".repeat(32), partSize: 5, parts: [] });
+  const dir = await modelsDir({ "x.safetensors": patterned(10, 8) });
+  const run = (extra: string[]) =>
+    runCliCaptured(
+      ["sync", dir, "--volume", "vol2", "--prefix", "stale/", "--endpoint-url", `${server.endpoint}/`, ...extra],
+      env,
+      {
+        captureStderr: true,
+      },
+    );
+  expect((await run(["--dry-run"])).code).toBe(0);
+  expect(await Bun.file(record).exists()).toBe(true);
+  expect((await run([])).code).toBe(0);
+  expect(await Bun.file(record).exists()).toBe(false);
 });
