@@ -1,8 +1,10 @@
 import { z } from "zod";
 import { WorkerError } from "../errors.ts";
+import { RingBuffer } from "../lib/ring-buffer.ts";
 import type { Logger } from "../log.ts";
 import { HandleBase, NEVER, stoppedError } from "./_handle.ts";
 import { Waker, waitForReady, watchHealth } from "./_probe.ts";
+import { followComfyOutput } from "./attach-logs.ts";
 import { uncolouredComfyLine } from "./log-line.ts";
 import type { ComfyHandle } from "./supervisor.ts";
 
@@ -12,6 +14,8 @@ export interface AttachOptions {
   healthTimeoutMs: number;
   /** How long start() waits for the first answer (default 300 s, COMFY_READY_TIMEOUT_S's default). */
   readyTimeoutMs?: number;
+  /** Output lines kept for logs() (COMFY_LOG_LINES; default 500). */
+  logLines?: number;
   log: Logger;
 }
 
@@ -37,11 +41,13 @@ class Attached extends HandleBase implements ComfyHandle {
   readonly #options: AttachOptions;
   #generation = 0;
   #starting: Promise<void> | undefined;
+  readonly #lines: RingBuffer<string>;
 
   constructor(options: AttachOptions) {
     super(options.log);
     this.#options = options;
     this.url = options.url.replace(/\/+$/, "");
+    this.#lines = new RingBuffer(Math.max(1, options.logLines ?? 500));
   }
 
   /** Bumped each time the remote comes back, so a job can tell its prompt may be gone. */
@@ -49,8 +55,11 @@ class Attached extends HandleBase implements ComfyHandle {
     return this.#generation;
   }
 
+  /** Its output as it came over the log subscription (attach-logs.ts), or a note when it never did. */
   logs(lines?: number): string[] {
     if (lines === 0) return [];
+    const kept = this.#lines.last();
+    if (kept.length > 0) return lines === undefined ? kept : kept.slice(-lines);
     return [`ComfyUI at ${this.url} is not supervised by comfy-worker (COMFY_URL); its output is not captured here`];
   }
 
@@ -84,6 +93,13 @@ class Attached extends HandleBase implements ComfyHandle {
       throw error;
     }
     this.#replay((await early) ?? (await this.#readBufferedOutput()));
+    // from here on its output arrives as it is written, for failed jobs' last lines and GET /logs
+    void followComfyOutput(this.url, this.life.signal, (raw) => {
+      const line = uncolouredComfyLine(raw);
+      if (line.trim() === "") return;
+      this.#lines.push(line);
+      this.emitLine(line);
+    });
     void this.#follow().catch((error: unknown) => {
       // never expected (probes do not throw); keep it visible rather than an unhandled rejection
       this.log.error(`watching ComfyUI at ${this.url} stopped: ${(error as Error)?.message ?? error}`);
@@ -110,7 +126,9 @@ class Attached extends HandleBase implements ComfyHandle {
   #replay(text: string | undefined): void {
     for (const raw of text?.split(/\r?\n/) ?? []) {
       const line = uncolouredComfyLine(raw);
-      if (line.trim() !== "") this.emitLine(line);
+      if (line.trim() === "") continue;
+      this.#lines.push(line);
+      this.emitLine(line);
     }
   }
 

@@ -9,7 +9,7 @@ import { burstLines, type ComfyLog, createComfyLog, notComfyWarning, startupLine
 import type { EmulatorContext, EmulatorDirs, EmulatorState } from "./context.ts";
 import { startExecutor } from "./executor.ts";
 import { logFailedPacks } from "./import-log.ts";
-import { createOutputBuffer, internalRoutes, type OutputBuffer } from "./internal-logs.ts";
+import { createOutputBuffer, internalRoutes, logSubscriptions, type OutputBuffer } from "./internal-logs.ts";
 import { type EmulatorIO, type EmulatorOptions, type EmulatorSettings, resolveEmulatorOptions } from "./options.ts";
 import { createHistory, createPromptQueue } from "./queue.ts";
 import { infoRoutes } from "./routes-info.ts";
@@ -115,7 +115,8 @@ function _app(ctx: EmulatorContext, output: OutputBuffer): Hono {
   // registered with their /api prefix upstream, so they exist there only
   const api = ctx.settings.comfyuiVersion.jobCancel ? new Hono().route("/", jobRoutes(ctx)).route("/", routes) : routes;
   // server.py mounts the internal routes at /internal only
-  return new Hono().route("/internal", internalRoutes(output)).route("/api", api).route("/", routes);
+  const subscribed = logSubscriptions(output, ctx.hub);
+  return new Hono().route("/internal", internalRoutes(output, subscribed)).route("/api", api).route("/", routes);
 }
 
 // a taken port or an address this machine lacks is an exit-2 line naming the flag, as ComfyUI's own refusal would

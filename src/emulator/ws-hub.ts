@@ -29,6 +29,8 @@ export interface WsHub {
   sendBinary(bytes: Uint8Array, sid?: string | null): void;
   /** Whether the client negotiated `supports_preview_metadata` in its feature_flags handshake. */
   supportsPreviewMetadata(sid: string | null): boolean;
+  /** Whether a socket is connected under `sid` (terminal_service drops subscriptions of gone clients). */
+  has(sid: string): boolean;
   /** Drops every socket without a close handshake (the drop-ws knob). */
   dropAll(): void;
   closeAll(): void;
@@ -75,6 +77,7 @@ export function createWsHub(onConnect: (sid: string) => { queueRemaining: number
     send: (type, data, sid) => route(JSON.stringify({ type, data }), sid),
     sendBinary: (bytes, sid) => route(bytes, sid),
     supportsPreviewMetadata: (sid) => (sid ? sockets.get(sid)?.data.flags.supports_preview_metadata === true : false),
+    has: (sid) => sockets.has(sid),
     dropAll() {
       for (const ws of sockets.values()) ws.terminate();
       sockets.clear();

@@ -35,7 +35,14 @@ export async function createComfy(
   if (config.COMFY_URL && !options.emulate) {
     // COMFY_READY_TIMEOUT_S also bounds the wait for an attached ComfyUI to answer at start
     const readyTimeoutMs = secondsToTimerMs(config.COMFY_READY_TIMEOUT_S);
-    const comfy = attachComfy({ url: resolveComfyUrl(config), healthIntervalMs, healthTimeoutMs, readyTimeoutMs, log });
+    const comfy = attachComfy({
+      url: resolveComfyUrl(config),
+      healthIntervalMs,
+      healthTimeoutMs,
+      readyTimeoutMs,
+      logLines: config.COMFY_LOG_LINES,
+      log,
+    });
     return { comfy, dispose: async () => {}, models: {} };
   }
   if (!options.emulate && !config.COMFY_CMD) _checkComfyDir(config.COMFY_DIR);

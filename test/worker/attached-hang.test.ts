@@ -123,3 +123,32 @@ test("a job sent to an attached ComfyUI that has just gone waits for it to come 
   expect(done.status).toBe("COMPLETED");
   expect(done.output.images).toHaveLength(1);
 }, 60_000);
+
+test("a job failing on an attached ComfyUI carries ComfyUI's lines from its own run, and GET /logs shows them", async () => {
+  const emu = await spawnEmulator({ args: ["--fail-node", "ImageInvert"] });
+  cleanups.push(() => emu.stop());
+  const config = loadConfig({
+    env: { PORT: String(await freePort()), COMFY_URL: emu.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error" },
+  });
+  const log = createLogger({
+    level: config.LOG_LEVEL,
+    format: "json",
+    redactor: new Redactor(),
+    stream: process.stderr,
+  });
+  const w = await startWorker(config, log);
+  cleanups.push(() => w.stop());
+  const workflow = {
+    "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+    "2": { class_type: "ImageInvert", inputs: { image: ["1", 0] } },
+    "3": { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: "fails" } },
+  };
+  const result = (await (await fetch(`${w.url}/runsync?wait=30000`, jsonPost({ input: { workflow } }))).json()) as Json;
+  expect(result.status).toBe("FAILED");
+  const lines = result.output.details.last_log_lines as string[];
+  expect(lines.some((line) => line.includes("Traceback"))).toBe(true);
+  // only this job's run: not ComfyUI's start-up banner
+  expect(lines.some((line) => line.includes("Starting server"))).toBe(false);
+  const logs = await (await fetch(`${w.url}/logs`)).text();
+  expect(logs).toContain("Traceback");
+}, 60_000);
