@@ -2,9 +2,10 @@
  * Names of job input files in ComfyUI's one input folder. Jobs running side by side (CONCURRENCY ≥ 2) may each
  * bring a file of the same name: uploaded under it, the later one would replace the earlier while its prompt still
  * reads it, and one caller would get an image made from another's input. A name in use by a running job with other
- * bytes is given to this job as `stem (2).ext`, `(3)`…, the way ComfyUI names a clashing upload, and the job's
- * workflow is pointed at it. Names are reused once their job ends, so the folder holds at most CONCURRENCY copies
- * of a name, whatever the traffic.
+ * bytes is given to this job as `stem (cw-2).ext`, `(cw-3)`…, and the job's workflow is pointed at it; the form is
+ * ours so that no user's own file (ComfyUI names a clashing upload `stem (2).ext`) is replaced, and a name the job's
+ * workflow itself uses is skipped. Names are reused once their job ends, so the folder holds at most CONCURRENCY
+ * copies of a name, whatever the traffic.
  */
 import type { ApiWorkflow } from "../workflow/api.ts";
 import type { InputFile } from "./input-files.ts";
@@ -22,7 +23,10 @@ export class InputNames {
    * Takes a name for each file for one job: its own when free or held with the same bytes, else the next free
    * variant. `release` hands them back when the job's prompt has ended.
    */
-  lease(files: readonly InputFile[]): { files: InputFile[]; renamed: Map<string, string>; release: () => void } {
+  lease(
+    files: readonly InputFile[],
+    used: ReadonlySet<string> = new Set(),
+  ): { files: InputFile[]; renamed: Map<string, string>; release: () => void } {
     const taken: string[] = [];
     const renamed = new Map<string, string>();
     const out = files.map((file) => {
@@ -30,6 +34,8 @@ export class InputNames {
       for (let n = 1; ; n++) {
         const filename = n === 1 ? file.filename : _variant(file.filename, n);
         const ref = _ref(file.subfolder, filename);
+        // a variant the workflow names for a file of its own is that file, not a free name
+        if (n > 1 && used.has(ref)) continue;
         const lease = this.#leases.get(ref);
         if (lease && Buffer.compare(lease.bytes, file.bytes) !== 0) continue;
         if (lease) lease.holders += 1;
@@ -54,26 +60,47 @@ export class InputNames {
 
 /**
  * Points the workflow's inputs at renamed files: a string input naming `from` (optionally with ComfyUI's
- * ` [input]` annotation) names `to` instead. `names` maps the name as the job wrote it to the name used.
+ * ` [input]` annotation, spelt `./from` or with doubled slashes, as ComfyUI accepts) names `to` instead. `names`
+ * maps the name as the upload normalised it to the name used.
  */
 export function renameInputs(workflow: ApiWorkflow, names: ReadonlyMap<string, string>): void {
   if (names.size === 0) return;
   for (const node of Object.values(workflow)) {
     for (const [key, value] of Object.entries(node.inputs)) {
       if (typeof value !== "string") continue;
-      const annotated = value.endsWith(" [input]");
-      const to = names.get(annotated ? value.slice(0, -" [input]".length) : value);
-      if (to !== undefined) node.inputs[key] = annotated ? `${to} [input]` : to;
+      const annotated = value.endsWith(ANNOTATION);
+      const to = names.get(_normal(annotated ? value.slice(0, -ANNOTATION.length) : value));
+      if (to !== undefined) node.inputs[key] = annotated ? `${to}${ANNOTATION}` : to;
     }
   }
+}
+
+/** Every string the workflow's inputs hold, normalised as file names are: the names a variant must not take. */
+export function namesUsed(workflow: ApiWorkflow): Set<string> {
+  const used = new Set<string>();
+  for (const node of Object.values(workflow))
+    for (const value of Object.values(node.inputs))
+      if (typeof value === "string")
+        used.add(_normal(value.endsWith(ANNOTATION) ? value.slice(0, -ANNOTATION.length) : value));
+  return used;
+}
+
+const ANNOTATION = " [input]";
+
+// input-files.ts safeInputName's form: no empty or "." parts
+function _normal(name: string): string {
+  return name
+    .split("/")
+    .filter((part) => part !== "" && part !== ".")
+    .join("/");
 }
 
 function _ref(subfolder: string, filename: string): string {
   return subfolder ? `${subfolder}/${filename}` : filename;
 }
 
-// ComfyUI's own form for a clashing upload: "photo (2).png"
+// "photo (cw-2).png": unlike ComfyUI's "photo (2).png", a form no user file is likely to have
 function _variant(filename: string, n: number): string {
   const dot = filename.lastIndexOf(".");
-  return dot > 0 ? `${filename.slice(0, dot)} (${n})${filename.slice(dot)}` : `${filename} (${n})`;
+  return dot > 0 ? `${filename.slice(0, dot)} (cw-${n})${filename.slice(dot)}` : `${filename} (cw-${n})`;
 }

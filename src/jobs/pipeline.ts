@@ -22,7 +22,7 @@ import { parseUiWorkflow, type UiWorkflow } from "../workflow/ui.ts";
 import { cancelWhenBack, sendWhenReady, watchComfy } from "./comfy-left.ts";
 import { executionFailure, recoverAfter } from "./failure.ts";
 import { decodeJobFile, type InputFile } from "./input-files.ts";
-import { InputNames, renameInputs } from "./input-names.ts";
+import { InputNames, namesUsed, renameInputs } from "./input-names.ts";
 import { collectOutputs, type OutputUploader } from "./outputs.ts";
 import { applyOverrides, unknownNodeTypes } from "./overrides.ts";
 import { type JobPreview, jobPreviews } from "./previews.ts";
@@ -109,7 +109,7 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
   const validatedAt = Date.now();
 
   // a name another running job uses for other bytes gets a variant, and the workflow names that
-  const names = (deps.inputNames ?? new InputNames()).lease(files);
+  const names = (deps.inputNames ?? new InputNames()).lease(files, namesUsed(workflow));
   renameInputs(workflow, names.renamed);
   let result: PromptResult;
   try {

@@ -29,7 +29,7 @@ export function wanted(rel: string, filter: PathFilter): boolean {
   return !filter.exclude.some((glob) => new Bun.Glob(glob).match(rel));
 }
 
-/** A folder under the models folder that could not be listed; nothing under it is sent or deleted. */
+/** A folder that could not be listed, or an entry that could not be read; nothing under it is sent or deleted. */
 export interface Unreadable {
   rel: string;
   reason: string;
@@ -63,9 +63,14 @@ export async function walkLocal(
     }
     for (const entry of entries) {
       const path = join(folder, entry.name);
-      const info = await stat(path).catch(() => undefined);
-      if (!info) continue;
       const fileRel = relative(dir, path).split(sep).join("/");
+      const info = await stat(path).catch((error: NodeJS.ErrnoException) => error);
+      // a link to a missing disk or round itself: its remote copy is neither sent nor, with --delete, deleted
+      if (info instanceof Error) {
+        if (!entry.name.startsWith(".") && wanted(fileRel, filter))
+          unreadable.push({ rel: fileRel, reason: `cannot be read (${info.code ?? info.message})` });
+        continue;
+      }
       if (info.isDirectory()) {
         if (!entry.name.startsWith(".")) await visit(path, inside);
       } else if (info.isFile() && wanted(fileRel, filter)) {

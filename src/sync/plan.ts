@@ -43,11 +43,13 @@ export interface PlanOptions {
  */
 export function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/^\/+/, "").replace(/\/+$/, "");
+  const parts = trimmed.split("/");
+  const oddPart = trimmed !== "" && parts.some((part) => part === "" || part === "." || part === "..");
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
-  if (trimmed.split("/").some((part) => part === "." || part === "..") || /[\\\u0000-\u001f]/.test(trimmed)) {
+  if (oddPart || /[\\\u0000-\u001f]/.test(trimmed)) {
     throw new WorkerError(
       "E_USAGE",
-      `--prefix ${JSON.stringify(prefix)} must be a plain key prefix on the volume (no "." or ".." parts, no backslash), e.g. models/`,
+      `--prefix ${JSON.stringify(prefix)} must be a plain key prefix on the volume (no empty, "." or ".." parts, no backslash), e.g. models/`,
     );
   }
   return trimmed ? `${trimmed}/` : "";
@@ -83,11 +85,11 @@ export async function planSync(
   if (options.delete) {
     const localKeys = new Set(local.map((file) => prefix + file.rel));
     // a folder that could not be listed may hold any of the remote files under it
-    const unlisted = (options.unreadable ?? []).map((rel) => `${rel}/`);
+    const unlisted = options.unreadable ?? [];
     for (const object of remote) {
       const rel = object.key.slice(prefix.length);
       if (!object.key.startsWith(prefix) || localKeys.has(object.key) || !wanted(rel, options.filter)) continue;
-      if (unlisted.some((folder) => rel.startsWith(folder))) continue;
+      if (unlisted.some((entry) => rel === entry || rel.startsWith(`${entry}/`))) continue;
       plan.push({ rel, key: object.key, action: "delete", size: object.size });
     }
   }

@@ -155,9 +155,9 @@ export async function syncTarget(
   };
   // a folder that could not be listed fails this run (exit 4), and nothing under it was planned
   for (const folder of local.unreadable) {
-    const key = `${prefix}${folder.rel}/`;
+    const key = `${prefix}${folder.rel}`;
     record({
-      rel: `${folder.rel}/`,
+      rel: folder.rel,
       key,
       action: "new",
       size: 0,

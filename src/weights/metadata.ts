@@ -126,7 +126,8 @@ export function apiRequiredWeights(id: string, node: ApiNode, warnings: string[]
       folder: canonicalFolder(folder),
       name: value.name,
       ...(value.url ? { source: { url: value.url, ...(sha256 ? { sha256 } : {}) } } : {}),
-      ...(value.size !== undefined ? { size: value.size } : {}),
+      // 0 is no size a weight has: the same as none declared
+      ...(value.size ? { size: value.size } : {}),
     });
   }
   return out;

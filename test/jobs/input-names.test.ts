@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { encodePng, gradientImage, pngSize } from "../../src/emulator/png.ts";
 import type { InputFile } from "../../src/jobs/input-files.ts";
-import { InputNames, renameInputs } from "../../src/jobs/input-names.ts";
+import { InputNames, namesUsed, renameInputs } from "../../src/jobs/input-names.ts";
 import { type Json, jsonPost, startTestWorker, stopAfterEach } from "../helpers/worker.ts";
 
 const file = (filename: string, text: string, subfolder = ""): InputFile => ({
@@ -10,46 +10,52 @@ const file = (filename: string, text: string, subfolder = ""): InputFile => ({
   bytes: new TextEncoder().encode(text),
 });
 
-test("a name held by a running job with other bytes gets ComfyUI's next variant; names come back when jobs end", () => {
+test("a name held by a running job with other bytes gets a variant no user file has; names come back when jobs end", () => {
   const names = new InputNames();
   const a = names.lease([file("same.png", "a"), file("x.png", "x", "sub")]);
   expect(a.files.map((f) => f.filename)).toEqual(["same.png", "x.png"]);
   // the same bytes share the name; other bytes take the first free variant
   const same = names.lease([file("same.png", "a")]);
   const b = names.lease([file("same.png", "b"), file("x.png", "y", "sub"), file("noext", "n")]);
-  expect(b.files.map((f) => f.filename)).toEqual(["same (2).png", "x (2).png", "noext"]);
+  expect(b.files.map((f) => f.filename)).toEqual(["same (cw-2).png", "x (cw-2).png", "noext"]);
   expect([...b.renamed]).toEqual([
-    ["same.png", "same (2).png"],
-    ["sub/x.png", "sub/x (2).png"],
+    ["same.png", "same (cw-2).png"],
+    ["sub/x.png", "sub/x (cw-2).png"],
   ]);
-  const c = names.lease([file("same.png", "c")]);
-  expect(c.files[0]?.filename).toBe("same (3).png");
+  // a variant the job's own workflow names is that file, not a free name
+  const c = names.lease([file("same.png", "c")], new Set(["same (cw-3).png"]));
+  expect(c.files[0]?.filename).toBe("same (cw-4).png");
   // the first name is free only when every job holding it has ended
   a.release();
   a.release();
-  expect(names.lease([file("same.png", "d")]).files[0]?.filename).toBe("same (4).png");
+  expect(names.lease([file("same.png", "d")]).files[0]?.filename).toBe("same (cw-3).png");
   same.release();
   expect(names.lease([file("same.png", "e")]).files[0]?.filename).toBe("same.png");
   b.release();
   c.release();
 });
 
-test("the workflow's inputs follow a renamed file, annotated or not; other values stay", () => {
+test("the workflow's inputs follow a renamed file, annotated, spelt ./ or with // or not; other values stay", () => {
   const workflow = {
     "1": { class_type: "LoadImage", inputs: { image: "same.png" } },
     "2": { class_type: "LoadImage", inputs: { image: "sub/x.png [input]", upload: "image" } },
     "3": { class_type: "CLIPTextEncode", inputs: { text: "same.png in a field", clip: ["4", 1] } },
+    "4": { class_type: "LoadImage", inputs: { image: "./same.png" } },
+    "5": { class_type: "LoadImage", inputs: { image: "sub//x.png" } },
   };
+  expect(namesUsed(workflow).has("same.png")).toBe(true);
   renameInputs(
     workflow,
     new Map([
-      ["same.png", "same (2).png"],
-      ["sub/x.png", "sub/x (2).png"],
+      ["same.png", "same (cw-2).png"],
+      ["sub/x.png", "sub/x (cw-2).png"],
     ]),
   );
-  expect(workflow["1"].inputs.image).toBe("same (2).png");
-  expect(workflow["2"].inputs.image).toBe("sub/x (2).png [input]");
+  expect(workflow["1"].inputs.image).toBe("same (cw-2).png");
+  expect(workflow["2"].inputs.image).toBe("sub/x (cw-2).png [input]");
   expect(workflow["3"].inputs.text).toBe("same.png in a field");
+  expect(workflow["4"].inputs.image).toBe("same (cw-2).png");
+  expect(workflow["5"].inputs.image).toBe("sub/x (cw-2).png");
 });
 
 const track = stopAfterEach();

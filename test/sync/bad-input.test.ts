@@ -38,7 +38,7 @@ const sync = (args: string[]) =>
 
 test("a --prefix with . or .. parts, and a glob left open or empty, are usage errors; nothing is written", async () => {
   const dir = await modelsDir({ "loras/x.safetensors": patterned(100) });
-  for (const prefix of ["../vol2/pwned/", "models/../", "./models", "a\\b"]) {
+  for (const prefix of ["../vol2/pwned/", "models/../", "./models", "a\\b", "models//x/"]) {
     const result = await sync([dir, "--volume", "vol1", "--prefix", prefix]);
     expect([prefix, result.code]).toEqual([prefix, 2]);
     expect(result.stderr).toContain("must be a plain key prefix");
@@ -213,4 +213,22 @@ test("sync itself aborts an unfinished upload whose file is gone (and leaves a d
   expect(await Bun.file(record).exists()).toBe(true);
   expect((await run([])).code).toBe(0);
   expect(await Bun.file(record).exists()).toBe(false);
+});
+
+test("with --delete, a remote file whose local copy is a broken link is kept, and the run fails (exit 4)", async () => {
+  const dir = await modelsDir({
+    "loras/kept.safetensors": patterned(100, 11),
+    "loras/other.safetensors": patterned(50, 12),
+  });
+  const first = await sync([dir, "--volume", "vol1", "--prefix", "links/"]);
+  expect(first.code).toBe(0);
+  await rm(join(dir, "loras/kept.safetensors"));
+  await symlink("/nonexistent/kept.safetensors", join(dir, "loras/kept.safetensors"));
+  const second = await sync([dir, "--volume", "vol1", "--prefix", "links/", "--delete"]);
+  expect(second.code).toBe(4);
+  expect(second.stdout).toContain("cannot be read (ENOENT)");
+  expect(Object.keys(await server.list("vol1")).filter((key) => key.startsWith("links/"))).toEqual([
+    "links/loras/kept.safetensors",
+    "links/loras/other.safetensors",
+  ]);
 });

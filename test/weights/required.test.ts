@@ -205,3 +205,15 @@ describe("declared weights", () => {
     ]);
   });
 });
+
+test("a declared size of 0 is no size: the weight counts as declaring none", async () => {
+  const { apiRequiredWeights } = await import("../../src/weights/metadata.ts");
+  const warnings: string[] = [];
+  const node = {
+    class_type: "CheckpointLoaderSimple",
+    inputs: { ckpt_name: "m.safetensors" },
+    _meta: { required_weights: [{ folder: "checkpoints", name: "m.safetensors", size: 0 }] },
+  };
+  expect(apiRequiredWeights("1", node, warnings)).toEqual([{ folder: "checkpoints", name: "m.safetensors" }]);
+  expect(warnings).toEqual([]);
+});
