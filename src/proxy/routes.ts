@@ -90,7 +90,17 @@ async function _localPrompt(req: Request, ctx: ProxyContext): Promise<Response> 
     return ctx.upstream.forward(req, text);
   }
   const number = await ctx.numbers.take(Boolean(fields.front));
-  return ctx.upstream.forward(req, JSON.stringify({ ...body, number }));
+  return ctx.upstream.forward(req, withNumber(text, number));
+}
+
+/**
+ * The body as sent, with `"number": n` as its first key. Written into the text, not parsed and re-encoded: a seed
+ * above 2^53 (KSampler takes up to 2^64 - 1) would come out of JSON.parse rounded, and `1.0` as `1`.
+ */
+export function withNumber(text: string, number: number): string {
+  const open = text.indexOf("{");
+  const rest = text.slice(open + 1);
+  return `${text.slice(0, open + 1)}"number": ${number}${rest.trim().startsWith("}") ? "" : ","}${rest}`;
 }
 
 async function _target(req: Request, ctx: ProxyContext): Promise<Response> {

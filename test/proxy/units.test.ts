@@ -10,6 +10,7 @@ import { localHistoryQuery, mergeHistory } from "../../src/proxy/merge.ts";
 import { addPngInfo } from "../../src/proxy/png-info.ts";
 import { type RemotePrompt, RemoteQueue } from "../../src/proxy/queue.ts";
 import { missingAsNodeErrors } from "../../src/proxy/remote-failure.ts";
+import { withNumber } from "../../src/proxy/routes.ts";
 import { resolveStoredView } from "../../src/proxy/store.ts";
 import { readPngText } from "../../src/workflow/png.ts";
 
@@ -177,4 +178,14 @@ describe("proxy pieces", () => {
     expect(() => parseListen("host:99999")).toThrow("--listen");
     expect(() => parseListen("127.0.0.1:")).toThrow("--listen");
   });
+});
+
+test("a local prompt's body gets its queue number without being re-encoded: big seeds and 1.0 stay as sent", () => {
+  const body = '{"prompt": {"3": {"inputs": {"seed": 18446744073709551615, "cfg": 1.0}}}, "front": false}';
+  const sent = withNumber(body, 7);
+  expect(sent).toBe(`{"number": 7,${body.slice(1)}`);
+  expect(sent).toContain("18446744073709551615");
+  expect(sent).toContain('"cfg": 1.0');
+  expect(JSON.parse(withNumber(" { } ", 3))).toEqual({ number: 3 });
+  expect(JSON.parse(withNumber('{\n  "prompt": {}\n}', -2))).toEqual({ number: -2, prompt: {} });
 });
