@@ -166,7 +166,14 @@ async function _submit(client: EndpointClient, body: SubmitBody, options: Remote
   const waiting = () => options.view.note("interrupted while submitting: waiting for the job's id to cancel it");
   options.signal.addEventListener("abort", waiting, { once: true });
   try {
-    const { id } = await client.submit(body, options.signal);
+    const { id } = await client.submit(body, options.signal).catch((error: unknown) => {
+      if (!options.signal.aborted) throw error;
+      // the run was stopped and /run never answered: the job may be queued, under an id we never learned
+      options.log.warn(
+        `interrupted while /run had no answer (${(error as Error).message}); a job may have been queued: check the endpoint's requests in the RunPod console`,
+      );
+      throw options.signal.reason;
+    });
     if (!options.signal.aborted) return id;
     await _cancel(client, id, options);
     throw options.signal.reason;

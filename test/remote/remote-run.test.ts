@@ -202,6 +202,19 @@ test("aborting while /run is on its way waits for the job's id and cancels the j
   });
 });
 
+test("aborting while /run never answers ends as interrupted (not as an unreachable endpoint)", async () => {
+  fake = startFakeEndpoint();
+  fake.submitDelayMs = 5_000;
+  const controller = new AbortController();
+  const run = runRemote(
+    createEndpointClient({ endpoint: fake.url, timeoutMs: 300 }),
+    options(join(dir, "abort-hung-submit"), { signal: controller.signal }),
+  );
+  await Bun.sleep(100);
+  controller.abort(new Error("stop"));
+  await expect(run).rejects.toThrow("stop");
+});
+
 test("aborting while /run is retried after a 429 stops the retries: nothing was queued", async () => {
   fake = startFakeEndpoint();
   fake.failNext("run", 429, 1, { "retry-after": "5" });
