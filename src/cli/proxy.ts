@@ -78,6 +78,7 @@ export default defineCommand({
       guard: { privateAllowed: config.PRIVATE_HOSTS_ALLOWED },
       target: args["local-queue"] ? "local" : "remote",
       log,
+      redactor: config.redactor,
       previews: config.PREVIEWS === "on",
     });
     const where = describeTarget(proxy.target, client.target.id, comfyUrl);

@@ -1,5 +1,6 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import { isWorkerError, WorkerError } from "../errors.ts";
+import type { Redactor } from "../lib/redact.ts";
 import type { Logger } from "../log.ts";
 import { type EndpointClient, type FollowOptions, followJob, type StatusReply } from "../remote/index.ts";
 import type { BrowserHub } from "./hub.ts";
@@ -22,6 +23,8 @@ export interface RunDeps {
   follow?: Omit<FollowOptions, "signal">;
   /** After an interrupt, how long to wait for the endpoint to confirm the cancel. */
   cancelWaitMs?: number;
+  /** Applied to every error text the browser and /history get: a remote error may quote a key or a URL password. */
+  redactor: Redactor;
 }
 
 type Outcome = FinishedPrompt["outcome"];
@@ -46,7 +49,7 @@ export async function runRemotePrompt(item: RemotePrompt, deps: RunDeps): Promis
     deps.log.error(`remote prompt ${item.promptId} failed: ${message}`);
     result = {
       outcome: "error",
-      error: _executionError(item, events, { message, type: _errorType(error), traceback: [] }),
+      error: _executionError(item, events, { message, type: _errorType(error), traceback: [] }, deps.redactor),
     };
   }
   const entry = {
@@ -96,7 +99,7 @@ async function _run(item: RemotePrompt, deps: RunDeps, events: PromptEvents): Pr
   }
   const failure = readFailure(job, item.prompt, item.outputs, await deps.objectInfo().catch(() => undefined));
   if (failure.nodeErrors) deps.onNodeErrors?.(item.prompt, failure.nodeErrors);
-  return { outcome: "error", error: _executionError(item, events, failure) };
+  return { outcome: "error", error: _executionError(item, events, failure, deps.redactor) };
 }
 
 async function _follow(
@@ -157,6 +160,7 @@ function _executionError(
   item: RemotePrompt,
   events: PromptEvents,
   failure: { message: string; type: string; traceback: string[]; node?: string },
+  redactor: Redactor,
 ): Record<string, unknown> {
   const { node_id, node_type } = events.blame(failure.node);
   if (node_id) events.errorState(node_id);
@@ -165,9 +169,9 @@ function _executionError(
     node_id,
     node_type,
     executed: [...events.executed],
-    exception_message: failure.message,
+    exception_message: redactor.text(failure.message),
     exception_type: failure.type,
-    traceback: failure.traceback,
+    traceback: failure.traceback.map((line) => redactor.text(line)),
     current_inputs: {},
     current_outputs: [...events.executed],
   };

@@ -1,6 +1,7 @@
 import type { ObjectInfo } from "../comfy/object-info.ts";
 import { type ListenSettings, listenOrExplain } from "../lib/listen-error.ts";
 import { originRefused } from "../lib/origin-guard.ts";
+import { Redactor } from "../lib/redact.ts";
 import type { UrlGuard } from "../lib/url-guard.ts";
 import type { Logger } from "../log.ts";
 import type { EndpointClient, FollowOptions } from "../remote/index.ts";
@@ -34,6 +35,8 @@ export interface ProxyOptions {
   /** Where Queue runs at start (`--local-queue` → local). */
   target: QueueTarget;
   log: Logger;
+  /** Secrets the proxy knows (config's): a remote error that quotes one shows `***` in the UI. */
+  redactor?: Redactor;
   /** PREVIEWS=on: every remote job asks for live previews. */
   previews?: boolean;
   follow?: Omit<FollowOptions, "signal">;
@@ -138,6 +141,7 @@ async function _work(ctx: ProxyContext, options: ProxyOptions): Promise<void> {
       },
       ...(options.follow ? { follow: options.follow } : {}),
       ...(options.cancelWaitMs !== undefined ? { cancelWaitMs: options.cancelWaitMs } : {}),
+      redactor: options.redactor ?? new Redactor(),
     });
     ctx.state.executing = undefined;
     ctx.queue.done(finished);

@@ -31,6 +31,12 @@ beforeAll(async () => {
     fetch(req) {
       const path = new URL(req.url).pathname;
       if (path.startsWith("/v2/badkey/")) return new Response("Unauthorized", { status: 401 });
+      // a job that fails quoting a bearer token and a URL with a password
+      if (path.startsWith("/v2/leaky/")) {
+        if (path.endsWith("/run")) return Response.json({ id: "leaky-1", status: "IN_QUEUE" });
+        const error = "upload failed: Bearer sekret-key-123 refused at http://user:hunter2@10.0.0.1/bucket";
+        return Response.json({ id: "leaky-1", status: "FAILED", error });
+      }
       // a job that runs until it is cancelled, on an endpoint whose cancel fails `cancelFailures` times
       if (path.startsWith("/v2/stuck/")) {
         if (path.endsWith("/run")) return Response.json({ id: "stuck-1", status: "IN_QUEUE" });
@@ -84,6 +90,15 @@ describe("endpoint errors reach the UI as execution_error", () => {
     const error = await failureOf("badkey");
     expect(error.exception_type).toBe("E_AUTH");
     expect(String(error.exception_message)).toContain("401");
+  });
+
+  test("a remote error that quotes a token or a URL password shows them as *** in the UI", async () => {
+    const error = await failureOf("leaky");
+    expect(String(error.exception_message)).toContain(
+      "upload failed: Bearer *** refused at http://***@10.0.0.1/bucket",
+    );
+    expect(JSON.stringify(error)).not.toContain("sekret-key-123");
+    expect(JSON.stringify(error)).not.toContain("hunter2");
   });
 
   test("an unknown endpoint", async () => {
