@@ -21,11 +21,20 @@ export function remoteJobs(queue: RemoteQueue, detail = false): Job[] {
 export function mergeJobs(local: unknown, queue: RemoteQueue, query: URLSearchParams): unknown {
   const body = local as { jobs?: Job[]; pagination?: { total?: number } };
   if (!Array.isArray(body?.jobs)) return local;
-  const statuses = (query.get("status") ?? "").split(",").filter((s) => STATUSES.includes(s));
-  const ours = remoteJobs(queue).filter((job) => statuses.length === 0 || statuses.includes(String(job.status)));
-  const desc = (query.get("sort_order") ?? "desc") !== "asc";
+  // read as server.py reads them: statuses trimmed and lower-cased, sort words lower-cased, workflow_id exact
+  const statuses = (query.get("status") ?? "")
+    .split(",")
+    .map((status) => status.trim().toLowerCase())
+    .filter((status) => STATUSES.includes(status));
+  const workflowId = query.get("workflow_id");
+  const ours = remoteJobs(queue).filter(
+    (job) =>
+      (statuses.length === 0 || statuses.includes(String(job.status))) &&
+      (!workflowId || job.workflow_id === workflowId),
+  );
+  const desc = (query.get("sort_order") ?? "desc").toLowerCase() !== "asc";
   const key = (job: Job) =>
-    query.get("sort_by") === "execution_duration"
+    (query.get("sort_by") ?? "").toLowerCase() === "execution_duration"
       ? Number(job.execution_end_time ?? 0) - Number(job.execution_start_time ?? 0)
       : Number(job.create_time ?? 0);
   const jobs = [...body.jobs, ...ours].sort((a, b) => (desc ? key(b) - key(a) : key(a) - key(b)));

@@ -16,10 +16,21 @@ export function mergeQueue(local: unknown, queue: RemoteQueue): unknown {
 /** ComfyUI's history dict plus finished remote prompts, honouring `max_items` (the last N) and `offset`. */
 export function mergeHistory(local: unknown, queue: RemoteQueue, query: URLSearchParams): unknown {
   if (typeof local !== "object" || local === null || Array.isArray(local)) return local;
-  const entries: [string, unknown, number][] = Object.entries(local).map(([id, entry]) => [id, entry, _time(entry)]);
-  for (const [id, finished] of queue.history) entries.push([id, finished.entry, finished.item.createdAt]);
-  // insertion order is finishing order in ComfyUI; interleave both sides by when each prompt was created
-  entries.sort((a, b) => a[2] - b[2]);
+  // ComfyUI's history is in finishing order: its entries keep theirs, and ours go in by when each finished
+  let last = 0;
+  const locals = Object.entries(local).map(([id, entry]): [string, unknown, number] => {
+    last = Math.max(last, _finishedAt(entry));
+    return [id, entry, last];
+  });
+  const ours = [...queue.history]
+    .map(([id, finished]): [string, unknown, number] => [id, finished.entry, finished.endedAt])
+    .sort((a, b) => a[2] - b[2]);
+  const entries: [string, unknown, number][] = [];
+  while (locals.length > 0 || ours.length > 0) {
+    const next =
+      ours.length === 0 || (locals[0] && (locals[0][2] as number) <= (ours[0]?.[2] as number)) ? locals : ours;
+    entries.push(next.shift() as [string, unknown, number]);
+  }
   const maxItems = _int(query.get("max_items"));
   const offset = _int(query.get("offset")) ?? -1;
   const start = offset < 0 && maxItems !== undefined ? Math.max(0, entries.length - maxItems) : Math.max(0, offset);
@@ -44,7 +55,14 @@ export function localHistoryQuery(query: URLSearchParams): URLSearchParams {
   return local;
 }
 
-function _time(entry: unknown): number {
+// the newest timestamp of its status messages (execution_success or _error), else when it was created
+function _finishedAt(entry: unknown): number {
+  const messages = (entry as { status?: { messages?: unknown[] } })?.status?.messages ?? [];
+  const times = messages.map((message) =>
+    Array.isArray(message) ? (message[1] as { timestamp?: unknown })?.timestamp : 0,
+  );
+  const finished = Math.max(0, ...times.filter((t): t is number => typeof t === "number"));
+  if (finished > 0) return finished;
   const extra = (entry as { prompt?: unknown[] })?.prompt?.[3] as { create_time?: unknown } | undefined;
   return typeof extra?.create_time === "number" ? extra.create_time : 0;
 }

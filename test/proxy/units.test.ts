@@ -87,7 +87,7 @@ describe("proxy pieces", () => {
     expect(await view({ filename: "a.png", subfolder: "remote/../../.." })).toEqual({ status: 403 });
   });
 
-  test("history and jobs merge ours in by creation time, honouring max_items and the status filter", () => {
+  test("history merges ours in by when each finished, jobs by creation time; max_items and filters as ComfyUI reads them", () => {
     const queue = new RemoteQueue(() => {});
     const entry = {
       prompt: [],
@@ -95,7 +95,7 @@ describe("proxy pieces", () => {
       status: { status_str: "success" as const, completed: true, messages: [] },
       meta: {},
     };
-    queue.history.set("r", { item: prompt("r", 20), entry, outcome: "success", endedAt: 30 });
+    queue.history.set("r", { item: prompt("r", 20), entry, outcome: "success", endedAt: 25 });
     queue.put(prompt("p", 40));
     const local = {
       l1: { prompt: [0, "l1", {}, { create_time: 10 }, []] },
@@ -113,6 +113,26 @@ describe("proxy pieces", () => {
       ["r", "completed"],
     ]);
     expect(jobs.pagination.total).toBe(2);
+    // server.py trims and lower-cases statuses and sort words, and filters by workflow_id
+    const odd = mergeJobs(
+      { jobs: [], pagination: { total: 0 } },
+      queue,
+      new URLSearchParams("status= Completed&workflow_id=w9"),
+    );
+    expect((odd as { jobs: unknown[] }).jobs).toEqual([]);
+    const done = mergeJobs({ jobs: [], pagination: { total: 0 } }, queue, new URLSearchParams("status= Completed"));
+    expect((done as { jobs: { id: string }[] }).jobs.map((j) => j.id)).toEqual(["r"]);
+    // a local entry that finished (its messages' time) after a remote one stays after it, whatever its creation time
+    const late = {
+      prompt: [2, "l3", {}, { create_time: 1 }, []],
+      status: { messages: [["execution_success", { timestamp: 99 }]] },
+    };
+    expect(Object.keys(mergeHistory({ ...local, l3: late }, queue, new URLSearchParams()) as object)).toEqual([
+      "l1",
+      "r",
+      "l2",
+      "l3",
+    ]);
   });
 
   test("pages of merged jobs and history hold every job once: ComfyUI's part is cut once, with the merged page", () => {
