@@ -42,10 +42,11 @@ export class BrowserHub {
     }
   }
 
-  /** A binary frame (a preview image) to `sid`'s socket: `data(withMetadata)` builds the form that client reads. */
+  /** A binary frame (a preview image) to `sid`'s socket, or every one: `data(withMetadata)` builds each client's form. */
   sendBinary(data: (withMetadata: boolean) => Uint8Array, sid: string | null): void {
-    const ws = sid === null ? undefined : this.#sockets.get(sid);
-    if (ws?.readyState === 1) ws.send(data(ws.data.previewMetadata === true));
+    // no sid: every socket, as send_bytes with sid None does
+    const sockets = sid === null ? [...this.#sockets.values()] : [this.#sockets.get(sid)];
+    for (const ws of sockets) if (ws?.readyState === 1) ws.send(data(ws.data.previewMetadata === true));
   }
 
   closeAll(): void {

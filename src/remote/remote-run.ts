@@ -58,6 +58,8 @@ export interface RemoteRunResult {
 // the client tries a failed cancel about 7 s before it gives up
 const CANCEL_TIMEOUT_MS = 8_000;
 const MAX_EXECUTION_TIMEOUT_MS = 7 * 86_400_000;
+const DEFAULT_TTL_MS = 86_400_000;
+const TTL_MARGIN_MS = 3_600_000;
 
 /**
  * Runs one job on an endpoint: submit with /run, follow it to the end (progress, phases), record it in the
@@ -71,8 +73,12 @@ export async function runRemote(client: EndpointClient, options: RemoteRunOption
       `input files sent through the bucket (the request would be over the limit): ${prepared.bucketed.join(", ")}`,
     );
   // RunPod takes 5 s to 7 days (reference §4.3); a longer --timeout still stops the run here
-  if (options.timeoutMs)
-    prepared.body.policy = { executionTimeout: Math.min(MAX_EXECUTION_TIMEOUT_MS, Math.max(5_000, options.timeoutMs)) };
+  if (options.timeoutMs) {
+    const executionTimeout = Math.min(MAX_EXECUTION_TIMEOUT_MS, Math.max(5_000, options.timeoutMs));
+    // RunPod drops a job past its ttl (default a day, queue time included): a longer limit needs a longer ttl
+    const ttl = Math.min(MAX_EXECUTION_TIMEOUT_MS, executionTimeout + TTL_MARGIN_MS);
+    prepared.body.policy = { executionTimeout, ...(ttl > DEFAULT_TTL_MS ? { ttl } : {}) };
+  }
   const submittedAt = Date.now();
   const id = await _submit(client, prepared.body, options);
   options.view.note(`submitted job ${id} to ${client.target.shown}`);

@@ -269,7 +269,11 @@ test("checked before anything is submitted: an --out that is a file, a --gpu-pri
   );
   expect(long.code).toBe(0);
   const [job] = [...fake.jobs.values()];
-  expect((job?.body as { policy?: unknown } | undefined)?.policy).toEqual({ executionTimeout: 7 * 86_400_000 });
+  // and a ttl long enough for it: RunPod drops a job past its ttl (a day unless said)
+  expect((job?.body as { policy?: unknown } | undefined)?.policy).toEqual({
+    executionTimeout: 7 * 86_400_000,
+    ttl: 7 * 86_400_000,
+  });
   // a base64 output sent as a data: URI is saved as its bytes
   expect(readFileSync(join(out, "data.png"))).toEqual(PNG);
 });
