@@ -14,7 +14,7 @@ export async function followComfyOutput(
 ): Promise<void> {
   const clientId = `comfy-worker-logs-${crypto.randomUUID()}`;
   while (!signal.aborted) {
-    await _follow(url, clientId, signal, onLine);
+    await _follow(url, clientId, signal, onLine).catch(() => {});
     // closed (ComfyUI restarting, or gone): try again in a moment, as the frontend does
     if (!(await delay(RECONNECT_MS, signal))) return;
   }
