@@ -38,6 +38,14 @@ function _missingNodeType(error: PromptErrorBody["error"]): string | undefined {
 
 function _reasonText(reason: { message: string; details?: unknown }): string {
   const details = typeof reason.details === "string" && reason.details !== "" ? `: ${reason.details}` : "";
-  const text = `${reason.message}${details}`;
+  const text = `${reason.message}${details}${_badOutputIndex(reason)}`;
   return text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS)}…` : text;
+}
+
+// a link to an output its node does not have reaches ComfyUI's RETURN_TYPES lookup as Python's IndexError, filed
+// under the node whose link it is (the output node itself, or the upstream node it was validating)
+function _badOutputIndex(reason: { details?: unknown }): string {
+  return reason.details === "tuple index out of range"
+    ? " (one of this node's links points at an output the linked node does not have)"
+    : "";
 }

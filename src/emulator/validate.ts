@@ -97,9 +97,20 @@ function _validateOutputs(prompt: Prompt, ctx: ValidateContext, outputs: string[
 }
 
 /** ComfyUI's KeyError for a link to a node the prompt lacks: it escapes the linking node's validation. */
-class MissingLinkTarget extends Error {
+/** A Python exception validate_inputs would raise, with its type name (str(ex) is the message). */
+class PythonError extends Error {
+  constructor(
+    message: string,
+    readonly pythonType: string,
+  ) {
+    super(message);
+  }
+}
+
+// prompt[o_id]['class_type'] for a node that is not there
+class MissingLinkTarget extends PythonError {
   constructor(id: string) {
-    super(`'${id}'`);
+    super(`'${id}'`, "KeyError");
   }
 }
 
@@ -108,8 +119,8 @@ function _validateOutput(prompt: Prompt, ctx: ValidateContext, id: string, valid
   try {
     return _validateNode(prompt, ctx, id, validated, []);
   } catch (error) {
-    if (!(error instanceof MissingLinkTarget)) throw error;
-    const extra = { exception_type: "KeyError", traceback: [] };
+    if (!(error instanceof PythonError)) throw error;
+    const extra = { exception_type: error.pythonType, traceback: [] };
     const result: NodeResult = [
       false,
       [comfyReason("exception_during_validation", "Exception when validating node", error.message, extra)],
@@ -202,7 +213,11 @@ function _checkLink(
   const sourceInfo = source ? _nodeInfo(ctx, source.class_type) : undefined;
   // prompt[o_id]['class_type'] raises KeyError out of this node's validation (unknown classes never get here)
   if (!source || !sourceInfo) throw new MissingLinkTarget(link[0]);
-  const received = (sourceInfo.output as unknown[] | undefined)?.[link[1]];
+  const outputs = (sourceInfo.output as unknown[] | undefined) ?? [];
+  // RETURN_TYPES[val[1]] for an output the node does not have: an IndexError out of this node's validation
+  if (link[1] >= outputs.length || link[1] < -outputs.length)
+    throw new PythonError("tuple index out of range", "IndexError");
+  const received = outputs.at(link[1]);
   if (!typesMatch(received, spec[0])) {
     const details = `${name}, received_type(${String(received)}) mismatch input_type(${String(spec[0])})`;
     const extra = { input_name: name, input_config: config, received_type: received, linked_node: value };
@@ -212,11 +227,11 @@ function _checkLink(
   try {
     return _validateNode(prompt, ctx, link[0], validated, visiting)[0];
   } catch (error) {
-    if (!(error instanceof MissingLinkTarget)) throw error;
+    if (!(error instanceof PythonError)) throw error;
     // as a real 0.28.2 reports it: filed under the linked node, described with this node's input
     const extra = {
       exception_message: error.message,
-      exception_type: "KeyError",
+      exception_type: error.pythonType,
       traceback: [],
       linked_node: value,
       input_name: name,

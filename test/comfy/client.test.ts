@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { type ComfyClient, createComfyClient, transportOf } from "../../src/comfy/client.ts";
 import { promptRejected } from "../../src/comfy/prompt-rejected.ts";
 import { type ApiWorkflow, parseWsMessage } from "../../src/comfy/schemas.ts";
@@ -95,6 +96,21 @@ describe("queuePrompt", () => {
       node_errors: {},
     });
     expect(classless.code).toBe("E_WORKFLOW_REJECTED");
+  });
+
+  test("a link to an output its node does not have is said so, not only as Python's IndexError", async () => {
+    const recorded = await Bun.file(join(import.meta.dir, "../fixtures/comfy-0.28.2-output-index.json")).json();
+    for (const [i, node] of [
+      [0, "node 2 (SaveImage)"],
+      [1, "node 3"],
+    ] as const) {
+      const error = promptRejected(recorded.cases[i].response);
+      expect(error.code).toBe("E_WORKFLOW_REJECTED");
+      expect(error.message).toContain(node);
+      expect(error.message).toContain(
+        "tuple index out of range (one of this node's links points at an output the linked node does not have)",
+      );
+    }
   });
 
   test("a missing model is E_WORKFLOW_REJECTED carrying node_errors", async () => {

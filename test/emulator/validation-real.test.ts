@@ -83,3 +83,18 @@ function withoutTracebacks(nodeErrors: Record<string, Json>) {
   });
   return Object.fromEntries(entries);
 }
+
+// RETURN_TYPES[val[1]] raises IndexError for an output a node does not have: out of the output node's own
+// validation, or out of an upstream one's (then filed under that node); the emulator called it a type mismatch
+const OUTPUT_INDEX = join(import.meta.dir, "../fixtures/comfy-0.28.2-output-index.json");
+
+test("a link to an output its node does not have is refused as a real 0.28.2 refuses it; a negative index is valid", async () => {
+  const recorded = await Bun.file(OUTPUT_INDEX).json();
+  expect(recorded.cases.length).toBe(3);
+  for (const { name, prompt, status: realStatus, response } of recorded.cases) {
+    const { status, body } = await postPrompt(emu.url, { prompt });
+    expect([name, status]).toEqual([name, realStatus]);
+    expect([name, withoutTracebacks(body.node_errors)]).toEqual([name, withoutTracebacks(response.node_errors)]);
+    if (realStatus !== 200) expect([name, body.error]).toEqual([name, response.error]);
+  }
+});
