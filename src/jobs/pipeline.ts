@@ -109,7 +109,7 @@ export async function runJob(deps: JobDeps, run: JobRun): Promise<JobOutput> {
   const validatedAt = Date.now();
 
   // a name another running job uses for other bytes gets a variant, and the workflow names that
-  const names = (deps.inputNames ?? new InputNames()).lease(files, namesUsed(workflow));
+  const names = (deps.inputNames ?? new InputNames()).lease(files, files.length > 0 ? namesUsed(workflow) : undefined);
   renameInputs(workflow, names.renamed);
   let result: PromptResult;
   try {
