@@ -1,7 +1,8 @@
-import { type $Fetch, FetchError, ofetch } from "ofetch";
+import { type $Fetch, ofetch } from "ofetch";
 import { z } from "zod";
-import { isWorkerError, WorkerError } from "../errors.ts";
+import { WorkerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { httpError, parseAnswer, transportError } from "./client-errors.ts";
 import type { ObjectInfo } from "./object-info.ts";
 import { createPromptEvents, type PromptEvents } from "./prompt-events.ts";
 import { promptRejected } from "./prompt-rejected.ts";
@@ -18,6 +19,8 @@ import {
   SystemStats,
   UploadResponse,
 } from "./schemas.ts";
+
+export { type Transport, transportOf } from "./client-errors.ts";
 
 /** How to reach one ComfyUI server. */
 export interface ComfyClientOptions {
@@ -74,15 +77,11 @@ export interface ComfyClient {
   free(opts?: { unloadModels?: boolean; freeMemory?: boolean }): Promise<void>;
 }
 
-/** How a request failed to get an answer: nothing listening, no answer in time, or an HTTP error status. */
-export type Transport = "refused" | "timeout" | "http";
-
 const DEFAULT_TIMEOUT_MS = 30_000;
 // the newest ComfyUI walks every model folder on each GET /object_info
 const OBJECT_INFO_MIN_TIMEOUT_MS = 120_000;
 const GET_RETRIES = 1;
 const RETRY_DELAY_MS = 250;
-const MAX_DETAIL_CHARS = 300;
 // POST /interrupt, /queue and /free answer 200 with an empty body
 const Ignored = z.unknown();
 
@@ -133,13 +132,6 @@ export function createComfyClient(options: ComfyClientOptions): ComfyClient {
   };
 }
 
-/** The transport class of an error thrown by this client, if it is one of ours. */
-export function transportOf(error: unknown): Transport | undefined {
-  if (!isWorkerError(error) || error.code !== "E_COMFY_UNAVAILABLE") return undefined;
-  const transport = error.details.transport;
-  return transport === "refused" || transport === "timeout" || transport === "http" ? transport : undefined;
-}
-
 function _createHttp(url: string, timeoutMs: number, log?: Logger): Http {
   // ofetch retries on any abort whose name isn't AbortError; an aborted signal fails the retry at once, so skip the delay
   const retryDelay = (ctx: { options: { signal?: AbortSignal | null } }) =>
@@ -153,8 +145,8 @@ function _createHttp(url: string, timeoutMs: number, log?: Logger): Http {
   const json: Http["json"] = async (schema, path, o = {}) => {
     const res = await request(path, o);
     const what = `${o.method ?? "GET"} ${path}`;
-    if (res.status >= 400) throw _httpError(url, what, res.status, res.data);
-    return _parse(url, what, schema, res.data);
+    if (res.status >= 400) throw httpError(url, what, res.status, res.data);
+    return parseAnswer(url, what, schema, res.data);
   };
   return { url, timeoutMs, request, json };
 }
@@ -172,7 +164,7 @@ async function _request($fetch: $Fetch, url: string, path: string, o: RequestOpt
     });
     return { status: res.status, data: res._data as unknown };
   } catch (error) {
-    throw _transportError(url, `${method} ${path}`, error, o.timeoutMs, o.signal);
+    throw transportError(url, `${method} ${path}`, error, o.timeoutMs, o.signal);
   }
 }
 
@@ -192,8 +184,8 @@ async function _queuePrompt(
     const parsed = PromptErrorBody.safeParse(res.data);
     if (parsed.success) throw promptRejected(parsed.data);
   }
-  if (res.status >= 400) throw _httpError(http.url, "POST /prompt", res.status, res.data);
-  const ok = _parse(http.url, "POST /prompt", PromptResponse, res.data);
+  if (res.status >= 400) throw httpError(http.url, "POST /prompt", res.status, res.data);
+  const ok = parseAnswer(http.url, "POST /prompt", PromptResponse, res.data);
   return { promptId: ok.prompt_id, number: ok.number, nodeErrors: ok.node_errors };
 }
 
@@ -217,7 +209,7 @@ async function _view(http: Http, file: ComfyFileRef, signal?: AbortSignal): Prom
   try {
     res = await fetch(`${http.url}/view?${query}`, { signal: _anySignal(headers.signal, signal) });
   } catch (error) {
-    throw _transportError(http.url, what, error, http.timeoutMs, signal);
+    throw transportError(http.url, what, error, http.timeoutMs, signal);
   } finally {
     clearTimeout(timer);
   }
@@ -229,7 +221,7 @@ async function _view(http: Http, file: ComfyFileRef, signal?: AbortSignal): Prom
       details: { file },
     });
   }
-  throw _httpError(http.url, what, res.status, text);
+  throw httpError(http.url, what, res.status, text);
 }
 
 async function _upload(
@@ -265,39 +257,6 @@ async function _queue(http: Http): Promise<{ running: string[]; pending: string[
   const res = await http.json(QueueResponse, "/queue");
   const ids = (items: unknown[][]) => items.map((item) => item[1]).filter((id): id is string => typeof id === "string");
   return { running: ids(res.queue_running), pending: ids(res.queue_pending) };
-}
-
-function _transportError(url: string, what: string, error: unknown, timeoutMs: number, signal?: AbortSignal): unknown {
-  if (signal?.aborted) return signal.reason;
-  const cause = error instanceof FetchError && error.cause ? error.cause : error;
-  const timedOut = cause instanceof Error && cause.name === "TimeoutError";
-  const message = timedOut
-    ? `ComfyUI at ${url} did not answer ${what} within ${timeoutMs} ms`
-    : `ComfyUI at ${url} is not reachable (${what}: ${cause instanceof Error ? cause.message : String(cause)}); is it running?`;
-  // nothing listened: the request never reached ComfyUI (a reset, by contrast, may have come after it was read)
-  const notSent = (cause as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED";
-  const details = {
-    transport: timedOut ? "timeout" : "refused",
-    request: what,
-    ...(notSent ? { not_sent: true } : {}),
-  };
-  return new WorkerError("E_COMFY_UNAVAILABLE", message, { cause: error, details });
-}
-
-function _httpError(url: string, what: string, status: number, data: unknown): WorkerError {
-  const body = typeof data === "string" ? data.slice(0, MAX_DETAIL_CHARS) : data;
-  const details = { transport: "http", status, request: what, body };
-  if (status === 404) return new WorkerError("E_NOT_FOUND", `ComfyUI has nothing at ${what} (404)`, { details });
-  if (status === 400)
-    return new WorkerError("E_INPUT", `ComfyUI rejected ${what} (400): ${JSON.stringify(body)}`, { details });
-  return new WorkerError("E_COMFY_UNAVAILABLE", `ComfyUI at ${url} answered ${what} with HTTP ${status}`, { details });
-}
-
-function _parse<T extends z.ZodType>(url: string, what: string, schema: T, data: unknown): z.infer<T> {
-  const parsed = schema.safeParse(data);
-  if (parsed.success) return parsed.data;
-  const message = `The server at ${url} answered ${what} with a body ComfyUI would not send; is it really ComfyUI?`;
-  throw new WorkerError("E_COMFY_UNAVAILABLE", message, { cause: parsed.error, details: { request: what } });
 }
 
 function _anySignal(a: AbortSignal, b?: AbortSignal): AbortSignal {
