@@ -52,6 +52,25 @@ export async function startTestWorker(
   return Object.assign(worker, { api });
 }
 
+/** `serve` in-process attached (COMFY_URL) to a ComfyUI that runs on its own; `env` adds or overrides settings. */
+export async function startAttachedWorker(comfyUrl: string, env: Record<string, string> = {}): Promise<WorkerHandle> {
+  const config = loadConfig({
+    env: {
+      PORT: String(await freePort()),
+      COMFY_URL: comfyUrl,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+      ...env,
+    },
+  });
+  const log = createLogger({
+    level: config.LOG_LEVEL,
+    format: "json",
+    redactor: new Redactor(),
+    stream: process.stderr,
+  });
+  return startWorker(config, log);
+}
+
 /** POST a JSON body. */
 export function jsonPost(body: unknown): RequestInit {
   return { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };

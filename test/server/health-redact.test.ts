@@ -1,9 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config.ts";
-import { Redactor } from "../../src/lib/redact.ts";
-import { createLogger } from "../../src/log.ts";
-import { startWorker, type WorkerHandle } from "../../src/worker/start.ts";
-import { freePort, type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
+import type { WorkerHandle } from "../../src/worker/start.ts";
+import { type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
+import { startAttachedWorker } from "../helpers/worker.ts";
 
 let emulator: SpawnedEmulator | undefined;
 let worker: WorkerHandle | undefined;
@@ -14,17 +12,7 @@ afterAll(async () => {
 
 test("a password in COMFY_URL does not reach /health, and /logs shows the attached ComfyUI's output", async () => {
   emulator = await spawnEmulator();
-  const config = loadConfig({
-    env: {
-      PORT: String(await freePort()),
-      COMFY_URL: `http://user:s3cretpw@127.0.0.1:${emulator.port}`,
-      LOG_LEVEL: "error",
-    },
-  });
-  worker = await startWorker(
-    config,
-    createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr }),
-  );
+  worker = await startAttachedWorker(`http://user:s3cretpw@127.0.0.1:${emulator.port}`);
   const health = await (await fetch(`${worker.url}/health`)).text();
   expect(health).toContain(`"url":"http://***@127.0.0.1:${emulator.port}"`);
   // an attached ComfyUI's own output (it names no password); the redactor still runs over it

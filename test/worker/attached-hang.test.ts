@@ -1,10 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config.ts";
-import { Redactor } from "../../src/lib/redact.ts";
-import { createLogger } from "../../src/log.ts";
-import { startWorker, type WorkerHandle } from "../../src/worker/start.ts";
+import type { WorkerHandle } from "../../src/worker/start.ts";
 import { freePort, type SpawnedEmulator, spawnEmulator } from "../helpers/emulator.ts";
-import { eventually, type Json, jsonPost } from "../helpers/worker.ts";
+import { eventually, type Json, jsonPost, startAttachedWorker } from "../helpers/worker.ts";
 
 // An attached ComfyUI that hangs mid-job (SIGSTOP) fails that job; once it answers again (SIGCONT), the failed job's
 // prompt must not run on ahead of later jobs.
@@ -20,22 +17,7 @@ afterAll(async () => {
 
 test("a job failed by a hung attached ComfyUI has its prompt taken out once ComfyUI answers again", async () => {
   emulator = await spawnEmulator({ args: ["--node-ms", "1000"] });
-  const config = loadConfig({
-    env: {
-      PORT: String(await freePort()),
-      COMFY_URL: emulator.url,
-      COMFY_HEALTH_INTERVAL_S: "0.2",
-      COMFY_HEALTH_TIMEOUT_S: "1",
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
-    },
-  });
-  const log = createLogger({
-    level: config.LOG_LEVEL,
-    format: "json",
-    redactor: new Redactor(),
-    stream: process.stderr,
-  });
-  worker = await startWorker(config, log);
+  worker = await startAttachedWorker(emulator.url, { COMFY_HEALTH_INTERVAL_S: "0.2", COMFY_HEALTH_TIMEOUT_S: "1" });
   const w = worker;
   const workflow = {
     "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
@@ -71,17 +53,9 @@ test("a job failed by a hung attached ComfyUI has its prompt taken out once Comf
 }, 60_000);
 
 test("COMFY_READY_TIMEOUT_S bounds the wait for an attached ComfyUI at start", async () => {
-  const config = loadConfig({
-    env: {
-      PORT: String(await freePort()),
-      COMFY_URL: `http://127.0.0.1:${await freePort()}`,
-      COMFY_READY_TIMEOUT_S: "1",
-      LOG_LEVEL: "error",
-    },
-  });
-  const log = createLogger({ level: "error", format: "json", redactor: new Redactor(), stream: process.stderr });
+  const url = `http://127.0.0.1:${await freePort()}`;
   const outcome = await Promise.race([
-    startWorker(config, log).then(
+    startAttachedWorker(url, { COMFY_READY_TIMEOUT_S: "1" }).then(
       (started) => started.stop().then(() => "started"),
       (error: Error) => error.message,
     ),
@@ -94,21 +68,7 @@ test("a job sent to an attached ComfyUI that has just gone waits for it to come 
   const first = await spawnEmulator();
   const port = first.port;
   // probed rarely: the worker still believes ComfyUI is ready when the job's prompt is refused
-  const config = loadConfig({
-    env: {
-      PORT: String(await freePort()),
-      COMFY_URL: first.url,
-      COMFY_HEALTH_INTERVAL_S: "30",
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
-    },
-  });
-  const log = createLogger({
-    level: config.LOG_LEVEL,
-    format: "json",
-    redactor: new Redactor(),
-    stream: process.stderr,
-  });
-  const w = await startWorker(config, log);
+  const w = await startAttachedWorker(first.url, { COMFY_HEALTH_INTERVAL_S: "30" });
   cleanups.push(() => w.stop());
   await first.stop();
   const workflow = {
@@ -127,16 +87,7 @@ test("a job sent to an attached ComfyUI that has just gone waits for it to come 
 test("a job failing on an attached ComfyUI carries ComfyUI's lines from its own run, and GET /logs shows them", async () => {
   const emu = await spawnEmulator({ args: ["--fail-node", "ImageInvert"] });
   cleanups.push(() => emu.stop());
-  const config = loadConfig({
-    env: { PORT: String(await freePort()), COMFY_URL: emu.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error" },
-  });
-  const log = createLogger({
-    level: config.LOG_LEVEL,
-    format: "json",
-    redactor: new Redactor(),
-    stream: process.stderr,
-  });
-  const w = await startWorker(config, log);
+  const w = await startAttachedWorker(emu.url);
   cleanups.push(() => w.stop());
   const workflow = {
     "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
