@@ -19,6 +19,13 @@ const PROMPT = {
   "9": { class_type: "SaveImage", inputs: { images: ["4", 0] } },
 };
 const SPEC = [["a.safetensors", "b.safetensors"], {}];
+// a finished remote prompt's /history entry; its timing comes from the record around it
+const ENTRY = {
+  prompt: [],
+  outputs: {},
+  status: { status_str: "success" as const, completed: true, messages: [] },
+  meta: {},
+};
 
 function prompt(id: string, createdAt: number): RemotePrompt {
   return {
@@ -89,13 +96,7 @@ describe("proxy pieces", () => {
 
   test("history merges ours in by when each finished, jobs by creation time; max_items and filters as ComfyUI reads them", () => {
     const queue = new RemoteQueue(() => {});
-    const entry = {
-      prompt: [],
-      outputs: {},
-      status: { status_str: "success" as const, completed: true, messages: [] },
-      meta: {},
-    };
-    queue.history.set("r", { item: prompt("r", 20), entry, outcome: "success", endedAt: 25 });
+    queue.history.set("r", { item: prompt("r", 20), entry: ENTRY, outcome: "success", endedAt: 25 });
     queue.put(prompt("p", 40));
     const local = {
       l1: { prompt: [0, "l1", {}, { create_time: 10 }, []] },
@@ -137,17 +138,11 @@ describe("proxy pieces", () => {
 
   test("pages of merged jobs and history hold every job once: ComfyUI's part is cut once, with the merged page", () => {
     const queue = new RemoteQueue(() => {});
-    const entry = {
-      prompt: [],
-      outputs: {},
-      status: { status_str: "success" as const, completed: true, messages: [] },
-      meta: {},
-    };
     for (const [id, at] of [
       ["r1", 25],
       ["r2", 45],
     ] as const)
-      queue.history.set(id, { item: prompt(id, at), entry, outcome: "success", endedAt: at + 1 });
+      queue.history.set(id, { item: prompt(id, at), entry: ENTRY, outcome: "success", endedAt: at + 1 });
     const localJobs = [10, 20, 30, 40, 50].map((at) => ({ id: `l${at}`, status: "completed", create_time: at }));
     // ComfyUI's GET /api/jobs: newest first, then its own offset and limit
     const comfyJobs = (query: URLSearchParams) => {
