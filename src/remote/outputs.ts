@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { createStallGuard, STALL_TIMEOUT_MS, type StallGuard } from "../download/pump.ts";
 import { WorkerError } from "../errors.ts";
 import { nodeNet } from "../lib/lazy-modules.ts";
 import { isPrivateAddress, type LookupFn, lookupAll } from "../lib/net.ts";
@@ -48,7 +49,7 @@ export function outputItems(output: RemoteOutput): OutputItem[] {
  * endpoint itself is on such an address (our own `serve`, a LAN bucket next to it): the job-URL guard reversed,
  * so a remote result cannot make this machine reach into its own network. Link-local addresses (a cloud's metadata
  * service) are refused even then, and every redirect is checked the same way. A download that sends nothing for
- * OUTPUT_STALL_MS, or whose run is stopped (`signal`: Ctrl-C, --timeout), ends with an error.
+ * a minute (the download engine's stall limit), or whose run is stopped (`signal`: Ctrl-C, --timeout), ends with an error.
  */
 export async function outputFetcher(
   target: EndpointTarget,
@@ -60,28 +61,16 @@ export async function outputFetcher(
   const local = addresses.length > 0 && addresses.every(isPrivateAddress);
   const guard = { privateAllowed: local ? LOCAL_NETWORKS : [], protocols: ["https:", "http:"], lookup };
   return async (url) => {
-    const stalled = new AbortController();
-    const stop = signal ? AbortSignal.any([signal, stalled.signal]) : stalled.signal;
-    const stallError = () =>
-      new WorkerError("E_DOWNLOAD", `output ${url}: nothing arrived for ${OUTPUT_STALL_MS / 1000} s`);
-    let timer = setTimeout(() => stalled.abort(stallError()), OUTPUT_STALL_MS);
+    // the download engine's watchdog: a body that sends nothing for its minute is cut off
+    const stall = createStallGuard(STALL_TIMEOUT_MS, signal);
     try {
-      const res = await guardedFetch(url, { signal: stop }, "output URL", guard);
-      // each chunk that arrives restarts the stall timer; a stopped run or a stall cuts the body off
-      const body = res.body?.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, out) {
-            clearTimeout(timer);
-            timer = setTimeout(() => stalled.abort(stallError()), OUTPUT_STALL_MS);
-            out.enqueue(chunk);
-          },
-          flush: () => clearTimeout(timer),
-        }),
-      );
+      const res = await guardedFetch(url, { signal: stall.signal }, "output URL", guard);
+      const body = res.body ? _watched(res.body, stall) : undefined;
+      if (!body) stall.dispose();
       return new Response(body ?? null, { status: res.status, headers: res.headers });
     } catch (error) {
-      clearTimeout(timer);
-      if (stop.aborted) throw stop.reason;
+      stall.dispose();
+      if (stall.signal.aborted) throw stall.signal.reason;
       if (error instanceof WorkerError && !local)
         throw new WorkerError(
           error.code,
@@ -92,9 +81,32 @@ export async function outputFetcher(
   };
 }
 
+// the body as it arrives, each chunk touching the watchdog, which goes when the body ends, fails or is cancelled
+function _watched(source: ReadableStream<Uint8Array>, stall: StallGuard): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(out) {
+      const chunk = await reader.read().catch((error: unknown) => {
+        stall.dispose();
+        throw stall.signal.aborted ? stall.signal.reason : error;
+      });
+      if (chunk.done) {
+        stall.dispose();
+        out.close();
+        return;
+      }
+      stall.touch();
+      out.enqueue(chunk.value);
+    },
+    cancel(reason) {
+      stall.dispose();
+      return reader.cancel(reason);
+    },
+  });
+}
+
 // a local endpoint's outputs may be on this machine or its LAN, never on a link-local (metadata) address
 const LOCAL_NETWORKS = ["127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
-const OUTPUT_STALL_MS = 60_000;
 
 /** The human sentence of a FAILED job's `error` (plain text, or RunPod's SDK-shaped JSON with error_message). */
 export function remoteErrorText(error: unknown): string {
