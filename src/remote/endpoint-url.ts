@@ -1,4 +1,5 @@
 import { WorkerError } from "../errors.ts";
+import { Redactor } from "../lib/redact.ts";
 
 /** Where an endpoint's operations live. */
 export interface EndpointTarget {
@@ -44,11 +45,8 @@ export function resolveEndpoint(value: string, baseUrl: string): EndpointTarget 
   return { id: given, url, shown: shownUrl(url), explicitUrl: false };
 }
 
-/** A URL without the credentials it may carry (`http://***@host/…`). */
+/** A URL without the credentials it may carry (`http://***@host/…`, a token query parameter as `***`). */
 export function shownUrl(raw: string): string {
-  const url = URL.parse(raw);
-  if (!url || (!url.username && !url.password)) return raw;
-  url.username = "***";
-  url.password = "";
-  return url.toString().replace(/\/+$/, "");
+  // the redactor every log line passes through: one rule for what counts as a credential in a URL
+  return new Redactor().text(raw);
 }
