@@ -27,6 +27,11 @@ const DATA_URI_RE = /^data:([\w.+-]+\/[\w.+-]+)?((?:;[\w-]+=[^;,]*)*);base64,/i;
 const MAX_REDIRECTS = 5;
 const FETCH_TIMEOUT_MS = 120_000;
 
+/** A file name's path parts as the upload writes them: empty and "." parts dropped (`./a//b.png` → a, b.png). */
+export function inputNameParts(name: string): string[] {
+  return name.split("/").filter((part) => part !== "" && part !== ".");
+}
+
 /** Splits a job file name into a safe subfolder and file name; refuses anything that could leave the input folder. */
 export function safeInputName(name: string): { subfolder: string; filename: string } {
   const bad = (why: string) => new WorkerError("E_INPUT", `images[].name "${name}" ${why}`);
@@ -34,7 +39,7 @@ export function safeInputName(name: string): { subfolder: string; filename: stri
   if (/[\u0000-\u001f\\]/.test(name)) throw bad("contains a backslash or control character");
   if (name.startsWith("/") || /^[a-z]:/i.test(name)) throw bad("must be relative to ComfyUI's input folder");
   if (name.endsWith("/")) throw bad("has no file name");
-  const parts = name.split("/").filter((part) => part !== "" && part !== ".");
+  const parts = inputNameParts(name);
   if (parts.some((part) => part === "..")) throw bad("must not contain '..' (it would escape the input folder)");
   const filename = parts.pop();
   if (!filename) throw bad("has no file name");

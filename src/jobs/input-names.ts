@@ -8,7 +8,7 @@
  * copies of a name, whatever the traffic.
  */
 import type { ApiWorkflow } from "../workflow/api.ts";
-import type { InputFile } from "./input-files.ts";
+import { type InputFile, inputNameParts } from "./input-files.ts";
 
 interface Lease {
   // the bytes themselves, held only while a job runs (it holds them anyway): exact, and no hash to pay per file
@@ -87,12 +87,9 @@ export function namesUsed(workflow: ApiWorkflow): Set<string> {
 
 const ANNOTATION = " [input]";
 
-// input-files.ts safeInputName's form: no empty or "." parts
+// the name as the upload wrote it
 function _normal(name: string): string {
-  return name
-    .split("/")
-    .filter((part) => part !== "" && part !== ".")
-    .join("/");
+  return inputNameParts(name).join("/");
 }
 
 function _ref(subfolder: string, filename: string): string {
