@@ -94,12 +94,7 @@ class Attached extends HandleBase implements ComfyHandle {
     }
     this.#replay((await early) ?? (await this.#readBufferedOutput()));
     // from here on its output arrives as it is written, for failed jobs' last lines and GET /logs
-    void followComfyOutput(this.url, this.life.signal, (raw) => {
-      const line = uncolouredComfyLine(raw);
-      if (line.trim() === "") return;
-      this.#lines.push(line);
-      this.emitLine(line);
-    });
+    void followComfyOutput(this.url, this.life.signal, (raw) => this.#line(raw));
     void this.#follow().catch((error: unknown) => {
       // never expected (probes do not throw); keep it visible rather than an unhandled rejection
       this.log.error(`watching ComfyUI at ${this.url} stopped: ${(error as Error)?.message ?? error}`);
@@ -124,12 +119,15 @@ class Attached extends HandleBase implements ComfyHandle {
   }
 
   #replay(text: string | undefined): void {
-    for (const raw of text?.split(/\r?\n/) ?? []) {
-      const line = uncolouredComfyLine(raw);
-      if (line.trim() === "") continue;
-      this.#lines.push(line);
-      this.emitLine(line);
-    }
+    for (const raw of text?.split(/\r?\n/) ?? []) this.#line(raw);
+  }
+
+  // one output line, replayed or live: kept for logs() and handed to the line listeners
+  #line(raw: string): void {
+    const line = uncolouredComfyLine(raw);
+    if (line.trim() === "") return;
+    this.#lines.push(line);
+    this.emitLine(line);
   }
 
   // while ready: watch; when it stops answering, report it and wait for it to come back
